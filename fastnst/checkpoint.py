@@ -1,0 +1,148 @@
+"""The one checkpoint format: save atomically, load ours and PyTorch example's state dicts.
+
+A fastnst checkpoint is a ``torch.save``d dict (loadable with ``weights_only=True``):
+
+    format          "fastnst"
+    version         FORMAT_VERSION
+    model_config    ModelConfig as a dict
+    model           the TransformerNet state dict (float16 in inference checkpoints)
+    style           {"name": str, "thumbnail": uint8 tensor H x W x 3 (long side <= 128)}
+    train_args      the TrainConfig used, as a dict of plain values
+    loss_net        {"name", "weights", "content_layers", "style_layers", "style_layer_weights"}
+    step            optimizer steps taken
+    optimizer       (training checkpoints only) Adam state dict
+    rng             (training checkpoints only) {"torch": cpu RNG state, "cuda": [...]}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .errors import FastNSTError, first_line
+from .model import ModelConfig, TransformerNet
+
+FORMAT_VERSION = 1
+THUMBNAIL_SIZE = 128
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the model ready for inference plus what it was trained with."""
+
+    model: TransformerNet
+    style_name: str
+    style_thumbnail: Image.Image | None = None
+    train_args: dict[str, Any] = field(default_factory=dict)
+    loss_net: dict[str, Any] = field(default_factory=dict)
+    step: int = 0
+    path: Path | None = None
+    format: str = "fastnst"
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def thumbnail_tensor(image: Image.Image) -> torch.Tensor:
+    thumb = image.convert("RGB")
+    thumb.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE), Image.Resampling.LANCZOS)
+    return torch.from_numpy(np.asarray(thumb).copy())
+
+
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """torch.save to a temporary file beside ``path``, then rename: an interrupted save never
+    leaves a damaged file under ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def build_checkpoint(model: TransformerNet, *, style_name: str, style_image: Image.Image | None,
+                     train_args: dict, loss_net: dict, step: int, half: bool = False) -> dict:
+    """The dict of the format above (without training state)."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
+             for k, v in model.state_dict().items()}
+    return {
+        "format": "fastnst",
+        "version": FORMAT_VERSION,
+        "model_config": model.config.to_dict(),
+        "model": state,
+        "style": {"name": style_name,
+                  "thumbnail": thumbnail_tensor(style_image) if style_image is not None else None},
+        "train_args": train_args,
+        "loss_net": loss_net,
+        "step": step,
+    }
+
+
+# PyTorch's fast_neural_style example: res1..res5 are our res.0..res.4; old files carry stale
+# InstanceNorm running stats that current PyTorch rejects.
+_EXAMPLE_RES = re.compile(r"^res(\d+)\.")
+_STALE = re.compile(r"\.running_(mean|var)$|\.num_batches_tracked$")
+
+
+def _from_example_state_dict(state: dict[str, torch.Tensor]) -> tuple[ModelConfig, dict]:
+    renamed = {}
+    for key, value in state.items():
+        if _STALE.search(key):
+            continue
+        key = _EXAMPLE_RES.sub(lambda m: f"res.{int(m.group(1)) - 1}.", key)
+        renamed[key] = value.float()
+    num_residual = len({k.split(".")[1] for k in renamed if k.startswith("res.")})
+    channels = (renamed["conv1.conv2d.weight"].shape[0], renamed["conv2.conv2d.weight"].shape[0],
+                renamed["conv3.conv2d.weight"].shape[0])
+    return ModelConfig(channels=channels, num_residual=num_residual, value_scale=255.0), renamed
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Load a fastnst checkpoint (inference or training) or a PyTorch-example state dict."""
+    path = Path(path)
+    if not path.is_file():
+        raise FastNSTError(f"checkpoint not found: {path}")
+    try:
+        raw = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise FastNSTError(f"{path} is not a readable checkpoint: {first_line(exc)}") from None
+    if not isinstance(raw, dict):
+        raise FastNSTError(f"{path} is not a fastnst checkpoint or a TransformerNet state dict")
+
+    if raw.get("format") == "fastnst":
+        if raw.get("version", 0) > FORMAT_VERSION:
+            raise FastNSTError(f"{path} was written by a newer fastnst (format {raw['version']}); upgrade fastnst")
+        config, state, kind = ModelConfig.from_dict(raw["model_config"]), raw["model"], "fastnst"
+        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        style = raw.get("style") or {}
+        style_name = style.get("name") or path.stem
+        thumb = style.get("thumbnail")
+        thumbnail = Image.fromarray(thumb.numpy()) if thumb is not None else None
+    elif "conv1.conv2d.weight" in raw and "deconv3.conv2d.weight" in raw:
+        config, state = _from_example_state_dict(raw)
+        kind, style_name, thumbnail = "pytorch-example", path.stem, None
+    else:
+        raise FastNSTError(f"{path} is not a fastnst checkpoint or a TransformerNet state dict")
+
+    model = TransformerNet(config)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise FastNSTError(f"{path}: weights do not fit the network: {first_line(exc)}") from None
+    model.eval()
+    return Checkpoint(model=model, style_name=style_name, style_thumbnail=thumbnail,
+                      train_args=raw.get("train_args", {}), loss_net=raw.get("loss_net", {}),
+                      step=raw.get("step", 0), path=path, format=kind, raw=raw)

@@ -1,0 +1,141 @@
+"""Training images: a local folder or a Hugging Face dataset -> batches of square crops in [0, 1].
+
+Crops are a pure function of (seed, sample position), so a resumed run sees exactly the
+batches an uninterrupted one would, whatever the number of loader workers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from pathlib import Path
+from typing import Iterator
+
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
+
+from .errors import FastNSTError
+from .images import find_images, open_rgb, to_rgb
+
+log = logging.getLogger(__name__)
+
+# COCO 2014 train images on the Hugging Face hub, streamed: no 13 GB download up front.
+DEFAULT_DATASET = "detection-datasets/coco"
+
+
+def random_crop(image: Image.Image, size: int, generator: torch.Generator) -> torch.Tensor:
+    """Resize the short side to `size`, take a random size x size crop: 3 x size x size in [0, 1]."""
+    image = TF.resize(image, size, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    top = int(torch.randint(0, image.height - size + 1, (1,), generator=generator))
+    left = int(torch.randint(0, image.width - size + 1, (1,), generator=generator))
+    crop = TF.crop(image, top, left, size, size)
+    if torch.rand((), generator=generator) < 0.5:
+        crop = TF.hflip(crop)
+    return TF.pil_to_tensor(crop).float().div_(255)
+
+
+def center_crop(image: Image.Image, size: int) -> torch.Tensor:
+    image = TF.resize(image, size, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    return TF.pil_to_tensor(TF.center_crop(image, size)).float().div_(255)
+
+
+class ImageFolder(Dataset):
+    """Every readable image under a folder (recursive). Items are (index, position) pairs."""
+
+    def __init__(self, root: str | Path, image_size: int, seed: int = 0) -> None:
+        root = Path(root)
+        if not root.is_dir():
+            raise FastNSTError(f"--data {root}: no such folder")
+        self.paths, self.skipped = [], []
+        for path in find_images(root):
+            try:  # header check only: cheap even for large folders
+                with Image.open(path) as image:
+                    image.size
+                self.paths.append(path)
+            except Exception:
+                self.skipped.append(path)
+        if self.skipped:
+            log.warning("skipped %d unreadable file(s) in %s, e.g. %s", len(self.skipped), root, self.skipped[0])
+        if not self.paths:
+            raise FastNSTError(f"--data {root}: no readable images (jpg, png, webp, bmp) found")
+        self.image_size, self.seed = image_size, seed
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, item: tuple[int, int]) -> torch.Tensor:
+        index, position = item
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + position)
+        # A file that passed the header check can still be truncated: fall back to the next one.
+        for offset in range(len(self.paths)):
+            path = self.paths[(index + offset) % len(self.paths)]
+            try:
+                return random_crop(open_rgb(path), self.image_size, generator)
+            except FastNSTError as exc:
+                log.warning("skipping %s", exc)
+        raise FastNSTError("no image in the training folder could be decoded")
+
+
+class PositionSampler(Sampler):
+    """Endless (index, position) stream: a fresh seeded permutation every epoch, starting at `start`."""
+
+    def __init__(self, size: int, seed: int, start: int = 0) -> None:
+        self.size, self.seed, self.start = size, seed, start
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for position in itertools.count(self.start):
+            epoch, offset = divmod(position, self.size)
+            if offset == 0 or position == self.start:
+                order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + epoch))
+            yield int(order[offset]), position
+
+
+class HubImages(IterableDataset):
+    """A Hugging Face dataset streamed with `datasets`; the image column is found by feature type."""
+
+    def __init__(self, name: str, image_size: int, seed: int = 0, start: int = 0, split: str = "train") -> None:
+        try:
+            import datasets
+        except ImportError:
+            raise FastNSTError("the `datasets` package is needed for hub data: pip install datasets") from None
+        try:
+            stream = datasets.load_dataset(name, split=split, streaming=True)
+            columns = [k for k, v in (stream.features or {}).items() if isinstance(v, datasets.Image)]
+        except Exception as exc:
+            raise FastNSTError(
+                f"could not stream dataset '{name}' from the Hugging Face hub ({type(exc).__name__}); "
+                f"offline, train on a local folder of photos instead: --data DIR") from None
+        if not columns:
+            raise FastNSTError(f"dataset '{name}' has no image column")
+        self.column = columns[0]
+        self.stream = stream.shuffle(seed=seed, buffer_size=1000).skip(start)
+        self.image_size, self.seed, self.start = image_size, seed, start
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for position, row in enumerate(self.stream, start=self.start):
+            try:
+                image, _ = to_rgb(row[self.column])
+                yield random_crop(image, self.image_size, torch.Generator().manual_seed(self.seed * 1_000_003 + position))
+            except Exception as exc:  # one bad sample must not end a long run
+                log.warning("skipping sample %d: %s", position, exc)
+
+
+def is_local(data: str) -> bool:
+    return Path(data).exists() or data.startswith((".", "/", "~")) or "\\" in data
+
+
+def make_loader(data: str, image_size: int, batch_size: int, seed: int, start_step: int,
+                workers: int, pin_memory: bool = False) -> tuple[DataLoader, int | None, int]:
+    """(endless loader, number of images or None when streamed, number skipped as unreadable)."""
+    start = start_step * batch_size
+    if is_local(data):
+        folder = ImageFolder(Path(data).expanduser(), image_size, seed)
+        loader = DataLoader(folder, batch_size=batch_size, sampler=PositionSampler(len(folder), seed, start),
+                            num_workers=workers, pin_memory=pin_memory, drop_last=True,
+                            persistent_workers=workers > 0)
+        return loader, len(folder), len(folder.skipped)
+    hub = HubImages(data, image_size, seed, start)
+    loader = DataLoader(hub, batch_size=batch_size, num_workers=workers, pin_memory=pin_memory, drop_last=True)
+    return loader, None, 0

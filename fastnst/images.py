@@ -1,0 +1,84 @@
+"""Opening image files once, correctly: EXIF orientation and every common colour mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision.transforms.functional as TF
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import FastNSTError
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+def to_rgb(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Any PIL image -> (8-bit RGB, alpha channel or None)."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16/32-bit grayscale: PIL's convert('L') clips instead of scaling, so scale by hand.
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if values.max() > 255 or image.mode.startswith("I;16") else 255.0
+        image = Image.fromarray(np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        peak = 1.0 if values.max() <= 1.0 else 255.0
+        image = Image.fromarray(np.clip(values / peak * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    alpha = None
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        alpha = image.getchannel("A")
+    return image.convert("RGB"), alpha
+
+
+def open_image(path: str | Path) -> tuple[Image.Image, Image.Image | None]:
+    """Open, apply EXIF orientation, convert to RGB: (rgb, alpha or None). Raises FastNSTError."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            image.load()
+            return to_rgb(image)
+    except FileNotFoundError:
+        raise FastNSTError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise FastNSTError(f"{path}: is a folder, not an image") from None
+    except UnidentifiedImageError:
+        raise FastNSTError(f"{path}: not an image file (or a format Pillow cannot read)") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise FastNSTError(f"{path}: cannot read image: {exc}") from None
+
+
+def open_rgb(path: str | Path) -> Image.Image:
+    return open_image(path)[0]
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL RGB -> 1 x 3 x H x W float in [0, 1]."""
+    return TF.pil_to_tensor(image).unsqueeze(0).float().div_(255)
+
+
+def to_pil(tensor: torch.Tensor) -> Image.Image:
+    """1 x 3 x H x W (or 3 x H x W) float -> PIL RGB, clamped to [0, 1]."""
+    if tensor.dim() == 4:
+        tensor = tensor[0]
+    return TF.to_pil_image(tensor.detach().float().clamp(0, 1).cpu())
+
+
+def resize_max(image: Image.Image, max_size: int | None) -> Image.Image:
+    """Shrink so the long side is at most max_size (never enlarges)."""
+    if max_size is None or max(image.size) <= max_size:
+        return image
+    scale = max_size / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def find_images(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """Image files under folder (by extension), sorted for a stable order."""
+    folder = Path(folder)
+    pattern = folder.rglob("*") if recursive else folder.glob("*")
+    return sorted(p for p in pattern if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                  and not p.name.startswith("."))

@@ -1,0 +1,98 @@
+"""Image in -> stylized image out, in one forward pass of a trained TransformerNet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .errors import FastNSTError
+from .images import open_image, resize_max, to_pil, to_rgb, to_tensor
+from .model import TransformerNet
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple MPS, then the CPU; asking for one that is absent is an error."""
+    name = str(device)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise FastNSTError(f"--device {name}: no CUDA GPU is available here; use --device cpu or auto")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise FastNSTError("--device mps: Apple MPS is not available here; use --device cpu or auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise FastNSTError(f"unknown device '{name}': use auto, cpu, cuda, cuda:N or mps") from None
+
+
+def as_model(checkpoint: Checkpoint | TransformerNet | str | Path) -> TransformerNet:
+    if isinstance(checkpoint, TransformerNet):
+        return checkpoint
+    if isinstance(checkpoint, Checkpoint):
+        return checkpoint.model
+    return load_checkpoint(checkpoint).model
+
+
+def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    """Luminance of the stylized image with the chroma of the original (YCbCr, BT.601)."""
+    def ycbcr(rgb):
+        r, g, b = rgb.unbind(1)
+        y = 0.299 * r + 0.587 * g + 0.114 * b
+        return y, (b - y) * 0.564, (r - y) * 0.713
+
+    y, _, _ = ycbcr(stylized)
+    _, cb, cr = ycbcr(original)
+    r = y + 1.403 * cr
+    b = y + 1.773 * cb
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    return torch.stack([r, g, b], 1)
+
+
+@torch.inference_mode()
+def stylize_tensor(model: TransformerNet, images: torch.Tensor, *, preserve_color: bool = False,
+                   strength: float = 1.0) -> torch.Tensor:
+    """N x 3 x H x W in [0, 1] on the model's device -> stylized, same shape, clamped to [0, 1]."""
+    out = model(images)
+    if preserve_color:
+        out = preserve_colors(out, images)
+    if strength != 1.0:
+        out = strength * out + (1.0 - strength) * images
+    return out.clamp_(0, 1)
+
+
+def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | TransformerNet | str | Path, *,
+            max_size: int | None = None, device: str | torch.device = "auto",
+            preserve_color: bool = False, strength: float = 1.0) -> Image.Image:
+    """Stylize one image with a trained network.
+
+    Args:
+        image: a PIL image (any mode) or the path of an image file (EXIF orientation applied).
+        checkpoint: a loaded Checkpoint, a TransformerNet, or the path of a checkpoint file
+            (fastnst's or a PyTorch fast_neural_style example state dict).
+        max_size: shrink the image first so its long side is at most this many pixels.
+        device: "auto", "cpu", "cuda", "cuda:N" or "mps".
+        preserve_color: keep the photo's colours, transfer only luminance.
+        strength: 0..1, blend of stylized (1) and original (0).
+
+    Returns:
+        The stylized RGB image (RGBA if the input had transparency), the input's size unless
+        max_size shrank it.
+    """
+    if not 0.0 <= strength <= 1.0:
+        raise FastNSTError(f"strength must be between 0 and 1, got {strength}")
+    rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(image)
+    rgb = resize_max(rgb, max_size)
+    model = as_model(checkpoint)
+    dev = resolve_device(device)
+    model = model.to(dev).eval()
+    out = to_pil(stylize_tensor(model, to_tensor(rgb).to(dev), preserve_color=preserve_color, strength=strength))
+    if alpha is not None:
+        out.putalpha(alpha.resize(out.size))
+    return out

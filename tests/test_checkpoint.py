@@ -1,0 +1,146 @@
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import fastnst
+from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
+from fastnst.errors import FastNSTError
+from fastnst.model import ModelConfig, TransformerNet
+
+from .conftest import random_image
+
+
+def test_round_trip_keeps_weights_and_metadata(tmp_path):
+    torch.manual_seed(1)
+    model = TransformerNet()
+    state = build_checkpoint(model, style_name="mosaic", style_image=random_image(300, 200),
+                             train_args={"steps": 7, "style": "mosaic.jpg"},
+                             loss_net={"name": "vgg19", "style_layers": ["relu1_2"]}, step=7)
+    path = atomic_save(state, tmp_path / "sub" / "m.pt")
+    ckpt = load_checkpoint(path)
+    assert ckpt.style_name == "mosaic" and ckpt.step == 7 and ckpt.format == "fastnst"
+    assert ckpt.train_args["steps"] == 7 and ckpt.loss_net["name"] == "vgg19"
+    assert max(ckpt.style_thumbnail.size) == 128
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(ckpt.model.state_dict()[name], tensor)
+    assert not ckpt.model.training
+
+
+def test_inference_checkpoint_is_small_fp16(tmp_path):
+    state = build_checkpoint(TransformerNet(), style_name="s", style_image=None, train_args={},
+                             loss_net={}, step=0, half=True)
+    path = atomic_save(state, tmp_path / "s.pt")
+    assert path.stat().st_size < 4_000_000
+    assert load_checkpoint(path).model.conv1.conv2d.weight.dtype == torch.float32
+
+
+def test_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = atomic_save({"format": "fastnst", "v": 1}, tmp_path / "c.pt")
+    before = path.read_bytes()
+
+    def crash(obj, f):
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({"format": "fastnst", "v": 2}, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temp file left behind
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", None])
+def test_bad_files_are_clear_errors(tmp_path, content):
+    path = tmp_path / "bad.pt"
+    if content is None:
+        torch.save({"some": torch.zeros(1)}, path)
+    else:
+        path.write_bytes(content)
+    with pytest.raises(FastNSTError, match="bad.pt"):
+        load_checkpoint(path)
+    with pytest.raises(FastNSTError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+# --- PyTorch's fast_neural_style example network, written from its documented layout ---------
+class ExConv(nn.Module):
+    def __init__(self, cin, cout, k, stride):
+        super().__init__()
+        self.reflection_pad = nn.ReflectionPad2d(k // 2)
+        self.conv2d = nn.Conv2d(cin, cout, k, stride)
+
+    def forward(self, x):
+        return self.conv2d(self.reflection_pad(x))
+
+
+class ExUpConv(ExConv):
+    def forward(self, x):
+        return super().forward(F.interpolate(x, mode="nearest", scale_factor=2))
+
+
+class ExRes(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.in1 = ExConv(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
+        self.conv2, self.in2 = ExConv(c, c, 3, 1), nn.InstanceNorm2d(c, affine=True)
+
+    def forward(self, x):
+        return x + self.in2(self.conv2(F.relu(self.in1(self.conv1(x)))))
+
+
+class ExampleTransformerNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.in1 = ExConv(3, 32, 9, 1), nn.InstanceNorm2d(32, affine=True)
+        self.conv2, self.in2 = ExConv(32, 64, 3, 2), nn.InstanceNorm2d(64, affine=True)
+        self.conv3, self.in3 = ExConv(64, 128, 3, 2), nn.InstanceNorm2d(128, affine=True)
+        for i in range(1, 6):
+            setattr(self, f"res{i}", ExRes(128))
+        self.deconv1, self.in4 = ExUpConv(128, 64, 3, 1), nn.InstanceNorm2d(64, affine=True)
+        self.deconv2, self.in5 = ExUpConv(64, 32, 3, 1), nn.InstanceNorm2d(32, affine=True)
+        self.deconv3 = ExConv(32, 3, 9, 1)
+
+    def forward(self, x):  # 0..255 in, 0..255 out
+        y = F.relu(self.in1(self.conv1(x)))
+        y = F.relu(self.in2(self.conv2(y)))
+        y = F.relu(self.in3(self.conv3(y)))
+        for i in range(1, 6):
+            y = getattr(self, f"res{i}")(y)
+        y = F.relu(self.in4(self.deconv1(y)))
+        y = F.relu(self.in5(self.deconv2(y)))
+        return self.deconv3(y)
+
+
+@pytest.mark.parametrize("stale_keys", [False, True])
+def test_pytorch_example_state_dicts_compute_what_that_network_computes(tmp_path, stale_keys):
+    torch.manual_seed(3)
+    reference = ExampleTransformerNet().eval()
+    for m in reference.modules():  # non-trivial affine parameters, as after training
+        if isinstance(m, nn.InstanceNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.2, 0.2)
+    state = OrderedDict(reference.state_dict())
+    if stale_keys:  # files from old PyTorch versions
+        for name in ["in1", "in4", "res2.in1"]:
+            state[f"{name}.running_mean"] = torch.zeros(3)
+            state[f"{name}.running_var"] = torch.ones(3)
+    path = tmp_path / "udnie.pth"
+    torch.save(state, path)
+
+    ckpt = load_checkpoint(path)
+    assert ckpt.format == "pytorch-example" and ckpt.style_name == "udnie"
+    x = torch.rand(2, 3, 48, 64)
+    with torch.no_grad():
+        expected = reference(x * 255) / 255
+        assert torch.allclose(ckpt.model(x), expected, atol=1e-4)
+        # and through the public API, as an image
+        image = random_image(64, 48)
+        ours = fastnst.stylize(image, ckpt)
+        theirs = reference(torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float())
+    theirs = theirs[0].clamp(0, 255).permute(1, 2, 0).round().byte().numpy()
+    diff = abs(np.asarray(ours).astype(int) - theirs.astype(int))
+    assert diff.max() <= 1

@@ -1,0 +1,94 @@
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+import fastnst
+import fastnst.training
+from fastnst.cli import train_main
+from fastnst.errors import FastNSTError
+
+from .conftest import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared
+
+TINY = dict(image_size=32, batch_size=2, loss_net="vgg16", loss_weights="random", workers=0,
+            style_size=64, progress=False, log_every=1, sample_every=2)
+
+
+def weights(path):
+    return torch.load(path, weights_only=True)["model"]
+
+
+def test_resume_gives_identical_weights(tmp_path, photo_dir, style_file):
+    straight = fastnst.train(style=str(style_file), data=str(photo_dir), steps=6, logdir=str(tmp_path / "a"), **TINY)
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=3, logdir=str(tmp_path / "b"), **TINY)
+    # resume picks up the stored options; a different worker count must not change the data
+    resumed = fastnst.train(resume=str(tmp_path / "b" / "checkpoint.pt"), steps=6, workers=1)
+    assert resumed == tmp_path / "b" / "tiles.pt"
+    a, b = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True), torch.load(
+        tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert a["step"] == b["step"] == 6
+    for name in a["model"]:
+        assert torch.equal(a["model"][name], b["model"][name]), name
+    assert all(torch.equal(x, y) for x, y in zip(weights(straight).values(), weights(resumed).values()))
+
+
+def test_tensorboard_logs_every_loss_term_and_sample_images(tmp_path, photo_dir, style_file):
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "tb"), **TINY)
+    events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
+    scalars = set(events.Tags()["scalars"])
+    expected = {"loss/content", "loss/style", "loss/tv", "loss/total", "lr", "images_per_s",
+                "loss/style_relu1_2", "loss/style_relu2_2", "loss/style_relu3_3", "loss/style_relu4_3"}
+    assert expected <= scalars
+    assert [e.step for e in events.Scalars("loss/total")] == [1, 2]
+    assert {"samples", "style"} <= set(events.Tags()["images"])
+    assert (tmp_path / "tb" / "tiles.pt").is_file() and (tmp_path / "tb" / "checkpoint.pt").is_file()
+
+
+def test_checkpoint_describes_itself(tmp_path, photo_dir, style_file):
+    out = fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, out=str(tmp_path / "x.pt"),
+                        logdir=str(tmp_path / "r"), **TINY)
+    ckpt = fastnst.load_checkpoint(out)
+    assert ckpt.style_name == "tiles" and ckpt.step == 1 and ckpt.style_thumbnail is not None
+    assert ckpt.train_args["image_size"] == 32 and ckpt.train_args["style"] == str(style_file)
+    assert ckpt.loss_net == {"name": "vgg16", "weights": "random", "content_layers": ["relu2_2"],
+                             "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
+                             "style_layer_weights": [1.0, 1.0, 1.0, 1.0]}
+    assert "optimizer" not in ckpt.raw  # the --out file is the small one
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, photo_dir, style_file, monkeypatch):
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "n"), **TINY)
+    good = (tmp_path / "n" / "checkpoint.pt").read_bytes()
+    monkeypatch.setattr(fastnst.training, "total_variation_loss", lambda y: torch.tensor(float("nan")))
+    with pytest.raises(FastNSTError, match="step 3.*last good checkpoint, step 2") as info:
+        fastnst.train(resume=str(tmp_path / "n" / "checkpoint.pt"), steps=4)
+    assert info.value.exit_code == 1
+    assert (tmp_path / "n" / "checkpoint.pt").read_bytes() == good
+
+
+def test_bad_options_are_one_line_errors(tmp_path, photo_dir, style_file, capsys):
+    cases = [
+        ["--style", str(tmp_path / "missing.jpg"), "--data", str(photo_dir)],
+        ["--style", str(style_file), "--data", str(tmp_path / "nowhere")],
+        ["--style", str(style_file), "--steps", "0"],
+        ["--style", str(style_file), "--style-layers", "relu1_2,relu2_2", "--style-layer-weights", "1"],
+        ["--style", str(style_file), "--data", str(photo_dir), "--loss-weights", "random", "--content-layers", "relu7_1"],
+        ["--data", str(photo_dir)],
+    ]
+    for argv in cases:
+        assert train_main(argv + ["--no-progress", "--logdir", str(tmp_path / "r")]) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
+
+
+@needs_shared
+@pytest.mark.slow
+def test_short_real_run_lowers_the_style_loss(tmp_path):
+    weights_file = VGG19_WEIGHTS if VGG19_WEIGHTS.is_file() else "random"
+    logdir = tmp_path / "real"
+    code = train_main(["--style", str(STYLE_DIR / "mosaic.jpg"), "--data", str(TRAIN_DIR), "--val-dir", str(VAL_DIR),
+                       "--loss-net", "vgg19", "--loss-weights", str(weights_file), "--image-size", "64",
+                       "--style-size", "128", "--steps", "40", "--log-every", "1", "--workers", "0",
+                       "--logdir", str(logdir), "--no-progress"])
+    assert code == 0
+    style = [e.value for e in EventAccumulator(str(logdir)).Reload().Scalars("loss/style")]
+    assert sum(style[-5:]) / 5 < 0.5 * sum(style[:5]) / 5
