@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import torch
 from PIL import Image
 
 from .errors import FastNSTError, first_line
+from .files import atomic_path
 from .model import ModelConfig, TransformerNet
 
 FORMAT_VERSION = 1
@@ -59,17 +59,11 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     """torch.save to a temporary file beside ``path``, then rename: an interrupted save never
     leaves a damaged file under ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
