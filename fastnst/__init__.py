@@ -4,14 +4,26 @@
     out = fastnst.train(style="mosaic.jpg", data="photos/", steps=2000)   # -> checkpoint path
     ckpt = fastnst.load_checkpoint(out)
     fastnst.stylize("photo.jpg", ckpt).save("photo_mosaic.jpg")
+    fastnst.stylize_video("clip.mp4", "clip_mosaic.mp4", ckpt)               # H.264, audio kept
+    fastnst.optimize("photo.jpg", "mosaic.jpg", output="photo_gatys.png")  # no network: Gatys et al., slow
+    fastnst.evaluate(out, "photos/", "mosaic.jpg", vs_optimize=300)      # losses, speed, optimizer steps
 """
+
+import warnings
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import FastNSTError
+from .evaluate import evaluate
 from .model import ModelConfig, TransformerNet
+from .optimize import optimize
 from .stylize import stylize
 from .training import TrainConfig, train
+from .video import stylize_video
+
+# `python -m fastnst.optimize` / `fastnst.evaluate` run modules this file has already imported (for
+# the functions above); runpy warns about that, needlessly: neither keeps state at import time.
+warnings.filterwarnings("ignore", r"'fastnst\.(optimize|evaluate)' found in sys\.modules", RuntimeWarning)
 
 __all__ = ["Checkpoint", "FastNSTError", "ModelConfig", "TrainConfig", "TransformerNet",
-           "load_checkpoint", "stylize", "train"]
+           "evaluate", "load_checkpoint", "optimize", "stylize", "stylize_video", "train"]
 __version__ = "0.1.0"

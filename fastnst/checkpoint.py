@@ -131,7 +131,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     else:
         raise FastNSTError(f"{path} is not a fastnst checkpoint or a TransformerNet state dict")
 
-    model = TransformerNet(config)
+    try:
+        model = TransformerNet(config)
+    except FastNSTError as exc:  # an architecture this fastnst does not know
+        raise FastNSTError(f"{path}: {exc}; a newer fastnst may read it") from None
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -79,25 +79,36 @@ class ImageFolder(Dataset):
 
 
 class PositionSampler(Sampler):
-    """Endless (index, position) stream: a fresh seeded permutation every epoch, starting at `start`."""
+    """Endless (index, position) stream: a fresh seeded permutation every epoch, starting at `start`.
 
-    def __init__(self, size: int, seed: int, start: int = 0) -> None:
+    Under data-parallel training the one global stream is dealt out in batches: of `world_size`
+    processes, `rank` takes positions step * world_size * batch_size + rank * batch_size + i, so
+    the processes see disjoint images, together exactly the batches of one process with a
+    world_size times bigger batch, and a resumed run continues where it stopped.
+    """
+
+    def __init__(self, size: int, seed: int, start: int = 0, rank: int = 0, world_size: int = 1,
+                 batch_size: int = 1) -> None:
         self.size, self.seed, self.start = size, seed, start
+        self.rank, self.world_size, self.batch_size = rank, world_size, batch_size
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         for position in itertools.count(self.start):
             epoch, offset = divmod(position, self.size)
             if offset == 0 or position == self.start:
                 order = torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + epoch))
-            yield int(order[offset]), position
+            if (position // self.batch_size) % self.world_size == self.rank:
+                yield int(order[offset]), position
 
 
 class HubImages(IterableDataset):
     """A Hugging Face dataset streamed with `datasets`; the image column is found by feature type."""
 
-    def __init__(self, name: str, image_size: int, seed: int = 0, start: int = 0, split: str = "train") -> None:
+    def __init__(self, name: str, image_size: int, seed: int = 0, start: int = 0, split: str = "train",
+                 rank: int = 0, world_size: int = 1) -> None:
         try:
             import datasets
+            from datasets.distributed import split_dataset_by_node
         except ImportError:
             raise FastNSTError("the `datasets` package is needed for hub data: pip install datasets") from None
         try:
@@ -110,7 +121,10 @@ class HubImages(IterableDataset):
         if not columns:
             raise FastNSTError(f"dataset '{name}' has no image column")
         self.column = columns[0]
-        self.stream = stream.shuffle(seed=seed, buffer_size=1000).skip(start)
+        # Every process shuffles alike, then keeps its own share: disjoint data per rank.
+        stream = split_dataset_by_node(stream.shuffle(seed=seed, buffer_size=1000), rank=rank,
+                                       world_size=world_size)
+        self.stream = stream.skip(start)
         self.image_size, self.seed, self.start = image_size, seed, start
 
     def __iter__(self) -> Iterator[torch.Tensor]:
@@ -127,15 +141,21 @@ def is_local(data: str) -> bool:
 
 
 def make_loader(data: str, image_size: int, batch_size: int, seed: int, start_step: int,
-                workers: int, pin_memory: bool = False) -> tuple[DataLoader, int | None, int]:
-    """(endless loader, number of images or None when streamed, number skipped as unreadable)."""
-    start = start_step * batch_size
+                workers: int, pin_memory: bool = False, rank: int = 0,
+                world_size: int = 1) -> tuple[DataLoader, int | None, int]:
+    """(endless loader, number of images or None when streamed, number skipped as unreadable).
+
+    `batch_size` is per process; with `world_size` processes a step consumes world_size batches.
+    """
+    # Workers decode JPEGs ahead of the model: persistent (no restart cost per epoch) and each a
+    # few batches ahead, so one slow, large image does not stall the step; pinned memory lets
+    # the copy to the GPU run asynchronously.
+    ahead = dict(num_workers=workers, pin_memory=pin_memory, drop_last=True, persistent_workers=workers > 0,
+                 prefetch_factor=4 if workers > 0 else None)
     if is_local(data):
         folder = ImageFolder(Path(data).expanduser(), image_size, seed)
-        loader = DataLoader(folder, batch_size=batch_size, sampler=PositionSampler(len(folder), seed, start),
-                            num_workers=workers, pin_memory=pin_memory, drop_last=True,
-                            persistent_workers=workers > 0)
-        return loader, len(folder), len(folder.skipped)
-    hub = HubImages(data, image_size, seed, start)
-    loader = DataLoader(hub, batch_size=batch_size, num_workers=workers, pin_memory=pin_memory, drop_last=True)
-    return loader, None, 0
+        sampler = PositionSampler(len(folder), seed, start_step * batch_size * world_size, rank, world_size,
+                                  batch_size)
+        return DataLoader(folder, batch_size=batch_size, sampler=sampler, **ahead), len(folder), len(folder.skipped)
+    hub = HubImages(data, image_size, seed, start_step * batch_size, rank=rank, world_size=world_size)
+    return DataLoader(hub, batch_size=batch_size, **ahead), None, 0

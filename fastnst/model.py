@@ -12,6 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import FastNSTError
+
+# The default is Johnson et al.'s net; "light" is the same shape with half the channels and
+# depthwise-separable 3x3 convolutions in the residual blocks and the upsampling layers: about a
+# tenth of the multiply-adds, for real time on a CPU (see README, "Speed", for its quality cost).
+ARCHS = {"johnson": {"channels": (32, 64, 128), "num_residual": 5},
+         "light": {"channels": (16, 32, 64), "num_residual": 5}}
+
 
 @dataclass
 class ModelConfig:
@@ -19,9 +27,18 @@ class ModelConfig:
 
     channels: tuple[int, int, int] = (32, 64, 128)
     num_residual: int = 5
-    # Pixel scale the weights were trained for: 1.0 for fastnst nets, 255.0 for nets of
-    # PyTorch's example, which take and return 0..255 RGB.
-    value_scale: float = 1.0
+    # Pixel scale the layers work at: the net takes and returns [0, 1] RGB but computes in
+    # 0..255, as PyTorch's example does. With Adam's lr 1e-3 this trains markedly faster than
+    # computing in [0, 1], where the output layer's steps are 255x larger relative to its weights.
+    value_scale: float = 255.0
+    arch: str = "johnson"  # a key of ARCHS; "light" makes the 3x3 convs depthwise-separable
+
+    @classmethod
+    def for_arch(cls, arch: str) -> "ModelConfig":
+        """The config of a named architecture with its own channel widths."""
+        if arch not in ARCHS:
+            raise FastNSTError(f"unknown architecture '{arch}': choose one of {', '.join(ARCHS)}")
+        return cls(**ARCHS[arch], arch=arch)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -35,11 +52,21 @@ class ModelConfig:
 
 
 class ConvLayer(nn.Module):
-    """Reflection-padded convolution (padding_mode='reflect' is ReflectionPad2d + Conv2d)."""
+    """Reflection-padded convolution (padding_mode='reflect' is ReflectionPad2d + Conv2d).
 
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1) -> None:
+    separable: a depthwise k x k convolution then a pointwise 1 x 1 one, about k*k times fewer
+    multiply-adds than a full convolution when the channels are many.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int = 1, separable: bool = False) -> None:
         super().__init__()
-        self.conv2d = nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2, padding_mode="reflect")
+        if separable:
+            self.conv2d = nn.Sequential(
+                nn.Conv2d(c_in, c_in, kernel, stride, padding=kernel // 2, padding_mode="reflect", groups=c_in,
+                          bias=False),
+                nn.Conv2d(c_in, c_out, 1))
+        else:
+            self.conv2d = nn.Conv2d(c_in, c_out, kernel, stride, padding=kernel // 2, padding_mode="reflect")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv2d(x)
@@ -53,11 +80,11 @@ class UpsampleConvLayer(ConvLayer):
 
 
 class ResidualBlock(nn.Module):
-    def __init__(self, channels: int) -> None:
+    def __init__(self, channels: int, separable: bool = False) -> None:
         super().__init__()
-        self.conv1 = ConvLayer(channels, channels, 3)
+        self.conv1 = ConvLayer(channels, channels, 3, separable=separable)
         self.in1 = nn.InstanceNorm2d(channels, affine=True)
-        self.conv2 = ConvLayer(channels, channels, 3)
+        self.conv2 = ConvLayer(channels, channels, 3, separable=separable)
         self.in2 = nn.InstanceNorm2d(channels, affine=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,6 +98,9 @@ class TransformerNet(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
+        if self.config.arch not in ARCHS:
+            raise FastNSTError(f"unknown architecture '{self.config.arch}': choose one of {', '.join(ARCHS)}")
+        separable = self.config.arch == "light"
         c1, c2, c3 = self.config.channels
         self.conv1 = ConvLayer(3, c1, 9)
         self.in1 = nn.InstanceNorm2d(c1, affine=True)
@@ -78,10 +108,10 @@ class TransformerNet(nn.Module):
         self.in2 = nn.InstanceNorm2d(c2, affine=True)
         self.conv3 = ConvLayer(c2, c3, 3, stride=2)
         self.in3 = nn.InstanceNorm2d(c3, affine=True)
-        self.res = nn.Sequential(*[ResidualBlock(c3) for _ in range(self.config.num_residual)])
-        self.deconv1 = UpsampleConvLayer(c3, c2, 3)
+        self.res = nn.Sequential(*[ResidualBlock(c3, separable) for _ in range(self.config.num_residual)])
+        self.deconv1 = UpsampleConvLayer(c3, c2, 3, separable=separable)
         self.in4 = nn.InstanceNorm2d(c2, affine=True)
-        self.deconv2 = UpsampleConvLayer(c2, c1, 3)
+        self.deconv2 = UpsampleConvLayer(c2, c1, 3, separable=separable)
         self.in5 = nn.InstanceNorm2d(c1, affine=True)
         self.deconv3 = ConvLayer(c1, 3, 9)
 
@@ -97,13 +127,18 @@ class TransformerNet(nn.Module):
         scale = self.config.value_scale
         if scale != 1.0:
             x = x * scale
+        y = self.body(x)
+        if scale != 1.0:
+            y = y / scale
+        return y[..., :h, :w]
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers alone: sides a multiple of 4 (and at least 8), pixels at value_scale.
+        Export (export.py) pads with ops that stay symbolic in H and W, then calls this."""
         y = F.relu(self.in1(self.conv1(x)))
         y = F.relu(self.in2(self.conv2(y)))
         y = F.relu(self.in3(self.conv3(y)))
         y = self.res(y)
         y = F.relu(self.in4(self.deconv1(y)))
         y = F.relu(self.in5(self.deconv2(y)))
-        y = self.deconv3(y)
-        if scale != 1.0:
-            y = y / scale
-        return y[..., :h, :w]
+        return self.deconv3(y)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 from PIL import Image
+from torch import nn
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import FastNSTError
@@ -32,8 +34,12 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise FastNSTError(f"unknown device '{name}': use auto, cpu, cuda, cuda:N or mps") from None
 
 
-def as_model(checkpoint: Checkpoint | TransformerNet | str | Path) -> TransformerNet:
-    if isinstance(checkpoint, TransformerNet):
+# A TransformerNet, or anything called like one: fastpath.FastStylizer, export.OnnxStylizer.
+Stylizer = Callable[[torch.Tensor], torch.Tensor]
+
+
+def as_model(checkpoint: Checkpoint | Stylizer | str | Path) -> Stylizer:
+    if isinstance(checkpoint, nn.Module) or (callable(checkpoint) and not isinstance(checkpoint, (str, Path))):
         return checkpoint
     if isinstance(checkpoint, Checkpoint):
         return checkpoint.model
@@ -56,10 +62,18 @@ def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Ten
 
 
 @torch.inference_mode()
-def stylize_tensor(model: TransformerNet, images: torch.Tensor, *, preserve_color: bool = False,
-                   strength: float = 1.0) -> torch.Tensor:
-    """N x 3 x H x W in [0, 1] on the model's device -> stylized, same shape, clamped to [0, 1]."""
-    out = model(images)
+def stylize_tensor(model: Stylizer, images: torch.Tensor, *, preserve_color: bool = False,
+                   strength: float = 1.0, tile: int = 0) -> torch.Tensor:
+    """N x 3 x H x W in [0, 1] on the model's device -> stylized, same shape, clamped to [0, 1].
+
+    tile: run the net on tiles of this size with blended seams (tiling.py), 0 for the whole image.
+    """
+    if tile:
+        from .tiling import stylize_tiled  # imported here: tiling builds on fastpath, which uses this module
+
+        out = stylize_tiled(model, images, tile)
+    else:
+        out = model(images).to(images.device)
     if preserve_color:
         out = preserve_colors(out, images)
     if strength != 1.0:
@@ -67,19 +81,23 @@ def stylize_tensor(model: TransformerNet, images: torch.Tensor, *, preserve_colo
     return out.clamp_(0, 1)
 
 
-def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | TransformerNet | str | Path, *,
+def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer | str | Path, *,
             max_size: int | None = None, device: str | torch.device = "auto",
-            preserve_color: bool = False, strength: float = 1.0) -> Image.Image:
+            preserve_color: bool = False, strength: float = 1.0, tile: int | None = None) -> Image.Image:
     """Stylize one image with a trained network.
 
     Args:
         image: a PIL image (any mode) or the path of an image file (EXIF orientation applied).
-        checkpoint: a loaded Checkpoint, a TransformerNet, or the path of a checkpoint file
-            (fastnst's or a PyTorch fast_neural_style example state dict).
+        checkpoint: a loaded Checkpoint, a TransformerNet (or a fastpath.FastStylizer,
+            export.OnnxStylizer), or the path of a checkpoint file (fastnst's or a PyTorch
+            fast_neural_style example state dict).
         max_size: shrink the image first so its long side is at most this many pixels.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         preserve_color: keep the photo's colours, transfer only luminance.
         strength: 0..1, blend of stylized (1) and original (0).
+        tile: stylize in tiles of this many pixels with blended seams, in bounded memory; 0 never;
+            None (default) tiles images larger than 3840 x 2160 (tiling.AUTO_TILE_PIXELS) in
+            tiles of 1024 (onnxruntime runs whole images).
 
     Returns:
         The stylized RGB image (RGBA if the input had transparency), the input's size unless
@@ -91,8 +109,15 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Transforme
     rgb = resize_max(rgb, max_size)
     model = as_model(checkpoint)
     dev = resolve_device(device)
-    model = model.to(dev).eval()
-    out = to_pil(stylize_tensor(model, to_tensor(rgb).to(dev), preserve_color=preserve_color, strength=strength))
+    if isinstance(model, nn.Module):
+        model = model.to(dev).eval()
+    if tile is None:
+        from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, can_tile
+
+        tile = DEFAULT_TILE if can_tile(model) and rgb.width * rgb.height > AUTO_TILE_PIXELS else 0
+    # Tiled, the image stays in host memory and the tiles go to the device one at a time.
+    x = to_tensor(rgb) if tile else to_tensor(rgb).to(dev)
+    out = to_pil(stylize_tensor(model, x, preserve_color=preserve_color, strength=strength, tile=tile))
     if alpha is not None:
         out.putalpha(alpha.resize(out.size))
     return out

@@ -1,0 +1,219 @@
+"""How good is a trained network? Its outputs' losses, its speed, and how many optimizer steps
+(Gatys et al.) it takes to do as well: Johnson et al.'s "equivalent optimization steps".
+
+    python -m fastnst.evaluate --ckpt mosaic.pt --content photos/ --style mosaic.jpg --vs-optimize 300
+
+The losses are training's objective (objective.py) with the loss network, layers and weights the
+checkpoint was trained with, unless overridden, so they compare with the training curves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .errors import FastNSTError
+from .files import atomic_path
+from .images import find_images, open_rgb, to_tensor
+from .lossnet import RANDOM_WEIGHTS
+from .objective import LossConfig, StyleObjective
+from .optimize import resize_long_side, run_optimization
+from .stylize import resolve_device
+
+
+def _content_files(content: str | Path) -> list[Path]:
+    path = Path(content)
+    if path.is_dir():
+        files = find_images(path)
+        if not files:
+            raise FastNSTError(f"{path}: no images (jpg, png, webp, bmp) in this folder")
+        return files
+    if path.is_file():
+        return [path]
+    raise FastNSTError(f"{path}: no such file or folder")
+
+
+def _loss_config(checkpoint: Checkpoint, overrides: dict[str, Any]) -> LossConfig:
+    config = LossConfig.from_checkpoint(checkpoint.train_args, checkpoint.loss_net, **overrides)
+    weights = config.loss_weights
+    stored = overrides.get("loss_weights") is None
+    if stored and weights not in (None, RANDOM_WEIGHTS) and not Path(weights).is_file():
+        raise FastNSTError(f"{checkpoint.path} was trained with loss network weights {weights}, which are "
+                           f"not here; pass --loss-weights PATH")
+    return config
+
+
+def _style_path(checkpoint: Checkpoint, style: str | Path | None) -> Path:
+    if style is not None:
+        return Path(style)
+    stored = checkpoint.train_args.get("style")
+    if stored and Path(stored).is_file():
+        return Path(stored)
+    where = f"its style image {stored} is not here" if stored else "it does not record its style image"
+    raise FastNSTError(f"no --style given and {checkpoint.path}: {where}; pass --style PATH")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: str | Path | None = None, *,
+             size: int | None = 256, images: int | None = None, vs_optimize: int | None = None, vs_init: str = "noise",
+             vs_optimizer: str = "lbfgs", vs_lr: float | None = None, device: str | torch.device = "auto",
+             progress: bool = False, **loss_overrides: Any) -> dict[str, Any]:
+    """Losses and speed of a network's outputs on a folder of photos (or one photo).
+
+    Args:
+        checkpoint: a loaded Checkpoint or a checkpoint path.
+        content: a folder of photos (searched recursively) or one image file.
+        style: the style image the losses are measured against; default the one the checkpoint
+            was trained on, if that file is here.
+        size: resize each photo so its long side is this many pixels (None: as they are).
+        images: use only the first this many photos (sorted by path).
+        vs_optimize: also run the optimizer for up to this many steps per photo, from `vs_init`
+            ("noise", as Johnson et al.'s baseline, or "content") with `vs_optimizer`, and find the
+            first step whose total loss is below the network's.
+        device: "auto", "cpu", "cuda", "cuda:N" or "mps".
+        **loss_overrides: LossConfig fields (loss_net, loss_weights, style_weight, ...) replacing
+            the checkpoint's.
+
+    Returns:
+        A dict (JSON-ready): "images" (one entry per photo: its losses, "seconds" for the network's
+        forward pass and, with vs_optimize, "optimize": steps and seconds to match), "mean" over
+        photos, "optimize" (summary), and the settings used.
+    """
+    if size is not None and size < 16:
+        raise FastNSTError("--size must be at least 16 pixels")
+    if vs_optimize is not None and vs_optimize < 1:
+        raise FastNSTError("--vs-optimize needs a positive number of steps")
+    unknown = set(loss_overrides) - set(LossConfig.__dataclass_fields__)
+    if unknown:
+        raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    if images is not None and images < 1:
+        raise FastNSTError("--images must be at least 1")
+    files = _content_files(content)[:images]
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    config = _loss_config(ckpt, loss_overrides)
+    style_path = _style_path(ckpt, style)
+    dev = resolve_device(device)
+    objective = StyleObjective(style_path, config, dev)
+    model = ckpt.model.to(dev).eval()
+
+    results = []
+    for path in tqdm(files, desc=f"evaluate {ckpt.style_name}", unit="img", disable=not progress):
+        photo = to_tensor(resize_long_side(open_rgb(path), size)).to(dev)
+        with torch.inference_mode():
+            if not results:
+                model(photo)  # warm-up: the first call pays for allocation and kernel selection
+            _sync(dev)
+            tick = time.perf_counter()
+            output = model(photo).clamp(0, 1)  # the image a user gets, as stylize() returns it
+            _sync(dev)
+            seconds = time.perf_counter() - tick
+        with torch.no_grad():
+            terms = {k: v.item() for k, v in objective(output, objective.content_targets(photo)).items()}
+        entry: dict[str, Any] = {"image": str(path.relative_to(content) if Path(content).is_dir() else path.name),
+                                 "width": photo.shape[-1], "height": photo.shape[-2], "seconds": seconds, **terms}
+        if vs_optimize:
+            _, history = run_optimization(objective, photo, steps=vs_optimize, init=vs_init, optimizer=vs_optimizer,
+                                          lr=vs_lr, stop_below=terms["total"])
+            matched = next((i for i, h in enumerate(history) if h["total"] < terms["total"]), None)
+            entry["optimize"] = {"steps_to_match": matched,
+                                 "seconds_to_match": None if matched is None else history[matched]["seconds"],
+                                 "seconds_per_step": history[-1]["seconds"] / max(len(history) - 1, 1),
+                                 "best_total": min(h["total"] for h in history)}
+        results.append(entry)
+
+    loss_keys = [k for k in results[0] if k not in ("image", "width", "height", "optimize")]
+    report: dict[str, Any] = {
+        "checkpoint": str(ckpt.path) if ckpt.path else ckpt.style_name, "style_name": ckpt.style_name,
+        "style": str(style_path), "size": size, "device": str(dev),
+        "loss": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+        "images": results,
+        "mean": {k: _mean([r[k] for r in results]) for k in loss_keys},
+    }
+    if vs_optimize:
+        steps = [r["optimize"]["steps_to_match"] for r in results]
+        reached = [s for s in steps if s is not None]
+        all_reached = len(reached) == len(steps)
+        # A photo the optimizer never caught up on counts as infinitely many steps: the median is
+        # None (">max_steps") when that is true of half of them, the mean when of any.
+        median = statistics.median(math.inf if s is None else s for s in steps)
+        report["optimize"] = {
+            "max_steps": vs_optimize, "init": vs_init, "optimizer": vs_optimizer, "lr": vs_lr,
+            "matched": len(reached), "of": len(steps),
+            "median_steps": None if math.isinf(median) else median,
+            "mean_steps": _mean(reached) if all_reached else None,
+            "mean_seconds_to_match": _mean([r["optimize"]["seconds_to_match"] for r in results])
+            if all_reached else None,
+            "seconds_per_step": _mean([r["optimize"]["seconds_per_step"] for r in results]),
+        }
+    return report
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}"
+
+
+def steps_text(steps: float | None, max_steps: int) -> str:
+    """An equivalent step count as the tables show it: '>N' when the optimizer never caught up."""
+    return f">{max_steps}" if steps is None else f"{steps:g}"
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as a plain-text table: one row per photo, then the mean."""
+    layers = [k for k in report["mean"] if k.startswith("style_")]
+    columns = ["net s", "content", "style", *layers, "tv", "total"]
+    keys = ["seconds", "content", "style", *layers, "tv", "total"]
+    opt = report.get("optimize")
+    if opt:
+        columns += ["opt steps", "opt s"]
+    width = max(12, *(len(r["image"]) for r in report["images"]))
+    widths = [max(9, len(c)) for c in columns]
+    lines = [f"{report['style_name']} on {len(report['images'])} image(s) at {report['size'] or 'full'} px, "
+             f"{report['device']}, loss net {report['loss']['loss_net']}",
+             f"{'image':<{width}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(columns, widths))]
+    rows = [(r["image"], r) for r in report["images"]] + [("mean", report["mean"])]
+    for name, row in rows:
+        cells = [_fmt(row[k]) for k in keys]
+        if opt:
+            if "optimize" in row:
+                cells += [steps_text(row["optimize"]["steps_to_match"], opt["max_steps"]),
+                          _fmt(row["optimize"]["seconds_to_match"])]
+            else:
+                median = steps_text(opt["median_steps"], opt["max_steps"])
+                cells += [f"{median} (med)", _fmt(opt["mean_seconds_to_match"])]
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{c:>{w}}" for c, w in zip(cells, widths)))
+    if opt:
+        lines.append(f"optimizer: {opt['optimizer']} from {opt['init']}, up to {opt['max_steps']} steps, "
+                     f"{opt['seconds_per_step']:.3g} s/step; caught up with the net on {opt['matched']} of {opt['of']}")
+    return "\n".join(lines)
+
+
+def write_json(report: dict[str, Any], path: str | Path) -> Path:
+    """Write the report as JSON, atomically: never a half-written file."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    from .cli import evaluate_main
+
+    sys.exit(evaluate_main())

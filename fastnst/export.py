@@ -1,0 +1,186 @@
+"""Export a trained net for runtimes without fastnst: ONNX (any H x W) and TorchScript.
+
+    python -m fastnst.export mosaic.pt --onnx mosaic.onnx --torchscript mosaic.ts
+    fastnst-export mosaic.pt --onnx mosaic.onnx          # the same, as a console script
+
+Both take and return N x 3 x H x W float RGB in [0, 1] ("image" -> "stylized"; the output is not
+clamped), any batch size and any H, W of at least 8. ONNX files carry the style name in their
+metadata; infer.py --backend onnxruntime runs them (OnnxStylizer below).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .checkpoint import Checkpoint, load_checkpoint
+from .errors import FastNSTError, first_line
+from .model import TransformerNet
+
+MIN_SIDE = 8  # the net's smallest input once exported (below it, PyTorch's forward replicate-pads)
+OPSET = 18
+
+
+class _Body(nn.Module):
+    def __init__(self, net: TransformerNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.body(x)
+
+
+class ExportNet(nn.Module):
+    """TransformerNet.forward with its pad-to-a-multiple-of-4 computed from the input's shape by
+    ops that an exported graph keeps symbolic (the net's own forward uses Python ints)."""
+
+    def __init__(self, body: nn.Module, value_scale: float) -> None:
+        super().__init__()
+        self.body = body
+        self.value_scale = value_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[2], x.shape[3]
+        x = F.pad(x, [0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4], mode="reflect")
+        y = self.body(x * self.value_scale) / self.value_scale
+        return y[:, :, :h, :w]
+
+
+def _atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
+    """write(tmp) then rename to path: an interrupted export never leaves a damaged file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _as_checkpoint(checkpoint: Checkpoint | str | Path) -> Checkpoint:
+    return checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+
+
+def export_onnx(checkpoint: Checkpoint | str | Path, path: str | Path, opset: int = OPSET) -> Path:
+    """Write an ONNX model with dynamic batch, height and width; returns its path."""
+    try:
+        import onnx
+        import onnxscript  # noqa: F401  (torch.onnx's exporter needs it)
+    except ImportError:
+        raise FastNSTError("ONNX export needs onnx and onnxscript: pip install 'fastnst[export]'") from None
+    ckpt = _as_checkpoint(checkpoint)
+    net = copy.deepcopy(ckpt.model).float().cpu().eval()
+    model = ExportNet(_Body(net), float(net.config.value_scale))
+    dim = torch.export.Dim
+    shapes = {"x": {0: dim("batch"), 2: dim("height", min=MIN_SIDE), 3: dim("width", min=MIN_SIDE)}}
+
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(model, (torch.rand(1, 3, 64, 64),), dynamic_shapes=shapes, dynamo=True,
+                                        input_names=["image"], output_names=["stylized"], opset_version=opset,
+                                        verbose=False)
+        proto = program.model_proto
+        for key, value in {"style_name": ckpt.style_name, "arch": net.config.arch, "producer": "fastnst"}.items():
+            proto.metadata_props.add(key=key, value=value)
+        onnx.save(proto, tmp)
+
+    try:
+        return _atomic_write(path, write)
+    except FastNSTError:
+        raise
+    except Exception as exc:
+        raise FastNSTError(f"ONNX export failed: {first_line(exc)}", exit_code=1) from None
+
+
+def export_torchscript(checkpoint: Checkpoint | str | Path, path: str | Path) -> Path:
+    """Write a TorchScript module (torch.jit.load, no fastnst needed); returns its path.
+
+    The layers are traced (they have no shape-dependent code), the padding around them scripted.
+    """
+    ckpt = _as_checkpoint(checkpoint)
+    net = copy.deepcopy(ckpt.model).float().cpu().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.jit is deprecated upstream, and still works
+        body = torch.jit.trace(_Body(net), torch.rand(1, 3, 64, 64))
+        scripted = torch.jit.script(ExportNet(body, float(net.config.value_scale)))
+    extra = {"style_name": ckpt.style_name, "arch": net.config.arch}
+    return _atomic_write(path, lambda tmp: torch.jit.save(scripted, tmp, _extra_files=extra))
+
+
+class OnnxStylizer:
+    """An exported net run by onnxruntime on the CPU; call it like the TransformerNet.
+
+    Takes N x 3 x H x W float RGB in [0, 1] (any device; the result is on the CPU).
+    """
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise FastNSTError("--backend onnxruntime needs onnxruntime: pip install 'fastnst[export]'") from None
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise FastNSTError(f"{path} is not a readable ONNX model: {first_line(exc)}") from None
+        self.input_name = self.session.get_inputs()[0].name
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.style_name = meta.get("style_name") or Path(path).stem
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if min(images.shape[-2:]) < MIN_SIDE:
+            raise FastNSTError(f"the ONNX backend needs images of at least {MIN_SIDE}x{MIN_SIDE} pixels, "
+                               f"got {images.shape[-1]}x{images.shape[-2]}")
+        x = images.detach().float().cpu().contiguous().numpy()
+        return torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
+
+
+def run_export(ckpt: str, onnx: str | None, torchscript: str | None, check: bool = True) -> list[str]:
+    """What `python -m fastnst.export` does; returns the lines it reports."""
+    if not onnx and not torchscript:
+        raise FastNSTError("nothing to export: give --onnx PATH and/or --torchscript PATH")
+    checkpoint = load_checkpoint(ckpt)
+    lines = []
+    # An odd size, so the check covers the padding that makes any H x W work.
+    probe = torch.rand(1, 3, 67, 45, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        expected = checkpoint.model.float().cpu().eval()(probe)
+    if onnx:
+        path = export_onnx(checkpoint, onnx)
+        line = f"{ckpt} -> {path} (ONNX, opset {OPSET}, dynamic H x W)"
+        if check:
+            error = (OnnxStylizer(path)(probe) - expected).abs().max().item()
+            line += f"; onnxruntime vs PyTorch at 67x45: max abs difference {error:.1e}"
+        lines.append(line)
+    if torchscript:
+        path = export_torchscript(checkpoint, torchscript)
+        line = f"{ckpt} -> {path} (TorchScript)"
+        if check:
+            with torch.inference_mode():
+                error = (torch.jit.load(str(path))(probe) - expected).abs().max().item()
+            line += f"; vs PyTorch at 67x45: max abs difference {error:.1e}"
+        lines.append(line)
+    return lines
+
+
+if __name__ == "__main__":
+    from .cli import export_main
+
+    sys.exit(export_main())

@@ -1,0 +1,175 @@
+"""Very large images (8K and up) in bounded memory: stylize overlapping tiles, blend the seams.
+
+Instance norm divides every feature map by its mean and spread over the *whole* image, so a tile
+run on its own gets its own statistics and a visibly different look: seams. Statistics of the
+image shrunk to fit are no cure either: the net responds differently at another scale (mosaic net,
+photo shrunk 2x: off by 3 to 14 levels of 255 on average). So every tile is normalized with the
+whole image's own statistics, measured over the tiles one norm at a time: a pass over the tiles
+stops at norm k, whose moments it sums over each tile's core, the earlier norms fixed already.
+
+With the statistics fixed the net is local: an output pixel depends on the input within
+RECEPTIVE_RADIUS pixels. Tiles start on the net's stride-4 grid, neighbours overlap by `overlap`
+pixels and cross-fade across the middle of each overlap, away from the tile edges, where the
+reflection padding disturbs a tile's output. The result equals the untiled one up to float
+rounding (tests/test_tiling.py).
+
+Memory: the input and the output image at full size (3 floats per pixel each) plus one tile's
+activations, whatever the image size. Time: about 7 passes for the default net (fewer for
+images up to `stats_size`, which take one whole-image pass for the statistics).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import FastNSTError
+from .fastpath import FastStylizer, StopForward, norms
+from .model import TransformerNet
+
+# Input pixels an output pixel depends on (each side) once the norms' statistics are fixed, at
+# most: the 9x9 convs add 4 each, the stride-2 conv 1, the 3x3 convs at 1/2 and 1/4 resolution 2
+# and 4 each (measured: 47 for both archs; a tile's edge changes nothing beyond 56 pixels in).
+RECEPTIVE_RADIUS = 4 + 1 + 2 + 4 * 2 * 5 + 2 + 1 + 4
+DEFAULT_TILE = 1024
+DEFAULT_OVERLAP = 128
+DEFAULT_STATS_SIZE = 1024
+# Above this many pixels stylize() tiles by default: untiled, the default net in fp32 peaks at
+# about 0.5 KB per pixel, so 4K UHD (8.3 Mpx) takes ~4 GB and 8K ~16 GB.
+AUTO_TILE_PIXELS = 3840 * 2160
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Tile offsets along one side, spread evenly from 0 to length - tile, on the net's stride-4 grid.
+    The last tile runs to the end (up to 3 pixels longer than `tile`)."""
+    if length < tile + 4:  # one tile, a few pixels longer at most
+        return [0]
+    count = -(-(length - overlap) // (tile - overlap))  # ceil: enough tiles to overlap by `overlap`
+    span = (length - tile) // 4 * 4
+    return [round(span * i / (count - 1) / 4) * 4 for i in range(count)]
+
+
+def blend_weights(starts: list[int], tile: int, length: int, overlap: int) -> list[torch.Tensor]:
+    """One 1-D weight profile per tile, summing to 1 at every position. A tile's weight is zero
+    within `margin` of an edge it shares with a neighbour (where padding disturbs its output), then
+    grows linearly inwards, so neighbours cross-fade over the middle of their overlap."""
+    margin = min(RECEPTIVE_RADIUS, overlap * 3 // 8)
+    ends = [start + tile for start in starts[:-1]] + [length]
+    raw = []
+    for i, (start, end) in enumerate(zip(starts, ends)):
+        pos = torch.arange(start, end, dtype=torch.float64) + 0.5
+        inside = torch.full_like(pos, float(length))  # distance to the nearest edge shared with a tile
+        if i > 0:
+            inside = torch.minimum(inside, pos - start)
+        if i < len(starts) - 1:
+            inside = torch.minimum(inside, end - pos)
+        raw.append((inside - margin).clamp(min=1e-6))
+    total = torch.zeros(length, dtype=torch.float64)
+    for start, w in zip(starts, raw):
+        total[start:start + len(w)] += w
+    return [(w / total[start:start + len(w)]).float() for start, w in zip(starts, raw)]
+
+
+def can_tile(model: object) -> bool:
+    """Tiling needs norms that take fixed statistics: our nets yes, an ONNX session no."""
+    return isinstance(model, (TransformerNet, FastStylizer))
+
+
+@torch.inference_mode()
+def record_stats(net: FastStylizer, images: torch.Tensor) -> Stats:
+    """Each norm's (mean, var) over the whole images, from one forward pass."""
+    layers = norms(net.net)
+    for norm in layers:
+        norm.record, norm.stats = True, None
+    try:
+        net(images, compiled=False)
+        return [norm.stats for norm in layers]
+    finally:
+        for norm in layers:
+            norm.record, norm.stats = False, None
+
+
+def tile_cores(starts: list[int], tile: int, length: int) -> list[tuple[int, int | None]]:
+    """Each tile's share of the side, in its own coordinates: the tiles' cores split the side at
+    the middle of each overlap (on the stride-4 grid), so every pixel is counted once. The last
+    core runs to the end of the tile, including the padding the net adds (as the whole image has)."""
+    ends = [start + tile for start in starts[:-1]] + [length]
+    cuts = [0] + [(starts[i] + ends[i - 1]) // 8 * 4 for i in range(1, len(starts))]
+    return [(cuts[i] - start, cuts[i + 1] - start if i + 1 < len(starts) else None)
+            for i, start in enumerate(starts)]
+
+
+Stats = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def _tile_pass(net: FastStylizer, image: torch.Tensor, tile: int, overlap: int, stats: Stats,
+               out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Run every tile of one image (1 x 3 x H x W) with the first norms fixed to `stats`.
+
+    If a norm is left without statistics, stop there and return its (mean, var) over the whole
+    image, the tiles' cores together (exact: the earlier norms had the whole image's statistics).
+    Otherwise add the blended outputs into `out`.
+    """
+    h, w = image.shape[-2:]
+    ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    rows = zip(ys, blend_weights(ys, tile, h, overlap), tile_cores(ys, tile, h))
+    cols = list(zip(xs, blend_weights(xs, tile, w, overlap), tile_cores(xs, tile, w)))
+    layers = norms(net.net)
+    measured = layers[len(stats)] if len(stats) < len(layers) else None
+    for norm, s in zip(layers, stats):
+        norm.stats = s
+    if measured is not None:
+        measured.moments = [0.0, 0.0, 0]
+    try:
+        for y0, row_weight, (top, bottom) in rows:
+            for x0, col_weight, (left, right) in cols:
+                y1, x1 = y0 + len(row_weight), x0 + len(col_weight)
+                piece = image[..., y0:y1, x0:x1]
+                if measured is not None:
+                    measured.core, measured.input_height = (top, bottom, left, right), y1 - y0
+                    try:
+                        net(piece, compiled=False)
+                    except StopForward:
+                        pass
+                    continue
+                weight = (row_weight[:, None] * col_weight[None, :]).to(out.device)
+                out[..., y0:y1, x0:x1] += net(piece, compiled=False).to(out.device) * weight
+        if measured is None:
+            return None
+        total, squares, count = measured.moments
+        mean = total / count
+        return mean.float(), (squares / count - mean.square()).clamp(min=0).float()
+    finally:
+        for norm in layers:
+            norm.stats, norm.moments = None, None
+
+
+@torch.inference_mode()
+def stylize_tiled(net: FastStylizer | TransformerNet, images: torch.Tensor, tile: int = DEFAULT_TILE,
+                  overlap: int = DEFAULT_OVERLAP, stats_size: int = DEFAULT_STATS_SIZE) -> torch.Tensor:
+    """The net's output for N x 3 x H x W images in [0, 1], computed tile by tile.
+
+    The norms' statistics are the whole image's: from one pass over the whole image when its long
+    side is at most `stats_size`, else measured over the tiles norm by norm, each pass stopping at
+    the norm it measures (about 7 passes' work for the default net: exact, and slower).
+    Returns fp32 on the images' device, like the net (unclamped). `tile` and `overlap` are in
+    pixels and rounded down to multiples of 4.
+    """
+    if not can_tile(net):
+        raise FastNSTError("tiling needs a fastnst network (the onnxruntime backend runs whole images)")
+    if not isinstance(net, FastStylizer):  # its norms can take fixed statistics
+        net = FastStylizer(net, next(net.parameters()).device, "fp32")
+    tile, overlap = tile // 4 * 4, overlap // 4 * 4
+    if tile < 16 or not 0 <= overlap < tile:
+        raise FastNSTError(f"tiles need a size of at least 16 px and an overlap smaller than that "
+                           f"(got tile {tile}, overlap {overlap})")
+    out = torch.zeros(images.shape, device=images.device)
+    for i in range(len(images)):
+        image = images[i:i + 1]
+        if max(image.shape[-2:]) <= stats_size:
+            stats = record_stats(net, image)
+        else:
+            stats = []
+            for _ in norms(net.net):
+                stats.append(_tile_pass(net, image, tile, overlap, stats))
+        _tile_pass(net, image, tile, overlap, stats, out[i:i + 1])
+    return out

@@ -1,0 +1,49 @@
+"""The training-step benchmark runs, and compares like with like. No timing assertions: speed is
+measured by `python -m fastnst.bench_train`, not by tests."""
+
+import json
+
+import torch
+
+from fastnst.bench_train import bench_training, main, plain_step
+from fastnst.lossnet import LossNet
+from fastnst.model import TransformerNet
+from fastnst.training import TrainConfig, make_objective, train_step
+
+KEYS = {"name", "seconds", "baseline_seconds", "ratio", "images_per_s", "baseline_images_per_s", "precision",
+        "device", "image_size", "batch_size", "loss_net", "repeats"}
+
+
+def test_bench_training_rows_compare_each_variant_with_the_plain_loop():
+    rows = bench_training(repeats=1, image_size=32, batch_size=1, ablation=True)
+    assert [r["name"] for r in rows][-1] == "train step fast" and len(rows) == 6
+    for row in rows:
+        assert set(row) == KEYS
+        assert row["seconds"] > 0 and abs(row["ratio"] - row["baseline_seconds"] / row["seconds"]) < 1e-9
+    assert len({r["baseline_seconds"] for r in rows}) == 1  # one baseline for all
+
+
+def test_plain_loop_and_fast_path_minimize_the_same_loss():
+    config = TrainConfig(style="s", loss_weights="random", stability_weight=0.0)
+    lossnet = LossNet("vgg16", list(dict.fromkeys(config.content_layers + config.style_layers)), "random")
+    gen = torch.Generator().manual_seed(0)
+    x, style = torch.rand(2, 3, 32, 32, generator=gen), torch.rand(1, 3, 40, 40, generator=gen)
+    objective = make_objective(config, lossnet, style)
+    losses = []
+    for fast in (False, True):
+        torch.manual_seed(0)
+        model = TransformerNet()
+        optimizer = torch.optim.Adam(model.parameters())
+        if fast:
+            scaler = torch.amp.GradScaler("cpu", enabled=False)
+            losses.append(train_step(model, lossnet, optimizer, scaler, x, objective)["total"])
+        else:
+            losses.append(plain_step(model, lossnet, optimizer, x, style, objective))
+    torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=0)
+
+
+def test_module_writes_a_table_and_json(tmp_path, capsys):
+    main(["--repeats", "1", "--image-size", "32", "--batch-size", "1", "--json", str(tmp_path / "t.json")])
+    out = capsys.readouterr().out
+    assert "train step fast" in out and "load average" in out
+    assert json.loads((tmp_path / "t.json").read_text())[0]["name"] == "train step fast"

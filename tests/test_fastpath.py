@@ -1,0 +1,124 @@
+"""The inference fast path computes what the plain net computes, only faster (speed: fastnst.bench)."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import fastnst
+from fastnst.errors import FastNSTError
+from fastnst.fastpath import FastStylizer, FrameStylizer, InstanceNorm, cpu_has_fast_bf16, resolve_precision
+from fastnst.model import ModelConfig, TransformerNet
+from fastnst.stylize import stylize_tensor
+
+from .conftest import random_image
+
+CPU = torch.device("cpu")
+
+
+def net(arch="johnson", seed=0):
+    torch.manual_seed(seed)
+    model = TransformerNet(ModelConfig.for_arch(arch)).eval()
+    # Random affine norms, so the test does not pass on the identity, and an output layer with a
+    # trained net's contrast (a freshly initialized one outputs nearly flat gray).
+    for m in model.modules():
+        if isinstance(m, nn.InstanceNorm2d):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    model.deconv3.conv2d.weight.data *= 100
+    model.deconv3.conv2d.bias.data.fill_(0.5 * model.config.value_scale)
+    return model
+
+
+def test_precision_auto_is_bf16_only_where_the_cpu_has_amx_and_fp16_is_for_gpus():
+    assert resolve_precision("auto", CPU) == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+    assert resolve_precision("fp32", CPU) == torch.float32
+    assert resolve_precision("bf16", CPU) == torch.bfloat16
+    with pytest.raises(FastNSTError, match="fp16 is for GPUs"):
+        resolve_precision("fp16", CPU)
+    with pytest.raises(FastNSTError, match="choose one of"):
+        resolve_precision("int8", CPU)
+
+
+@pytest.mark.parametrize("arch", ["johnson", "light"])
+def test_fp32_fast_path_matches_the_plain_net(arch):
+    model = net(arch)
+    x = torch.rand(2, 3, 45, 62)
+    with torch.no_grad():
+        expected = model(x)
+    out = FastStylizer(model, "cpu", "fp32")(x)
+    assert out.dtype == torch.float32 and out.shape == x.shape
+    assert (out - expected).abs().max() < 1e-4
+
+
+def test_bf16_fast_path_is_within_bf16_rounding_of_fp32():
+    model = net()
+    x = torch.rand(1, 3, 64, 48)
+    with torch.no_grad():
+        expected = model(x).clamp(0, 1)
+    out = FastStylizer(model, "cpu", "bf16")(x).clamp(0, 1)
+    assert expected.std() > 0.1  # a picture, not flat gray
+    # bf16 keeps 8 bits of mantissa: about one 1/255 step on average, a few at worst.
+    assert (out - expected).abs().mean() < 2 / 255
+    assert (out - expected).abs().max() < 16 / 255
+
+
+def test_the_given_model_is_left_as_it_was():
+    model = net()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = FastStylizer(model, "cpu", "bf16")
+    assert fast.precision == "bf16" and fast.device == CPU
+    assert sum(isinstance(m, InstanceNorm) for m in fast.modules()) == 15
+    assert not any(isinstance(m, nn.InstanceNorm2d) for m in fast.modules())
+    assert sum(isinstance(m, nn.InstanceNorm2d) for m in model.modules()) == 15
+    assert all(v.dtype == torch.float32 and torch.equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_instance_norm_records_statistics_and_reuses_them_exactly():
+    norm = nn.InstanceNorm2d(4, affine=True)
+    norm.weight.data.uniform_(0.5, 1.5)
+    fast = InstanceNorm(norm)
+    x = torch.randn(2, 4, 9, 7) * 3 + 1
+    with torch.no_grad():
+        expected = norm(x)
+        assert torch.allclose(fast(x), expected, atol=1e-5)
+        fast.record = True
+        assert torch.allclose(fast(x), expected, atol=1e-5)
+        fast.record = False
+        assert fast.stats[0].shape == (2, 4)
+        # With stored statistics a crop is normalized as part of the whole, not on its own.
+        assert torch.allclose(fast(x[..., :4, :3]), expected[..., :4, :3], atol=1e-5)
+
+
+def test_stylize_and_stylize_tensor_take_the_fast_path(tmp_path, ckpt_file):
+    ckpt = fastnst.load_checkpoint(ckpt_file)
+    fast = FastStylizer(ckpt.model, "cpu", "fp32")
+    photo = random_image(40, 30)
+    plain = np.asarray(fastnst.stylize(photo, ckpt), dtype=int)
+    quick = np.asarray(fastnst.stylize(photo, fast), dtype=int)
+    assert np.abs(plain - quick).max() <= 1
+    x = torch.rand(1, 3, 20, 24)
+    assert stylize_tensor(fast, x, strength=0.0).equal(x)
+
+
+def test_frame_stylizer_takes_and_gives_uint8_frames():
+    model = net("light")
+    frames = np.random.default_rng(0).integers(0, 256, (3, 36, 52, 3), dtype=np.uint8)
+    stylizer = FrameStylizer(model, "cpu", "fp32", preserve_color=True, strength=0.8)
+    out = stylizer(frames)
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+    expected = stylize_tensor(model, x, preserve_color=True, strength=0.8)
+    expected = (expected * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    with pytest.raises(FastNSTError, match="uint8"):
+        stylizer(frames.astype(np.float32))
+
+
+@pytest.mark.slow
+def test_compiled_fast_path_matches():
+    model = net("light")
+    x = torch.rand(1, 3, 32, 32)
+    fast = FastStylizer(model, "cpu", "fp32", compile=True)
+    with torch.no_grad():
+        assert (fast(x) - model(x)).abs().max() < 1e-3

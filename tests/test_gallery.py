@@ -1,0 +1,46 @@
+import importlib.util
+import shutil
+
+from PIL import Image
+
+from .conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("gallery", ROOT / "scripts" / "gallery.py")
+gallery = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(gallery)
+
+
+def test_one_small_figure_per_checkpoint_and_markdown(tmp_path, ckpt_file, photo_dir, style_file, capsys):
+    second = shutil.copy(ckpt_file, tmp_path / "copy.pt")  # same style name "tiles": same figure name
+    out = tmp_path / "gallery"
+    code = gallery.main([str(ckpt_file), str(second), "--content", str(photo_dir), "--out", str(out),
+                         "--images", "2", "--size", "48", "--tile", "40", "--styles", str(tmp_path / "none")])
+    assert code == 0
+    figure = Image.open(out / "tiles.jpg")
+    assert figure.format == "JPEG"
+    assert figure.size == (3 * 40 + 2 * 4, gallery.HEADER + 2 * 40 + 4)  # content | style | output, 2 rows
+    assert (out / "tiles.jpg").stat().st_size < 300 * 1024
+    markdown = capsys.readouterr().out
+    assert "**tiles**" in markdown and f"]({out / 'tiles.jpg'})" in markdown
+    assert sorted(p.name for p in out.iterdir()) == ["tiles.jpg"]  # no temporary files left
+
+
+def test_style_image_from_styles_folder_else_thumbnail(tmp_path, ckpt_file, style_file):
+    import fastnst
+
+    checkpoint = fastnst.load_checkpoint(ckpt_file)
+    assert gallery.style_image_for(checkpoint, style_file.parent).size == Image.open(style_file).size
+    assert gallery.style_image_for(checkpoint, tmp_path / "none").size == checkpoint.style_thumbnail.size
+
+
+def test_figures_stay_under_the_size_limit():
+    noisy = Image.effect_noise((300, 300), 100).convert("RGB")  # noise: the worst case for compression
+    for fmt, magic in (("PNG", b"\x89PNG"), ("JPEG", b"\xff\xd8")):
+        data = gallery.encode_small(noisy, fmt, 20 * 1024)
+        assert data.startswith(magic) and len(data) <= 20 * 1024
+
+
+def test_no_checkpoints_is_one_line(tmp_path, capsys):
+    code = gallery.main(["--content", str(tmp_path / "none"), str(tmp_path / "missing.pt")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: ")

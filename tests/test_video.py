@@ -1,0 +1,255 @@
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+import fastnst.video
+from fastnst.cli import infer_main
+from fastnst.infer import expand_inputs
+
+from .conftest import SHARED, random_image
+
+VIDEO_DIR = SHARED / "data" / "video"
+NTSC_FILM = Fraction(24000, 1001)  # "23.976"
+
+
+def make_clip(path: Path, *, frames: int = 12, rate: Fraction = NTSC_FILM, size: tuple[int, int] = (48, 32),
+              video_codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = "aac",
+              rotation: int | None = None) -> Path:
+    """A clip of a moving colour ramp, with a 440 Hz tone exactly as long as the video."""
+    sample_rate, samples_done = 48000, 0
+    ys, xs = np.mgrid[0:size[1], 0:size[0]]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(video_codec, rate=rate)
+        video.width, video.height, video.pix_fmt = size[0], size[1], pix_fmt
+        if rotation is not None:
+            video.set_display_rotation(rotation)
+        sound = out.add_stream(audio, rate=sample_rate, layout="stereo") if audio else None
+        for i in range(frames):
+            rgb = np.stack([(xs * 5 + i * 8) % 256, (ys * 7) % 256, np.full_like(xs, 128)], -1).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, 1 / rate
+            out.mux(video.encode(frame))
+            if sound is not None:
+                end = round((i + 1) / rate * sample_rate)
+                tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples_done, end) / sample_rate)).astype(np.float32)
+                chunk = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+                chunk.sample_rate, chunk.pts, samples_done = sample_rate, samples_done, end
+                out.mux(sound.encode(chunk))
+        out.mux(video.encode(None))
+        if sound is not None:
+            out.mux(sound.encode(None))
+    return path
+
+
+def describe(path: Path) -> dict:
+    """What a user checks in a player: frames (decoded), rate, size, rotation, audio codec and length."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+        info = {"frames": len(frames), "fps": stream.average_rate, "size": (stream.width, stream.height),
+                "rotation": frames[0].rotation, "audio": None}
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            audio = container.streams.audio[0]
+            samples = sum(f.samples for f in container.decode(audio))
+            info["audio"], info["audio_seconds"] = audio.codec_context.name, samples / audio.rate
+    return info
+
+
+def run(capsys, *argv):
+    code = infer_main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def leftovers(folder: Path, before: set[str]) -> set[str]:
+    return {p.name for p in folder.iterdir()} - before
+
+
+def test_clip_with_audio_round_trips(tmp_path, ckpt_file, capsys):
+    clip = make_clip(tmp_path / "clip.mp4", frames=24)
+    code, out, err = run(capsys, clip, "--ckpt", ckpt_file)
+    assert code == 0, err
+    assert out.strip() == f"{clip} -> {tmp_path / 'clip_tiles.mp4'}"
+    source, result = describe(clip), describe(tmp_path / "clip_tiles.mp4")
+    assert result["frames"] == 24 and result["fps"] == NTSC_FILM and result["size"] == (48, 32)
+    assert result["audio"] == "aac"  # copied, not re-encoded
+    assert abs(result["audio_seconds"] - source["audio_seconds"]) < 1 / 24
+    assert abs(result["audio_seconds"] - 24 / NTSC_FILM) < 1 / 24
+    assert {p.name for p in tmp_path.iterdir()} == {"clip.mp4", "clip_tiles.mp4", "tiles.pt"}  # no temp file
+
+
+def test_odd_size_rotation_and_pcm_audio_in_mov(tmp_path, ckpt_file, capsys, caplog):
+    clip = make_clip(tmp_path / "phone.mov", size=(33, 25), video_codec="png", pix_fmt="rgb24",
+                     audio="pcm_s16le", rotation=90)
+    assert run(capsys, clip, "--ckpt", ckpt_file)[0] == 0
+    assert "33x25 is odd; written as 32x24" in caplog.text  # said, as a warning
+    result = describe(tmp_path / "phone_tiles.mov")
+    assert result["size"] == (32, 24) and result["rotation"] == 90 and result["frames"] == 12
+    assert result["audio"] == "pcm_s16le" and abs(result["audio_seconds"] - 12 / NTSC_FILM) < 1 / 24
+
+
+def test_webm_becomes_mp4_and_audio_is_reencoded_where_it_must(tmp_path, ckpt_file, capsys):
+    clip = make_clip(tmp_path / "web.webm", video_codec="libvpx-vp9", audio="libopus", frames=6)
+    assert run(capsys, clip, "--ckpt", ckpt_file)[0] == 0
+    mp4 = describe(tmp_path / "web_tiles.mp4")  # webm cannot hold H.264
+    assert mp4["frames"] == 6 and mp4["fps"] == NTSC_FILM and mp4["audio"] == "opus"
+    # .mov takes no Opus: the audio is re-encoded to AAC, its length kept within a frame
+    assert run(capsys, clip, "--ckpt", ckpt_file, "-o", tmp_path / "web.mov")[0] == 0
+    mov = describe(tmp_path / "web.mov")
+    assert mov["audio"] == "aac" and abs(mov["audio_seconds"] - 6 / NTSC_FILM) < 1 / 24
+
+
+@pytest.mark.skipif(not VIDEO_DIR.is_dir(), reason="../shared data not present")
+def test_first_frames_of_a_real_clip(tmp_path, ckpt_file, capsys):
+    # Megamind.avi: MPEG-4 with packed B-frames, 2997/125 fps, AC-3 audio
+    code, _, err = run(capsys, VIDEO_DIR / "Megamind.avi", "--ckpt", ckpt_file, "--frames", 8,
+                       "--max-size", 96, "-o", tmp_path / "mega.mp4")
+    assert code == 0, err
+    with av.open(str(tmp_path / "mega.mp4")) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert (video.width, video.height) == (96, 70) and video.average_rate == Fraction(2997, 125)
+        assert sum(1 for _ in container.decode(video)) == 8
+        assert audio.codec_context.name == "ac3"
+        # the audio stops with the last frame written (give or take one 32 ms AC-3 packet)
+        assert abs(float(audio.duration * audio.time_base) - 8 * 125 / 2997) < 0.04
+
+
+def test_webcam_mode_driven_headless_by_a_video_file(tmp_path, ckpt_file, capsys):
+    clip = make_clip(tmp_path / "cam.mp4", frames=10, audio=None)
+    other = tmp_path / "other.pt"
+    other.write_bytes(ckpt_file.read_bytes())
+    code, out, err = run(capsys, "--webcam", clip, "--ckpt", ckpt_file, other, "--no-window",
+                         "--output", tmp_path / "rec.mp4", "--frames", 6)
+    assert code == 0, err
+    assert "recorded 6 frames" in out and "frames/s on cpu" in out
+    result = describe(tmp_path / "rec.mp4")
+    assert result["frames"] == 6 and result["fps"] == NTSC_FILM and result["size"] == (48, 32)
+    # a file played as the camera ends with the file
+    assert run(capsys, "--webcam", clip, "--ckpt", ckpt_file, "--no-window", "--output", tmp_path / "all.mkv")[0] == 0
+    assert describe(tmp_path / "all.mkv")["frames"] == 10
+
+
+def test_webcam_without_camera_or_display_is_a_one_line_error(tmp_path, ckpt_file, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    clip = make_clip(tmp_path / "cam.mp4", frames=2, audio=None)
+    for argv, message in [(["--webcam", "99"], "no camera"), (["--webcam", tmp_path / "none.mp4"], "no such file"),
+                          (["--webcam", clip], "no display")]:
+        code, _, err = run(capsys, *argv, "--ckpt", ckpt_file)
+        assert code == 2 and message in err, err
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+
+
+def _not_a_video(path: Path) -> Path:
+    path.write_text("not a video")
+    return path
+
+
+def _zero_frames(path: Path) -> Path:
+    with av.open(str(path), "w") as out:  # a header with a video stream, and not one frame
+        stream = out.add_stream("mpeg4", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        out.start_encoding()
+    return path
+
+
+def _unknown_codec(path: Path) -> Path:
+    mpeg4 = make_clip(path.with_name("mpeg4.avi"), video_codec="mpeg4", audio=None, frames=2)
+    path.write_bytes(mpeg4.read_bytes().replace(b"FMP4", b"QQQQ"))  # a FourCC no decoder knows
+    mpeg4.unlink()
+    return path
+
+
+@pytest.mark.parametrize("name, make, message", [
+    ("junk.mp4", _not_a_video, "not a video file"),
+    ("empty.avi", _zero_frames, "has no frames"),
+    ("odd.avi", _unknown_codec, "codec is unknown"),
+])
+def test_bad_videos_are_one_line_errors_and_leave_nothing_behind(tmp_path, ckpt_file, capsys, name, make, message):
+    bad = make(tmp_path / name)
+    before = {p.name for p in tmp_path.iterdir()}
+    code, _, err = run(capsys, bad, "--ckpt", ckpt_file)
+    assert code == 1 and "Traceback" not in err
+    first = err.strip().splitlines()[0]
+    assert first.startswith(f"error: {bad}") and message in first
+    assert leftovers(tmp_path, before) == set()
+
+
+def test_an_interrupted_run_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypatch):
+    clip = make_clip(tmp_path / "clip.mp4", frames=12)
+    calls = []
+    real = fastnst.video.stylize_tensor
+
+    def interrupt_on_the_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            deadline = time.monotonic() + 10
+            while not list(tmp_path.glob(".clip_tiles.*.mp4")) and time.monotonic() < deadline:
+                time.sleep(0.01)  # the writer has begun the file: Ctrl-C now must remove it
+            assert list(tmp_path.glob(".clip_tiles.*.mp4"))
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fastnst.video, "stylize_tensor", interrupt_on_the_second_batch)
+    before = {p.name for p in tmp_path.iterdir()}
+    code, _, err = run(capsys, clip, "--ckpt", ckpt_file, "--batch-size", 2)
+    assert code == 130 and "interrupted" in err
+    assert leftovers(tmp_path, before) == set()
+
+
+def test_folders_include_videos_and_skip_earlier_outputs(tmp_path):
+    make_clip(tmp_path / "a.mkv", frames=1, audio=None)
+    (tmp_path / "a_tiles.mkv").write_bytes(b"")
+    (tmp_path / ".a.x1y2.mp4").write_bytes(b"")  # someone's temporary file
+    random_image(8, 8).save(tmp_path / "b.png")
+    files, errors = expand_inputs([str(tmp_path)], "tiles")
+    assert [p.name for p, _ in files] == ["a.mkv", "b.png"] and errors == []
+    assert fastnst.video.output_extension("x.webm") == ".mp4" and fastnst.video.output_extension("x.MOV") == ".mov"
+
+
+def test_checkpoint_may_come_before_the_inputs_but_files_take_one(tmp_path, ckpt_file, capsys):
+    photo = tmp_path / "photo.png"
+    random_image(12, 10).save(photo)
+    assert run(capsys, "--ckpt", ckpt_file, photo)[0] == 0 and (tmp_path / "photo_tiles.png").is_file()
+    code, _, err = run(capsys, photo, "--ckpt", ckpt_file, ckpt_file)
+    assert code == 2 and "--webcam" in err
+
+
+def test_frame_clock_keeps_exact_rates_and_variable_timing():
+    # webm counts milliseconds: 23.976 fps comes in as 0, 42, 83, 125 ms and goes out exact
+    clock = fastnst.video.FrameClock(Fraction(1, 1000), NTSC_FILM)
+    assert clock.time_base == Fraction(1, 24000)
+    assert [clock(ms) for ms in (0, 42, 83, 125)] == [0, 1001, 2002, 3003]
+    # a frame far off the grid (variable frame rate) keeps its own time
+    assert clock(300) == 300 * 24
+
+
+def test_webcam_keys_switch_style_show_the_original_snapshot_and_quit(tmp_path, ckpt_file, capsys, monkeypatch):
+    import fastnst.webcam as webcam
+    from fastnst.checkpoint import atomic_save, build_checkpoint
+    from fastnst.model import TransformerNet
+
+    candy = atomic_save(build_checkpoint(TransformerNet(), style_name="candy", style_image=None, train_args={},
+                                         loss_net={}, step=0), tmp_path / "candy.pt")
+    clip = make_clip(tmp_path / "cam.mp4", frames=10, audio=None)
+    keys, shown, captions = iter("nosq"), [], []
+    # A stand-in for OpenCV's window: records what is shown, types the keys above one per frame.
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(webcam.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(webcam.cv2, "imshow", lambda name, image: shown.append(image.shape))
+    monkeypatch.setattr(webcam.cv2, "waitKey", lambda delay: ord(next(keys)))
+    monkeypatch.setattr(webcam.cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(webcam.cv2, "destroyAllWindows", lambda: None)
+    monkeypatch.setattr(webcam, "overlay", lambda image, text: captions.append(text.split()[0]) or image)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "--webcam", clip, "--ckpt", ckpt_file, candy)
+    assert code == 0
+    assert captions == ["tiles", "candy", "candy", "candy"]  # n: next checkpoint, q: quit after the 4th frame
+    assert [s[1] for s in shown] == [48, 48, 96, 96]  # o: the original beside the stylized frame
+    snapshot = next(tmp_path.glob("candy_*.png"))  # s: the frame shown, as a PNG
+    assert f"snapshot -> {snapshot.name}" in out
