@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import socket
 from pathlib import Path
 from typing import Iterator
 
@@ -101,6 +102,19 @@ class PositionSampler(Sampler):
                 yield int(order[offset]), position
 
 
+def _check_hub_reachable() -> None:
+    """Fail in a moment, not after a minute of retries, when the hub's host does not even resolve."""
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as exc:
+        raise ConnectionError(f"cannot resolve {host}") from exc
+
+
 class HubImages(IterableDataset):
     """A Hugging Face dataset streamed with `datasets`; the image column is found by feature type."""
 
@@ -112,6 +126,7 @@ class HubImages(IterableDataset):
         except ImportError:
             raise FastNSTError("the `datasets` package is needed for hub data: pip install datasets") from None
         try:
+            _check_hub_reachable()
             stream = datasets.load_dataset(name, split=split, streaming=True)
             columns = [k for k, v in (stream.features or {}).items() if isinstance(v, datasets.Image)]
         except Exception as exc:

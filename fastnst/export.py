@@ -10,7 +10,9 @@ metadata; infer.py --backend onnxruntime runs them (OnnxStylizer below).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import os
 import sys
 import tempfile
@@ -88,7 +90,8 @@ def export_onnx(checkpoint: Checkpoint | str | Path, path: str | Path, opset: in
     shapes = {"x": {0: dim("batch"), 2: dim("height", min=MIN_SIDE), 3: dim("width", min=MIN_SIDE)}}
 
     def write(tmp: str) -> None:
-        with warnings.catch_warnings():
+        # The exporter reports its stages on stdout and warns about internals: keep the CLI quiet.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             program = torch.onnx.export(model, (torch.rand(1, 3, 64, 64),), dynamic_shapes=shapes, dynamo=True,
                                         input_names=["image"], output_names=["stylized"], opset_version=opset,
@@ -118,7 +121,13 @@ def export_torchscript(checkpoint: Checkpoint | str | Path, path: str | Path) ->
         body = torch.jit.trace(_Body(net), torch.rand(1, 3, 64, 64))
         scripted = torch.jit.script(ExportNet(body, float(net.config.value_scale)))
     extra = {"style_name": ckpt.style_name, "arch": net.config.arch}
-    return _atomic_write(path, lambda tmp: torch.jit.save(scripted, tmp, _extra_files=extra))
+
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.jit.save(scripted, tmp, _extra_files=extra)
+
+    return _atomic_write(path, write)
 
 
 class OnnxStylizer:
@@ -173,7 +182,8 @@ def run_export(ckpt: str, onnx: str | None, torchscript: str | None, check: bool
         path = export_torchscript(checkpoint, torchscript)
         line = f"{ckpt} -> {path} (TorchScript)"
         if check:
-            with torch.inference_mode():
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch.jit is deprecated upstream
                 error = (torch.jit.load(str(path))(probe) - expected).abs().max().item()
             line += f"; vs PyTorch at 67x45: max abs difference {error:.1e}"
         lines.append(line)

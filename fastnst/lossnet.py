@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 from pathlib import Path
 
 import torch
@@ -41,8 +44,14 @@ def _load_features(name: str, weights: str | Path | None) -> nn.Sequential:
         raise FastNSTError(f"unknown loss network '{name}': choose one of {', '.join(LOSS_NETS)}")
     build, imagenet = LOSS_NETS[name]
     if weights is None:
+        # torch.hub announces the download on stdout; hold that line back so a failed
+        # download shows only our one-line message, and pass it on when the download works.
+        announcement = io.StringIO()
         try:
-            return build(weights=imagenet).features
+            with contextlib.redirect_stdout(announcement):
+                features = build(weights=imagenet, progress=False).features
+            sys.stdout.write(announcement.getvalue())
+            return features
         except Exception as exc:  # no network, hub down, corrupt cache, ...
             raise FastNSTError(
                 f"could not get the ImageNet {name.upper()} weights ({type(exc).__name__}); "

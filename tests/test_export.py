@@ -1,0 +1,104 @@
+"""Export: ONNX (any H x W, run by onnxruntime) and TorchScript give the PyTorch net's output."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
+from fastnst.cli import export_main, infer_main
+from fastnst.errors import FastNSTError
+from fastnst.export import OnnxStylizer, export_onnx, export_torchscript
+
+from .conftest import random_image
+from .test_fastpath import net
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+# onnxruntime vs PyTorch, on [0, 1] pixels: float rounding only (measured ~1e-6).
+TOLERANCE = 1e-4
+SIZES = [(1, 67, 45), (2, 8, 9), (1, 64, 130)]  # odd, the smallest, wide: the padding is dynamic too
+
+
+@pytest.fixture(scope="module")
+def light_ckpt(tmp_path_factory):
+    state = build_checkpoint(net("light", seed=5), style_name="tiles", style_image=random_image(32, 32),
+                             train_args={}, loss_net={}, step=0)
+    return atomic_save(state, tmp_path_factory.mktemp("ckpt") / "tiles.pt")
+
+
+@pytest.fixture(scope="module")
+def onnx_file(light_ckpt):
+    return export_onnx(light_ckpt, light_ckpt.parent / "tiles.onnx")
+
+
+@pytest.mark.parametrize("n,h,w", SIZES)
+def test_onnx_matches_pytorch_at_any_size(onnx_file, light_ckpt, n, h, w):
+    model = load_checkpoint(light_ckpt).model
+    x = torch.rand(n, 3, h, w)
+    with torch.no_grad():
+        expected = model(x)
+    assert expected.std() > 0.1
+    out = OnnxStylizer(onnx_file)(x)
+    assert out.shape == x.shape and (out - expected).abs().max() < TOLERANCE
+
+
+def test_onnx_carries_the_style_name_and_rejects_tiny_images(onnx_file):
+    stylizer = OnnxStylizer(onnx_file)
+    assert stylizer.style_name == "tiles"
+    with pytest.raises(FastNSTError, match="at least 8x8"):
+        stylizer(torch.rand(1, 3, 7, 20))
+
+
+def test_torchscript_matches_pytorch_without_fastnst_code(tmp_path, ckpt_file):
+    path = export_torchscript(ckpt_file, tmp_path / "tiles.ts")
+    model = load_checkpoint(ckpt_file).model
+    extra = {"style_name": ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.load(str(path), _extra_files=extra)
+    assert extra["style_name"] == b"tiles"
+    for n, h, w in SIZES:
+        x = torch.rand(n, 3, h, w)
+        with torch.no_grad():
+            assert (scripted(x) - model(x)).abs().max() < 1e-5
+
+
+def test_export_cli_checks_each_export(tmp_path, light_ckpt, capsys):
+    code = export_main([str(light_ckpt), "--torchscript", str(tmp_path / "a.ts")])
+    out = capsys.readouterr().out
+    assert code == 0 and "max abs difference" in out and (tmp_path / "a.ts").is_file()
+    assert not list(tmp_path.glob(".*.tmp"))  # written under a temporary name, then renamed
+
+
+def test_export_cli_errors(tmp_path, capsys):
+    for argv in ([str(tmp_path / "none.pt"), "--onnx", str(tmp_path / "x.onnx")], [str(tmp_path / "none.pt")]):
+        assert export_main(argv) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and err.startswith("error:")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_infer_with_onnxruntime_gives_the_torch_fp32_picture(tmp_path, onnx_file, light_ckpt, capsys):
+    photo = tmp_path / "photo.png"
+    random_image(45, 37).save(photo)
+    assert infer_main([str(photo), "--ckpt", str(onnx_file), "--backend", "onnxruntime",
+                       "-o", str(tmp_path / "ort.png")]) == 0
+    assert infer_main([str(photo), "--ckpt", str(light_ckpt), "--precision", "fp32",
+                       "-o", str(tmp_path / "torch.png")]) == 0
+    ort, ref = (np.asarray(Image.open(tmp_path / f"{n}.png"), dtype=int) for n in ("ort", "torch"))
+    assert ort.shape == (37, 45, 3) and np.abs(ort - ref).max() <= 1
+    assert infer_main([str(photo), "--ckpt", str(onnx_file), "--backend", "onnxruntime", "--tile", "64"]) == 2
+    assert "--backend torch" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_infer_with_onnxruntime_exports_a_checkpoint_on_the_fly(tmp_path, light_ckpt):
+    photo = tmp_path / "photo.png"
+    random_image(30, 20).save(photo)
+    assert infer_main([str(photo), "--ckpt", str(light_ckpt), "--backend", "onnxruntime"]) == 0
+    assert Image.open(tmp_path / "photo_tiles.png").size == (30, 20)
+    assert not list(light_ckpt.parent.glob("*.onnx.*"))
