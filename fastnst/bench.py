@@ -82,8 +82,8 @@ def _time(fn: Callable[[], object], sync: Callable[[], None]) -> tuple[float, fl
 
 
 def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: Sequence[str] = tuple(ARCHS),
-                    device: str = "auto", compile: bool = False, onnx: bool = True,
-                    lite: bool = True) -> list[dict]:
+                    device: str = "auto", compile: bool = False, onnx: bool = True, lite: bool = True,
+                    progress: bool = False) -> list[dict]:
     """Median seconds of one forward pass (batch 1) per size, arch and variant.
 
     Variants: "eager fp32" (the baseline: the TransformerNet under torch.no_grad), "fast"
@@ -117,6 +117,8 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
 
     rows = []
     for width, height in sizes:
+        if progress:
+            print(f"timing {width}x{height} ...", file=sys.stderr, flush=True)
         x = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0)).to(dev)
         frames = (x.permute(0, 2, 3, 1) * 255).to(torch.uint8).cpu().numpy()
         runs: list[tuple[str, str, str, Callable[[], object]]] = []
@@ -244,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
         raise FastNSTError(f"--archs: choose from {', '.join(ARCHS)}")
     info = machine()
     rows = bench_inference(parse_sizes(args.sizes), args.repeats, archs, args.device, args.compile, args.onnx,
-                           args.lite)
+                           args.lite, progress=True)
     notes = []
     if args.train:
         try:

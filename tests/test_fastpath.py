@@ -122,3 +122,16 @@ def test_compiled_fast_path_matches():
     fast = FastStylizer(model, "cpu", "fp32", compile=True)
     with torch.no_grad():
         assert (fast(x) - model(x)).abs().max() < 1e-3
+
+
+def test_infer_precision_flag(tmp_path, ckpt_file, capsys):
+    from fastnst.cli import infer_main
+
+    photo = tmp_path / "photo.png"
+    random_image(30, 22).save(photo)
+    for precision in ("fp32", "auto"):
+        assert infer_main([str(photo), "--ckpt", str(ckpt_file), "--precision", precision,
+                           "-o", str(tmp_path / f"{precision}.png")]) == 0
+    assert infer_main([str(photo), "--ckpt", str(ckpt_file), "--precision", "fp16"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: --precision fp16 is for GPUs; on a CPU use bf16 or fp32"

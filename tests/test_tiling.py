@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import fastnst
 from fastnst import tiling
@@ -90,3 +91,17 @@ def test_stylize_tiles_above_the_auto_threshold(monkeypatch, ckpt_file):
     assert len(calls) == 1 and np.abs(tiled - untiled).max() <= 1
     fastnst.stylize(photo, ckpt_file, tile=32)
     assert calls[-1] == 32
+
+
+def test_infer_tile_flag(tmp_path, ckpt_file, capsys):
+    from fastnst.cli import infer_main
+
+    photo = tmp_path / "photo.png"
+    random_image(90, 70).save(photo)
+    for tile in ("48", "0"):
+        assert infer_main([str(photo), "--ckpt", str(ckpt_file), "--precision", "fp32", "--tile", tile,
+                           "-o", str(tmp_path / f"t{tile}.png")]) == 0
+    tiled, whole = (np.asarray(Image.open(tmp_path / f"t{t}.png"), dtype=int) for t in ("48", "0"))
+    assert tiled.shape == (70, 90, 3) and np.abs(tiled - whole).mean() < 1
+    assert infer_main([str(photo), "--ckpt", str(ckpt_file), "--tile", "-5"]) == 2
+    assert "--tile" in capsys.readouterr().err
