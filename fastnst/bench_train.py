@@ -94,6 +94,9 @@ def bench_training(repeats: int = 5, image_size: int = 256, batch_size: int = 4,
         ratio                  baseline_seconds / seconds (2.0 = twice as fast)
         images_per_s           batch_size / seconds
         baseline_images_per_s  batch_size / baseline_seconds
+        cpu_seconds, baseline_cpu_seconds, cpu_ratio
+                               the same in CPU time of this process (all its threads): on a CPU
+                               shared with other programs, what the step costs whatever the load
         precision              "bfloat16", "float16" or "fp32"
         device, image_size, batch_size, loss_net, repeats   the setting
     """
@@ -120,32 +123,38 @@ def bench_training(repeats: int = 5, image_size: int = 256, batch_size: int = 4,
                              compile=compile, **common))
 
     sync = torch.cuda.synchronize if cuda else (lambda: None)
-    times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
-    for run in range(repeats + (2 if compile else 1)):  # warm-up first (compilation, allocator, cuDNN)
+    wall: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in variants}
+    warmup = 2 if compile else 1  # compilation, allocator, cuDNN's kernel choice
+    for run in range(warmup + repeats):
         for name, step, _ in variants:
             sync()
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             step()
             sync()
-            if run >= (2 if compile else 1):
-                times[name].append(time.perf_counter() - start)
+            if run >= warmup:
+                wall[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
 
-    baseline = statistics.median(times["plain"])
+    baseline, baseline_cpu = statistics.median(wall["plain"]), statistics.median(cpu["plain"])
     rows = []
     for name, _, precision in variants[1:]:
-        seconds = statistics.median(times[name])
+        seconds, cpu_seconds = statistics.median(wall[name]), statistics.median(cpu[name])
         rows.append({"name": name, "seconds": seconds, "baseline_seconds": baseline, "ratio": baseline / seconds,
                      "images_per_s": batch_size / seconds, "baseline_images_per_s": batch_size / baseline,
-                     "precision": precision, "device": str(dev), "image_size": image_size,
-                     "batch_size": batch_size, "loss_net": loss_net, "repeats": repeats})
+                     "cpu_seconds": cpu_seconds, "baseline_cpu_seconds": baseline_cpu,
+                     "cpu_ratio": baseline_cpu / cpu_seconds, "precision": precision, "device": str(dev),
+                     "image_size": image_size, "batch_size": batch_size, "loss_net": loss_net, "repeats": repeats})
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    lines = [f"{'variant':<26} {'s/step':>8} {'plain s/step':>13} {'img/s':>7} {'ratio':>6}"]
+    lines = [f"{'variant':<24} {'s/step':>7} {'plain':>7} {'img/s':>6} {'ratio':>6}   "
+             f"{'CPU s/step':>10} {'plain':>7} {'ratio':>6}"]
     for r in rows:
-        lines.append(f"{r['name']:<26} {r['seconds']:8.3f} {r['baseline_seconds']:13.3f} "
-                     f"{r['images_per_s']:7.2f} {r['ratio']:5.2f}x")
+        lines.append(f"{r['name']:<24} {r['seconds']:7.3f} {r['baseline_seconds']:7.3f} {r['images_per_s']:6.2f} "
+                     f"{r['ratio']:5.2f}x   {r['cpu_seconds']:10.3f} {r['baseline_cpu_seconds']:7.3f} "
+                     f"{r['cpu_ratio']:5.2f}x")
     return "\n".join(lines)
 
 
