@@ -76,14 +76,16 @@ def _variant(name: str, device: torch.device, lossnet: LossNet, x: torch.Tensor,
 
 
 def bench_training(repeats: int = 5, image_size: int = 256, batch_size: int = 4, loss_net: str = "vgg16",
-                   device: str = "auto", compile: bool = False, ablation: bool = False) -> list[dict]:
+                   device: str = "auto", compile: bool = False, ablation: bool = False,
+                   threads: int | None = None) -> list[dict]:
     """Median time of one training step, fast path vs. the plain eager fp32 loop, in this process.
 
     The fast path is what `train` runs on this device by default: `train_step` with --amp auto,
-    channels_last on CUDA, fused Adam on CUDA, content targets from a no-grad pass that stops at
+    channels_last (CUDA, CPU), fused Adam on CUDA, content targets from a no-grad pass that stops at
     the content layer, style Grams computed once (and torch.compile when `compile`). The plain loop
     (`plain_step`) has the same losses and the same Adam, without any of that. The stability term
-    is off in both (stability_weight=0): these are Johnson et al.'s losses.
+    is off in both (stability_weight=0): these are Johnson et al.'s losses. `threads` sets
+    torch's CPU threads for the run (then restores them).
 
     Returns one dict per fast variant, each compared with the same plain-loop timings:
         name                   "train step fast" (with `ablation`, more rows before it, each adding
@@ -98,9 +100,18 @@ def bench_training(repeats: int = 5, image_size: int = 256, batch_size: int = 4,
                                the same in CPU time of this process (all its threads): on a CPU
                                shared with other programs, what the step costs whatever the load
         precision              "bfloat16", "float16" or "fp32"
-        device, image_size, batch_size, loss_net, repeats   the setting
+        device, image_size, batch_size, loss_net, repeats, threads   the setting
     """
-    dev = resolve_device(device)
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads or old_threads)
+    try:
+        return _bench(repeats, image_size, batch_size, loss_net, resolve_device(device), compile, ablation)
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _bench(repeats: int, image_size: int, batch_size: int, loss_net: str, dev: torch.device, compile: bool,
+           ablation: bool) -> list[dict]:
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch_size, 3, image_size, image_size, generator=gen).to(dev)
     style = torch.rand(1, 3, image_size, image_size, generator=gen).to(dev)
@@ -144,7 +155,8 @@ def bench_training(repeats: int = 5, image_size: int = 256, batch_size: int = 4,
                      "images_per_s": batch_size / seconds, "baseline_images_per_s": batch_size / baseline,
                      "cpu_seconds": cpu_seconds, "baseline_cpu_seconds": baseline_cpu,
                      "cpu_ratio": baseline_cpu / cpu_seconds, "precision": precision, "device": str(dev),
-                     "image_size": image_size, "batch_size": batch_size, "loss_net": loss_net, "repeats": repeats})
+                     "image_size": image_size, "batch_size": batch_size, "loss_net": loss_net, "repeats": repeats,
+                     "threads": torch.get_num_threads()})
     return rows
 
 
@@ -167,14 +179,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true", help="torch.compile the fast path")
     p.add_argument("--ablation", action="store_true", help="also time each piece of the fast path on its own")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's, one per core)")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = p.parse_args(argv)
     load_before = os.getloadavg()[0]
     rows = bench_training(args.repeats, args.image_size, args.batch_size, args.loss_net, args.device,
-                          args.compile, args.ablation)
+                          args.compile, args.ablation, args.threads)
     r = rows[-1]
     print(f"training step, batch {r['batch_size']} x {r['image_size']}², {r['loss_net']} loss net (random weights), "
-          f"{r['device']}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{r['device']}, torch {torch.__version__}, {r['threads']} threads, "
           f"median of {r['repeats']}; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}")
     print(format_table(rows))
     if args.json:

@@ -248,7 +248,8 @@ def get_optimize_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", choices=["content", "noise"], default="content", help="start from the photo "
                    "(default) or from white noise")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default lbfgs")
-    p.add_argument("--lr", type=float, help="step size (default 1 for lbfgs, 0.02 for adam: pixels are 0..1)")
+    p.add_argument("--lr", type=float, help="Adam's step size, pixels being 0..1 (default 0.02); "
+                   "L-BFGS needs none (line search)")
     p.add_argument("--save-every", type=int, help="also save <output>_<step>.<ext> every N steps")
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise start (default 0)")
@@ -272,9 +273,9 @@ def _optimize(args: argparse.Namespace) -> int:
                           init=args.init, optimizer=args.optimizer, lr=args.lr, save_every=args.save_every,
                           preserve_color=args.preserve_color, device=args.device, seed=args.seed,
                           progress=args.progress, return_history=True, **_loss_options(args))
-    first, last = history[0], history[-1]
-    print(f"{args.content} -> {output}: {args.steps} steps in {last['seconds']:.1f} s "
-          f"({last['seconds'] / args.steps:.3g} s/step), loss {first['total']:.4g} -> {last['total']:.4g} "
+    first, last, steps = history[0], history[-1], max(len(history) - 1, 1)
+    print(f"{args.content} -> {output}: {steps} steps in {last['seconds']:.1f} s "
+          f"({last['seconds'] / steps:.3g} s/step), loss {first['total']:.4g} -> {last['total']:.4g} "
           f"(content {last['content']:.4g}, style {last['style']:.4g}, tv {last['tv']:.4g})")
     return 0
 
@@ -298,7 +299,7 @@ def get_evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--vs-init", choices=["noise", "content"], default="noise", help="optimizer start (default "
                    "noise, as Johnson et al.'s baseline)")
     p.add_argument("--vs-optimizer", choices=["lbfgs", "adam"], default="lbfgs", help="default lbfgs")
-    p.add_argument("--vs-lr", type=float, help="optimizer step size (default 1 for lbfgs, 0.02 for adam)")
+    p.add_argument("--vs-lr", type=float, help="Adam's step size (default 0.02)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     _add_loss_arguments(p, "the checkpoint's (its loss network, layers and training weights)")

@@ -27,7 +27,7 @@ from .files import atomic_path
 from .images import find_images, open_rgb, to_tensor
 from .lossnet import RANDOM_WEIGHTS
 from .objective import LossConfig, StyleObjective
-from .optimize import resize_long_side, run_optimization
+from .optimize import INITS, check_optimizer, resize_long_side, run_optimization
 from .stylize import resolve_device
 
 
@@ -87,7 +87,9 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
         images: use only the first this many photos (sorted by path).
         vs_optimize: also run the optimizer for up to this many steps per photo, from `vs_init`
             ("noise", as Johnson et al.'s baseline, or "content") with `vs_optimizer`, and find the
-            first step whose total loss is below the network's.
+            first step whose total loss is below the network's. A step is one loss-network pass:
+            for L-BFGS a function evaluation, line-search trials included (a little more than one
+            per iteration), so the count is if anything on the high side of Johnson et al.'s.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         **loss_overrides: LossConfig fields (loss_net, loss_weights, style_weight, ...) replacing
             the checkpoint's.
@@ -101,6 +103,9 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
         raise FastNSTError("--size must be at least 16 pixels")
     if vs_optimize is not None and vs_optimize < 1:
         raise FastNSTError("--vs-optimize needs a positive number of steps")
+    if vs_init not in INITS:
+        raise FastNSTError(f"unknown --vs-init '{vs_init}': choose one of {', '.join(INITS)}")
+    check_optimizer(vs_optimizer, vs_lr)
     unknown = set(loss_overrides) - set(LossConfig.__dataclass_fields__)
     if unknown:
         raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}")

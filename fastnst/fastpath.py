@@ -11,10 +11,13 @@ What it does, and why (numbers in README, "Speed"; `python -m fastnst.bench` mea
   group norm has a fast kernel for channels_last, and InstanceNorm2d reshapes to a batch norm.
 - channels_last: the layout oneDNN (CPU) and cuDNN (tensor cores) convolve fastest.
 - Precision: fp16 on CUDA; bf16 on CPUs with AMX, where oneDNN's bf16 convolutions are several
-  times faster than fp32 (on CPUs without AMX bf16 is emulated or barely faster, so fp32 stays).
+  times faster than fp32 (other CPUs are not measured, so auto keeps fp32 there; --precision
+  bf16 forces it).
 - torch.compile (optional: minutes to compile on a small CPU, then the fastest of all).
 - CUDA graphs: a video's frames all have one size, so the ~100 kernel launches of a forward pass
-  are recorded once and replayed as one.
+  are recorded once and replayed as one; frames cross to the GPU and back through pinned buffers
+  with asynchronous copies.
+Very large images: tiling.py.
 """
 
 from __future__ import annotations

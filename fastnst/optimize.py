@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
@@ -27,10 +28,14 @@ from .stylize import preserve_colors, resolve_device
 
 INITS = ("content", "noise")
 OPTIMIZERS = ("lbfgs", "adam")
-# Adam moves every pixel by about lr per step, so lr is in units of the [0, 1] pixel range;
-# L-BFGS takes whole quasi-Newton steps (torch's default lr of 1).
-DEFAULT_LR = {"adam": 0.02, "lbfgs": 1.0}
-LBFGS_HISTORY = 20  # remembered (step, gradient change) pairs: 2 x 20 image-sized tensors
+# Adam moves every pixel by about lr per step: lr is in units of the [0, 1] pixel range.
+# L-BFGS-B finds its own step lengths by line search.
+ADAM_LR = 0.02
+LBFGS_HISTORY = 20  # remembered (step, gradient change) pairs
+
+
+class _Stop(Exception):
+    """Ends a scipy L-BFGS-B run from inside its objective once the step budget is spent."""
 
 
 def resize_long_side(image: Image.Image, size: int | None) -> Image.Image:
@@ -45,11 +50,20 @@ def resize_long_side(image: Image.Image, size: int | None) -> Image.Image:
 def initial_image(content: torch.Tensor, init: str, seed: int = 0) -> torch.Tensor:
     """The starting point: a copy of the photo, or uniform white noise (seeded, reproducible)."""
     if init == "content":
-        return content.clone(memory_format=torch.contiguous_format)  # L-BFGS views the gradient flat
+        return content.clone(memory_format=torch.contiguous_format)
     if init == "noise":
         gen = torch.Generator().manual_seed(seed)
         return torch.rand(content.shape, generator=gen).to(content.device)
     raise FastNSTError(f"unknown init '{init}': choose one of {', '.join(INITS)}")
+
+
+def check_optimizer(optimizer: str, lr: float | None) -> None:
+    if optimizer not in OPTIMIZERS:
+        raise FastNSTError(f"unknown optimizer '{optimizer}': choose one of {', '.join(OPTIMIZERS)}")
+    if optimizer == "lbfgs" and lr is not None:
+        raise FastNSTError("--lr is for --optimizer adam: L-BFGS finds its step lengths by line search")
+    if lr is not None and not (lr > 0 and math.isfinite(lr)):
+        raise FastNSTError("--lr must be a positive number")
 
 
 def run_optimization(objective: StyleObjective, content: torch.Tensor, *, steps: int, init: str = "content",
@@ -57,66 +71,90 @@ def run_optimization(objective: StyleObjective, content: torch.Tensor, *, steps:
                      stop_below: float | None = None,
                      on_step: Callable[[int, torch.Tensor], None] | None = None,
                      progress: bool = False) -> tuple[torch.Tensor, list[dict[str, float]]]:
-    """Minimise `objective` over the pixels of one 1x3xHxW image that should keep `content`.
+    """Minimise `objective` over the pixels, kept in [0, 1], of one 1x3xHxW image that should keep
+    `content`.
 
-    One step is one loss-network forward and backward pass, for Adam and L-BFGS alike (L-BFGS
-    runs without line search, one iteration per step), so step counts cost the same.
+    One step is one loss-network forward and backward pass, for both optimizers, so step counts
+    cost the same: an Adam update, or one function evaluation of scipy's L-BFGS-B (line-search
+    trials included), which handles the pixel bounds exactly where clamping after each step would
+    corrupt L-BFGS's curvature estimates and make it unstable.
 
-    Returns the final image (clamped to [0, 1]) and its history: entry i holds every loss term of
-    the image after i steps plus "seconds" since the start (entry 0 is the starting image). With
-    `stop_below`, stops once an entry's total is below it (the returned image is then one step
-    further on). `on_step(i, image)` is called after each step.
+    Returns the image the last step produced and the history: entry i holds every loss term of
+    the image after i steps, plus "seconds" since the start (entry 0: the starting image). Stops
+    after `steps` steps, or with `stop_below` as soon as an entry's total is below it, or when
+    L-BFGS-B converges. `on_step(i, image)` is called with the image of each step.
     """
-    if optimizer not in OPTIMIZERS:
-        raise FastNSTError(f"unknown optimizer '{optimizer}': choose one of {', '.join(OPTIMIZERS)}")
-    lr = DEFAULT_LR[optimizer] if lr is None else lr
-    if not (lr > 0 and math.isfinite(lr)):
-        raise FastNSTError("--lr must be a positive number")
+    check_optimizer(optimizer, lr)
+    lr = ADAM_LR if lr is None else lr
     if steps < 0:
         raise FastNSTError("--steps must not be negative")
     targets = objective.content_targets(content)
     image = initial_image(content, init, seed).requires_grad_(True)
-    if optimizer == "adam":
-        opt = torch.optim.Adam([image], lr=lr)
-    else:  # max_iter=1: each .step() is one evaluation and one update; its memory persists across calls
-        opt = torch.optim.LBFGS([image], lr=lr, max_iter=1, history_size=LBFGS_HISTORY)
-
     history: list[dict[str, float]] = []
     start = time.perf_counter()
+    bar = tqdm(total=steps, desc=f"optimize ({optimizer})", unit="step", disable=not progress, dynamic_ncols=True)
 
-    def record(terms: dict[str, torch.Tensor]) -> None:
+    def evaluate() -> float:
+        """The loss of the current image, recorded, and its gradient in image.grad."""
+        if history:
+            bar.update(1)
+            if on_step is not None:
+                on_step(len(history), image.detach())
+        image.grad = None
+        terms = objective(image, targets)
+        terms["total"].backward()
         entry = {k: v.item() for k, v in terms.items()}
         entry["seconds"] = time.perf_counter() - start
         if not math.isfinite(entry["total"]):
             raise FastNSTError(f"the loss became {entry['total']} at step {len(history)}; "
                                f"try a lower --lr", exit_code=1)
         history.append(entry)
+        bar.set_postfix(loss=f"{entry['total']:.4g}")
+        return entry["total"]
 
-    def closure() -> torch.Tensor:
-        opt.zero_grad(set_to_none=True)
-        terms = objective(image, targets)
-        terms["total"].backward()
-        record(terms)
-        return terms["total"]
+    def done() -> bool:
+        return len(history) > steps or (stop_below is not None and history[-1]["total"] < stop_below)
 
-    bar = tqdm(total=steps, desc=f"optimize ({optimizer})", unit="step", disable=not progress, dynamic_ncols=True)
     try:
-        for step in range(1, steps + 1):
-            opt.step(closure)  # records the loss of the image *before* this step, then updates it
-            with torch.no_grad():
-                image.clamp_(0, 1)  # stay a valid image (projected gradient descent)
-            bar.set_postfix(loss=f"{history[-1]['total']:.4g}")
-            bar.update(1)
-            if on_step is not None:
-                on_step(step, image.detach())
-            if stop_below is not None and history[-1]["total"] < stop_below:
-                break  # the image is one step past the end of the history: fine for a yardstick
+        if optimizer == "adam":
+            adam = torch.optim.Adam([image], lr=lr)
+            while True:
+                evaluate()
+                if done():
+                    break
+                adam.step()
+                with torch.no_grad():
+                    image.clamp_(0, 1)  # projected gradient descent: stay a valid image
         else:
-            with torch.no_grad():  # the loss of the final image
-                record(objective(image, targets))
+            _lbfgs_b(image, evaluate, done)
     finally:
         bar.close()
-    return image.detach().clamp(0, 1), history
+    return image.detach(), history
+
+
+def _lbfgs_b(image: torch.Tensor, evaluate: Callable[[], float], done: Callable[[], bool]) -> None:
+    """Run scipy's L-BFGS-B on `image` in place, within [0, 1], until done() says so."""
+    from scipy.optimize import Bounds, minimize  # only this optimizer needs scipy
+
+    def loss_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        with torch.no_grad():
+            image.copy_(torch.from_numpy(x).view(image.shape))
+        loss = evaluate()
+        if done():
+            raise _Stop
+        return loss, image.grad.detach().cpu().double().numpy().ravel()
+
+    x0 = image.detach().cpu().double().numpy().ravel()
+    try:
+        result = minimize(loss_and_grad, x0, jac=True, method="L-BFGS-B", bounds=Bounds(0.0, 1.0),
+                          options={"maxcor": LBFGS_HISTORY, "maxiter": 10**9, "maxfun": 10**9,
+                                   "ftol": 0.0, "gtol": 0.0})
+    except _Stop:
+        return
+    # Converged (or the line search could go no further) before the budget: keep its answer.
+    with torch.no_grad():
+        image.copy_(torch.from_numpy(result.x).view(image.shape))
+    evaluate()
 
 
 def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path, *,
@@ -134,7 +172,8 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
         steps: loss-network passes (forward + backward) to spend.
         size: resize the photo so its long side is this many pixels (None: as it is).
         init: start from the "content" photo or from white "noise".
-        optimizer: "lbfgs" or "adam"; lr: its step size (default 1 for L-BFGS, 0.02 for Adam).
+        optimizer: "lbfgs" (scipy's L-BFGS-B, as Gatys et al.) or "adam".
+        lr: Adam's step size in [0, 1] pixel units (default 0.02); L-BFGS needs none.
         save_every: every this many steps save <output stem>_<step>.<ext> (needs output).
         preserve_color: keep the photo's colours, transfer only luminance.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
@@ -156,6 +195,7 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
         raise FastNSTError("--size must be at least 16 pixels")
     if init not in INITS:
         raise FastNSTError(f"unknown init '{init}': choose one of {', '.join(INITS)}")
+    check_optimizer(optimizer, lr)
     if save_every is not None and (save_every < 1 or output is None):
         raise FastNSTError("--save-every needs a positive number of steps and an output file")
     output = Path(output) if output is not None else None

@@ -11,7 +11,8 @@ from fastnst.model import TransformerNet
 from fastnst.training import TrainConfig, make_objective, train_step
 
 KEYS = {"name", "seconds", "baseline_seconds", "ratio", "images_per_s", "baseline_images_per_s", "cpu_seconds",
-        "baseline_cpu_seconds", "cpu_ratio", "precision", "device", "image_size", "batch_size", "loss_net", "repeats"}
+        "baseline_cpu_seconds", "cpu_ratio", "precision", "device", "image_size", "batch_size", "loss_net", "repeats",
+        "threads"}
 
 
 def test_bench_training_rows_compare_each_variant_with_the_plain_loop():

@@ -100,7 +100,7 @@ def test_cli_writes_beside_the_photo(tmp_path, style_file, capsys):
 
 
 @pytest.mark.parametrize("case", ["missing photo", "not an image", "bad style", "steps", "extension", "overwrite",
-                                  "layer", "save-every"])
+                                  "layer", "save-every", "lr for lbfgs"])
 def test_cli_bad_input_is_one_line(case, tmp_path, style_file, capsys):
     photo = tmp_path / "photo.png"
     smooth_photo().save(photo)
@@ -113,7 +113,8 @@ def test_cli_bad_input_is_one_line(case, tmp_path, style_file, capsys):
             "extension": [photo, "--style", style_file, "-o", tmp_path / "out.gif"],
             "overwrite": [photo, "--style", style_file, "-o", photo],
             "layer": [photo, "--style", style_file, "--style-layers", "relu9_9"],
-            "save-every": [photo, "--style", style_file, "--save-every", 0]}[case]
+            "save-every": [photo, "--style", style_file, "--save-every", 0],
+            "lr for lbfgs": [photo, "--style", style_file, "--lr", 0.1]}[case]
     before = photo.read_bytes()
     # the case's own options come last and win: "--steps 0" overrides "--steps 2"
     code, _, err = run(capsys, "--steps", 2, "--size", 32, "--loss-weights", "random", "--no-progress", *argv)
