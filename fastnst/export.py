@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -26,6 +24,7 @@ from torch import nn
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import FastNSTError, first_line
+from .files import atomic_path
 from .model import TransformerNet
 
 MIN_SIDE = 8  # the net's smallest input once exported (below it, PyTorch's forward replicate-pads)
@@ -59,17 +58,9 @@ class ExportNet(nn.Module):
 
 def _atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
     """write(tmp) then rename to path: an interrupted export never leaves a damaged file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        write(str(tmp))
+    return Path(path)
 
 
 def _as_checkpoint(checkpoint: Checkpoint | str | Path) -> Checkpoint:
