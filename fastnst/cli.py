@@ -78,7 +78,7 @@ def get_train_parser() -> argparse.ArgumentParser:
     g.add_argument("--style-weight", type=float, help="default 1e4")
     g.add_argument("--tv-weight", type=float, help="total variation weight (default 1e-2)")
     g.add_argument("--stability-weight", type=float, help="video stability: penalize output changes under small "
-                   "synthetic motion and noise, so frames flicker less (default 1e3; 0 turns it off)")
+                   "synthetic motion and noise, so frames flicker less (default 3e2; 0 turns it off)")
     g.add_argument("--style-size", type=int, help="long side the style image is seen at: sets the brush stroke "
                    "scale (default 512)")
     g = p.add_argument_group("output")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -93,11 +92,16 @@ def load_stylizer(args: argparse.Namespace) -> tuple[object, str, torch.device]:
     return FastStylizer(checkpoint.model, device, args.precision, args.compile), checkpoint.style_name, device
 
 
-def run_inference(args: argparse.Namespace) -> int:
+def check_stylize_options(args: argparse.Namespace) -> None:
+    """The options images, videos and the webcam share."""
     if not 0.0 <= args.strength <= 1.0:
         raise FastNSTError(f"--strength must be between 0 and 1, got {args.strength}")
     if args.max_size is not None and args.max_size < 1:
         raise FastNSTError("--max-size must be a positive number of pixels")
+
+
+def run_inference(args: argparse.Namespace) -> int:
+    check_stylize_options(args)
     if args.tile is not None and args.tile < 0:
         raise FastNSTError("--tile must be a number of pixels (0: never tile)")
     model, style, device = load_stylizer(args)

@@ -6,7 +6,7 @@ trained weights load with a one-line key rename (see checkpoint.py).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F

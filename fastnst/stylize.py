@@ -12,7 +12,6 @@ from torch import nn
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import FastNSTError
 from .images import open_image, resize_max, to_pil, to_rgb, to_tensor
-from .model import TransformerNet
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

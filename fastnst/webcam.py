@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .errors import FastNSTError
-from .infer import load_stylizer
+from .infer import check_stylize_options, load_stylizer
 from .stylize import stylize_tensor
 from .video import VideoWriter, from_batch, shrunk_size, to_batch
 
@@ -77,10 +77,7 @@ def overlay(bgr: np.ndarray, text: str) -> np.ndarray:
 
 
 def run_webcam(args: argparse.Namespace) -> int:
-    if not 0.0 <= args.strength <= 1.0:
-        raise FastNSTError(f"--strength must be between 0 and 1, got {args.strength}")
-    if args.max_size is not None and args.max_size < 1:
-        raise FastNSTError("--max-size must be a positive number of pixels")
+    check_stylize_options(args)
     if args.frames is not None and args.frames < 1:
         raise FastNSTError("--frames must be at least 1")
     # Each checkpoint as the image path loads it: --backend, --precision and --compile apply here too.

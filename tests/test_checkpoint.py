@@ -9,7 +9,7 @@ from torch import nn
 import fastnst
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.errors import FastNSTError
-from fastnst.model import ModelConfig, TransformerNet
+from fastnst.model import TransformerNet
 
 from .conftest import random_image
 

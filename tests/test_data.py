@@ -1,6 +1,5 @@
 import pytest
 import torch
-from PIL import Image
 
 from fastnst.data import ImageFolder, PositionSampler, make_loader
 from fastnst.errors import FastNSTError
