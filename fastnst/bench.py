@@ -106,10 +106,10 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
             torch.manual_seed(0)
             net = TransformerNet(ModelConfig.for_arch(arch)).eval()
             fast = FastStylizer(net, dev)
-            entry = {"eager fp32": (net.to(dev), "fp32"), "fast": (fast, fast.precision)}
+            entry = {"eager fp32": (net.to(dev), "fp32")}
             if fast.precision != "fp32":  # what the layout and kernels give without the lower precision
-                entry = {"eager fp32": entry["eager fp32"], "fast fp32": (FastStylizer(net, dev, "fp32"), "fp32"),
-                         "fast": entry["fast"]}
+                entry["fast fp32"] = (FastStylizer(net, dev, "fp32"), "fp32")
+            entry["fast"] = (fast, fast.precision)
             if compile:
                 entry["fast + compile"] = (FastStylizer(net, dev, compile=True), fast.precision)
             if onnx and not cuda and (runner := _onnx_stylizer(net, folder)) is not None:
