@@ -9,21 +9,15 @@
     fastnst.evaluate(out, "photos/", "mosaic.jpg", vs_optimize=300)      # losses, speed, optimizer steps
 """
 
-import warnings
-
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import FastNSTError
-from .evaluate import evaluate
+from .inference import stylize
+from .loss import LossConfig
 from .model import ModelConfig, TransformerNet
-from .optimize import optimize
-from .stylize import stylize
+from .optimization import evaluate, optimize
 from .training import TrainConfig, train
 from .video import stylize_video
 
-# `python -m fastnst.optimize` / `fastnst.evaluate` run modules this file has already imported (for
-# the functions above); runpy warns about that, needlessly: neither keeps state at import time.
-warnings.filterwarnings("ignore", r"'fastnst\.(optimize|evaluate)' found in sys\.modules", RuntimeWarning)
-
-__all__ = ["Checkpoint", "FastNSTError", "ModelConfig", "TrainConfig", "TransformerNet",
+__all__ = ["Checkpoint", "FastNSTError", "LossConfig", "ModelConfig", "TrainConfig", "TransformerNet",
            "evaluate", "load_checkpoint", "optimize", "stylize", "stylize_video", "train"]
 __version__ = "0.1.0"

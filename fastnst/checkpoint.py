@@ -7,8 +7,9 @@ A fastnst checkpoint is a ``torch.save``d dict (loadable with ``weights_only=Tru
     model_config    ModelConfig as a dict
     model           the TransformerNet state dict (float16 in inference checkpoints)
     style           {"name": str, "thumbnail": uint8 tensor H x W x 3 (long side <= 128)}
-    train_args      the TrainConfig used, as a dict of plain values
-    loss_net        {"name", "weights", "content_layers", "style_layers", "style_layer_weights"}
+    train_args      the training options (TrainConfig less the loss options), plain values
+    loss            the loss options (LossConfig) as plain values; format 1 kept them in train_args,
+                    plus "loss_net": {"name", "weights", "content_layers", ...}
     step            optimizer steps taken
     optimizer       (training checkpoints only) Adam state dict
     rng             (training checkpoints only) {"torch": cpu RNG state, "cuda": [...]}
@@ -30,7 +31,7 @@ from .errors import FastNSTError, first_line
 from .files import atomic_path
 from .model import ModelConfig, TransformerNet
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 THUMBNAIL_SIZE = 128
 
 
@@ -42,7 +43,7 @@ class Checkpoint:
     style_name: str
     style_thumbnail: Image.Image | None = None
     train_args: dict[str, Any] = field(default_factory=dict)
-    loss_net: dict[str, Any] = field(default_factory=dict)
+    loss: dict[str, Any] = field(default_factory=dict)  # the LossConfig fields it was trained with
     step: int = 0
     path: Path | None = None
     format: str = "fastnst"
@@ -68,7 +69,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 
 
 def build_checkpoint(model: TransformerNet, *, style_name: str, style_image: Image.Image | None,
-                     train_args: dict, loss_net: dict, step: int, half: bool = False) -> dict:
+                     train_args: dict, loss: dict, step: int, half: bool = False) -> dict:
     """The dict of the format above (without training state)."""
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
              for k, v in model.state_dict().items()}
@@ -80,9 +81,28 @@ def build_checkpoint(model: TransformerNet, *, style_name: str, style_image: Ima
         "style": {"name": style_name,
                   "thumbnail": thumbnail_tensor(style_image) if style_image is not None else None},
         "train_args": train_args,
-        "loss_net": loss_net,
+        "loss": loss,
         "step": step,
     }
+
+
+# Format 1 stored the loss options among train_args and again, renamed, in "loss_net".
+_LOSS_NET_KEYS = {"name": "loss_net", "weights": "loss_weights", "content_layers": "content_layers",
+                  "style_layers": "style_layers", "style_layer_weights": "style_layer_weights"}
+_LOSS_KEYS = ("loss_net", "loss_weights", "content_layers", "style_layers", "style_layer_weights",
+              "content_weight", "style_weight", "tv_weight", "stability_weight", "style_size")
+
+
+def _loss_options(raw: dict[str, Any]) -> dict[str, Any]:
+    """The loss options a checkpoint was trained with, whichever format stored them."""
+    if "loss" in raw:
+        return dict(raw["loss"])
+    train_args, loss_net = raw.get("train_args", {}), raw.get("loss_net", {})
+    options = {k: train_args[k] for k in _LOSS_KEYS if k in train_args}
+    options.update({ours: loss_net[theirs] for theirs, ours in _LOSS_NET_KEYS.items() if theirs in loss_net})
+    if options.get("loss_weights") == "imagenet":  # format 1's word for "torchvision's download"
+        options["loss_weights"] = None
+    return options
 
 
 # PyTorch's fast_neural_style example: res1..res5 are our res.0..res.4; old files carry stale
@@ -110,21 +130,26 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not path.is_file():
         raise FastNSTError(f"checkpoint not found: {path}")
     try:
+        # weights_only: a file can carry code, which is never run; torch's advice to allow it is not ours.
         raw = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:
-        raise FastNSTError(f"{path} is not a readable checkpoint: {first_line(exc)}") from None
+    except Exception:
+        raise FastNSTError(f"{path} is not a fastnst or PyTorch checkpoint (or it is damaged)") from None
     if not isinstance(raw, dict):
         raise FastNSTError(f"{path} is not a fastnst checkpoint or a TransformerNet state dict")
 
     if raw.get("format") == "fastnst":
         if raw.get("version", 0) > FORMAT_VERSION:
             raise FastNSTError(f"{path} was written by a newer fastnst (format {raw['version']}); upgrade fastnst")
-        config, state, kind = ModelConfig.from_dict(raw["model_config"]), raw["model"], "fastnst"
-        state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-        style = raw.get("style") or {}
-        style_name = style.get("name") or path.stem
-        thumb = style.get("thumbnail")
-        thumbnail = Image.fromarray(thumb.numpy()) if thumb is not None else None
+        try:
+            config, state, kind = ModelConfig.from_dict(raw["model_config"]), raw["model"], "fastnst"
+            state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+            style = raw.get("style") or {}
+            style_name = style.get("name") or path.stem
+            thumb = style.get("thumbnail")
+            thumbnail = Image.fromarray(thumb.numpy()) if thumb is not None else None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            missing = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else first_line(exc)
+            raise FastNSTError(f"{path}: a damaged fastnst checkpoint ({missing})") from None
     elif "conv1.conv2d.weight" in raw and "deconv3.conv2d.weight" in raw:
         config, state = _from_example_state_dict(raw)
         kind, style_name, thumbnail = "pytorch-example", path.stem, None
@@ -141,5 +166,5 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FastNSTError(f"{path}: weights do not fit the network: {first_line(exc)}") from None
     model.eval()
     return Checkpoint(model=model, style_name=style_name, style_thumbnail=thumbnail,
-                      train_args=raw.get("train_args", {}), loss_net=raw.get("loss_net", {}),
+                      train_args=raw.get("train_args", {}), loss=_loss_options(raw),
                       step=raw.get("step", 0), path=path, format=kind, raw=raw)

@@ -1,4 +1,5 @@
-"""Opening image files once, correctly: EXIF orientation and every common colour mode."""
+"""Image files in and out: opened once, correctly (EXIF orientation, every common colour mode),
+resized by their long side, written atomically."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import torchvision.transforms.functional as TF
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import FastNSTError
+from .files import atomic_path
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP"}
 
 
 def to_rgb(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
@@ -67,13 +70,32 @@ def to_pil(tensor: torch.Tensor) -> Image.Image:
     return TF.to_pil_image(tensor.detach().float().clamp(0, 1).cpu())
 
 
-def resize_max(image: Image.Image, max_size: int | None) -> Image.Image:
-    """Shrink so the long side is at most max_size (never enlarges)."""
-    if max_size is None or max(image.size) <= max_size:
-        return image
-    scale = max_size / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS)
+def fit_size(width: int, height: int, long_side: int | None, enlarge: bool = False) -> tuple[int, int]:
+    """(width, height) scaled so the long side is `long_side` pixels: only ever shrunk unless
+    `enlarge`; None keeps the size."""
+    if long_side is None or max(width, height) == long_side or (max(width, height) < long_side and not enlarge):
+        return width, height
+    scale = long_side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_long_side(image: Image.Image, long_side: int | None, enlarge: bool = False) -> Image.Image:
+    """The image resized (Lanczos) so its long side is at most `long_side` pixels (exactly that
+    with `enlarge`); None keeps it as it is."""
+    size = fit_size(image.width, image.height, long_side, enlarge)
+    return image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
+
+
+def save_image(image: Image.Image, path: str | Path) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written image."""
+    path = Path(path)
+    fmt = SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise FastNSTError(f"{path}: unsupported output extension (use .jpg, .png, .webp or .bmp)")
+    if fmt in ("JPEG", "BMP") and image.mode == "RGBA":
+        image = image.convert("RGB")  # these formats have no alpha
+    with atomic_path(path) as tmp:
+        image.save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
 
 
 def find_images(folder: str | Path, recursive: bool = True) -> list[Path]:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import fastnst
 from fastnst.errors import FastNSTError
-from fastnst.evaluate import format_table, steps_text, write_json
+from fastnst.optimization.evaluate import format_table, steps_text, write_json
 
 from gallery import ROOT, SHARED  # scripts/ is on sys.path when this file is run
 

@@ -81,12 +81,12 @@ def encode_small(image: Image.Image, fmt: str, max_bytes: int) -> bytes:
 
 
 def describe(checkpoint: Checkpoint) -> str:
-    args, loss = checkpoint.train_args, checkpoint.loss_net
+    args, loss = checkpoint.train_args, checkpoint.loss
     parts = [f"{checkpoint.step} steps"]
     if args.get("batch_size") and args.get("image_size"):
         parts.append(f"batch {args['batch_size']} at {args['image_size']} px")
-    if loss.get("name"):
-        parts.append(loss["name"])
+    if loss.get("loss_net"):
+        parts.append(loss["loss_net"])
     return ", ".join(parts)
 
 

@@ -1,18 +1,23 @@
-"""Shared fixtures: tiny images, a random-weight checkpoint, paths into ../shared."""
+"""Shared helpers: tiny images, clips and nets, a random-weight checkpoint, running a command, paths into ../shared."""
 
 from __future__ import annotations
 
+import sys
+from fractions import Fraction
 from pathlib import Path
+from typing import Callable, Sequence
 
+import av
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from fastnst.checkpoint import atomic_save, build_checkpoint
-from fastnst.model import TransformerNet
+from fastnst.model import ModelConfig, TransformerNet
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark scripts, importable as bench, bench_train
 SHARED = ROOT.parent / "shared"
 TRAIN_DIR = SHARED / "data" / "content" / "train"
 VAL_DIR = SHARED / "data" / "content" / "val"
@@ -51,5 +56,60 @@ def ckpt_file(tmp_path: Path) -> Path:
     torch.manual_seed(0)
     model = TransformerNet()
     state = build_checkpoint(model, style_name="tiles", style_image=random_image(64, 64),
-                             train_args={"steps": 0}, loss_net={"name": "vgg16"}, step=0, half=True)
+                             train_args={"steps": 0}, loss={"loss_net": "vgg16"}, step=0, half=True)
     return atomic_save(state, tmp_path / "tiles.pt")
+
+
+def run_cli(main: Callable[[Sequence[str]], int], capsys, *argv) -> tuple[int, str, str]:
+    """Run a command's main as a user would type it: (exit code, stdout, stderr)."""
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def contrasty_net(arch: str = "johnson", seed: int = 0) -> TransformerNet:
+    """A random net that makes a picture: random affine norms (so nothing passes on the identity)
+    and an output layer with a trained net's contrast (a freshly initialized one gives flat gray)."""
+    torch.manual_seed(seed)
+    model = TransformerNet(ModelConfig.for_arch(arch)).eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.InstanceNorm2d):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    model.deconv3.conv2d.weight.data *= 100
+    model.deconv3.conv2d.bias.data.fill_(0.5 * model.config.value_scale)
+    return model
+
+
+NTSC_FILM = Fraction(24000, 1001)  # "23.976"
+
+
+def make_clip(path: Path, *, frames: int = 12, rate: Fraction = NTSC_FILM, size: tuple[int, int] = (48, 32),
+              video_codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = "aac",
+              rotation: int | None = None) -> Path:
+    """A clip of a moving colour ramp, with a 440 Hz tone exactly as long as the video."""
+    sample_rate, samples_done = 48000, 0
+    ys, xs = np.mgrid[0:size[1], 0:size[0]]
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(video_codec, rate=rate)
+        video.width, video.height, video.pix_fmt = size[0], size[1], pix_fmt
+        if rotation is not None:
+            video.set_display_rotation(rotation)
+        sound = out.add_stream(audio, rate=sample_rate, layout="stereo") if audio else None
+        for i in range(frames):
+            rgb = np.stack([(xs * 5 + i * 8) % 256, (ys * 7) % 256, np.full_like(xs, 128)], -1).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = i, 1 / rate
+            out.mux(video.encode(frame))
+            if sound is not None:
+                end = round((i + 1) / rate * sample_rate)
+                tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples_done, end) / sample_rate)).astype(np.float32)
+                chunk = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
+                chunk.sample_rate, chunk.pts, samples_done = sample_rate, samples_done, end
+                out.mux(sound.encode(chunk))
+        out.mux(video.encode(None))
+        if sound is not None:
+            out.mux(sound.encode(None))
+    return path
+
+

@@ -1,11 +1,11 @@
-"""`python -m fastnst.bench` runs and reports every row. No timing assertions: speed is measured by
+"""`python benchmarks/bench.py` runs and reports every row. No timing assertions: speed is measured by
 the benchmark itself, on a quiet machine, not by tests."""
 
 import json
 
 import pytest
 
-from fastnst.bench import main, parse_sizes
+from bench import main, parse_sizes
 from fastnst.errors import FastNSTError
 
 

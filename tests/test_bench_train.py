@@ -1,14 +1,15 @@
 """The training-step benchmark runs, and compares like with like. No timing assertions: speed is
-measured by `python -m fastnst.bench_train`, not by tests."""
+measured by `python benchmarks/bench_train.py`, not by tests."""
 
 import json
 
 import torch
 
-from fastnst.bench_train import bench_training, main, plain_step
-from fastnst.lossnet import LossNet
+from bench_train import bench_training, main, plain_step
+from fastnst.images import to_pil, to_tensor
+from fastnst.loss import LossConfig, Objective
 from fastnst.model import TransformerNet
-from fastnst.training import TrainConfig, make_objective, train_step
+from fastnst.training import train_step
 
 KEYS = {"name", "seconds", "baseline_seconds", "ratio", "images_per_s", "baseline_images_per_s", "cpu_seconds",
         "baseline_cpu_seconds", "cpu_ratio", "precision", "device", "image_size", "batch_size", "loss_net", "repeats",
@@ -25,11 +26,10 @@ def test_bench_training_rows_compare_each_variant_with_the_plain_loop():
 
 
 def test_plain_loop_and_fast_path_minimize_the_same_loss():
-    config = TrainConfig(style="s", loss_weights="random", stability_weight=0.0)
-    lossnet = LossNet("vgg16", list(dict.fromkeys(config.content_layers + config.style_layers)), "random")
     gen = torch.Generator().manual_seed(0)
     x, style = torch.rand(2, 3, 32, 32, generator=gen), torch.rand(1, 3, 40, 40, generator=gen)
-    objective = make_objective(config, lossnet, style)
+    objective = Objective(to_pil(style), LossConfig(loss_weights="random", stability_weight=0.0))
+    style = to_tensor(objective.style_image)  # as the objective sees it (8-bit)
     losses = []
     for fast in (False, True):
         torch.manual_seed(0)
@@ -37,9 +37,9 @@ def test_plain_loop_and_fast_path_minimize_the_same_loss():
         optimizer = torch.optim.Adam(model.parameters())
         if fast:
             scaler = torch.amp.GradScaler("cpu", enabled=False)
-            losses.append(train_step(model, lossnet, optimizer, scaler, x, objective)["total"])
+            losses.append(train_step(model, objective, optimizer, scaler, x)["total"])
         else:
-            losses.append(plain_step(model, lossnet, optimizer, x, style, objective))
+            losses.append(plain_step(model, objective, optimizer, x, style))
     torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=0)
 
 

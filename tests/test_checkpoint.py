@@ -9,9 +9,10 @@ from torch import nn
 import fastnst
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.errors import FastNSTError
+from fastnst.loss import LossConfig
 from fastnst.model import TransformerNet
 
-from .conftest import random_image
+from .conftest import ROOT, random_image
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):
@@ -19,11 +20,11 @@ def test_round_trip_keeps_weights_and_metadata(tmp_path):
     model = TransformerNet()
     state = build_checkpoint(model, style_name="mosaic", style_image=random_image(300, 200),
                              train_args={"steps": 7, "style": "mosaic.jpg"},
-                             loss_net={"name": "vgg19", "style_layers": ["relu1_2"]}, step=7)
+                             loss={"loss_net": "vgg19", "style_layers": ["relu1_2"]}, step=7)
     path = atomic_save(state, tmp_path / "sub" / "m.pt")
     ckpt = load_checkpoint(path)
     assert ckpt.style_name == "mosaic" and ckpt.step == 7 and ckpt.format == "fastnst"
-    assert ckpt.train_args["steps"] == 7 and ckpt.loss_net["name"] == "vgg19"
+    assert ckpt.train_args["steps"] == 7 and ckpt.loss["loss_net"] == "vgg19"
     assert max(ckpt.style_thumbnail.size) == 128
     for name, tensor in model.state_dict().items():
         assert torch.equal(ckpt.model.state_dict()[name], tensor)
@@ -32,7 +33,7 @@ def test_round_trip_keeps_weights_and_metadata(tmp_path):
 
 def test_inference_checkpoint_is_small_fp16(tmp_path):
     state = build_checkpoint(TransformerNet(), style_name="s", style_image=None, train_args={},
-                             loss_net={}, step=0, half=True)
+                             loss={}, step=0, half=True)
     path = atomic_save(state, tmp_path / "s.pt")
     assert path.stat().st_size < 4_000_000
     assert load_checkpoint(path).model.conv1.conv2d.weight.dtype == torch.float32
@@ -144,3 +145,12 @@ def test_pytorch_example_state_dicts_compute_what_that_network_computes(tmp_path
     theirs = theirs[0].clamp(0, 255).permute(1, 2, 0).round().byte().numpy()
     diff = abs(np.asarray(ours).astype(int) - theirs.astype(int))
     assert diff.max() <= 1
+
+
+def test_format_1_checkpoints_still_load_with_their_loss_options():
+    """The bundled networks were written before the loss options got their own entry."""
+    ckpt = load_checkpoint(ROOT / "checkpoints" / "mosaic.pt")
+    assert ckpt.raw["version"] == 1 and "loss" not in ckpt.raw
+    loss = LossConfig.from_dict(ckpt.loss)
+    assert loss.loss_net == "vgg19" and loss.loss_weights.endswith("vgg19-imagenet-features.pth")
+    assert loss.style_weight == ckpt.train_args["style_weight"] and loss.style_size == ckpt.train_args["style_size"]

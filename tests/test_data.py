@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from fastnst.data import ImageFolder, PositionSampler, make_loader
+from fastnst.training.data import ImageFolder, PositionSampler, make_loader
 from fastnst.errors import FastNSTError
 
 from .conftest import random_image

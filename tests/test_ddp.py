@@ -10,7 +10,7 @@ import torch
 
 import fastnst
 from fastnst.checkpoint import load_checkpoint
-from fastnst.data import PositionSampler
+from fastnst.training.data import PositionSampler
 from fastnst.model import TransformerNet
 
 from .conftest import ROOT

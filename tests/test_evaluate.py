@@ -8,7 +8,7 @@ from fastnst.checkpoint import atomic_save, build_checkpoint
 from fastnst.cli import evaluate_main
 from fastnst.model import TransformerNet
 
-from .conftest import random_image
+from .conftest import random_image, run_cli
 
 RANDOM_VGG = dict(size=32, loss_weights="random", style_size=32)
 LAYERS = ["style_relu1_2", "style_relu2_2", "style_relu3_3", "style_relu4_3"]
@@ -29,9 +29,10 @@ def test_losses_per_image_per_layer_and_mean(ckpt_file, photo_dir, style_file):
 def test_uses_the_checkpoints_loss_unless_overridden(tmp_path, photo_dir, style_file):
     torch.manual_seed(0)
     state = build_checkpoint(TransformerNet(), style_name="tiles", style_image=random_image(32, 32),
-                             train_args={"style": str(style_file), "style_weight": 5.0, "tv_weight": 0.0},
-                             loss_net={"name": "vgg16", "weights": "random", "content_layers": ["relu1_2"],
-                                       "style_layers": ["relu2_2"], "style_layer_weights": [2.0]}, step=0)
+                             train_args={"style": str(style_file)},
+                             loss={"loss_net": "vgg16", "loss_weights": "random", "content_layers": ["relu1_2"],
+                                   "style_layers": ["relu2_2"], "style_layer_weights": [2.0], "style_weight": 5.0,
+                                   "tv_weight": 0.0}, step=0)
     ckpt = atomic_save(state, tmp_path / "tiles.pt")
     report = fastnst.evaluate(ckpt, photo_dir, size=32, style_size=32)  # style image: the stored path
     assert report["style"] == str(style_file)
@@ -70,9 +71,7 @@ def test_vs_optimize_matches_a_random_net_within_a_few_steps(ckpt_file, photo_di
 
 
 def run(capsys, *argv):
-    code = evaluate_main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(evaluate_main, capsys, *argv)
 
 
 def test_cli_prints_a_table_and_writes_json(tmp_path, ckpt_file, photo_dir, style_file, capsys):

@@ -10,7 +10,7 @@ from PIL import Image
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import export_main, infer_main
 from fastnst.errors import FastNSTError
-from fastnst.export import OnnxStylizer, export_onnx, export_torchscript
+from fastnst.inference.export import OnnxStylizer, export_onnx, export_torchscript
 
 from .conftest import random_image
 from .test_fastpath import net
@@ -26,7 +26,7 @@ SIZES = [(1, 67, 45), (2, 8, 9), (1, 64, 130)]  # odd, the smallest, wide: the p
 @pytest.fixture(scope="module")
 def light_ckpt(tmp_path_factory):
     state = build_checkpoint(net("light", seed=5), style_name="tiles", style_image=random_image(32, 32),
-                             train_args={}, loss_net={}, step=0)
+                             train_args={}, loss={}, step=0)
     return atomic_save(state, tmp_path_factory.mktemp("ckpt") / "tiles.pt")
 
 

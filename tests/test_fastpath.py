@@ -1,4 +1,4 @@
-"""The inference fast path computes what the plain net computes, only faster (speed: fastnst.bench)."""
+"""The inference fast path computes what the plain net computes, only faster (speed: benchmarks/bench.py)."""
 
 import numpy as np
 import pytest
@@ -7,31 +7,23 @@ from torch import nn
 
 import fastnst
 from fastnst.errors import FastNSTError
-from fastnst.fastpath import FastStylizer, FrameStylizer, InstanceNorm, cpu_has_fast_bf16, resolve_precision
+from fastnst.device import cpu_bf16_class, resolve_precision
+from fastnst.inference.fastpath import FastStylizer, InstanceNorm
+from fastnst.video.frames import FrameStylizer
 from fastnst.model import ModelConfig, TransformerNet
-from fastnst.stylize import stylize_tensor
+from fastnst.inference import stylize_tensor
 
-from .conftest import random_image
+from .conftest import contrasty_net, random_image
 
 CPU = torch.device("cpu")
 
 
-def net(arch="johnson", seed=0):
-    torch.manual_seed(seed)
-    model = TransformerNet(ModelConfig.for_arch(arch)).eval()
-    # Random affine norms, so the test does not pass on the identity, and an output layer with a
-    # trained net's contrast (a freshly initialized one outputs nearly flat gray).
-    for m in model.modules():
-        if isinstance(m, nn.InstanceNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    model.deconv3.conv2d.weight.data *= 100
-    model.deconv3.conv2d.bias.data.fill_(0.5 * model.config.value_scale)
-    return model
+net = contrasty_net
 
 
-def test_precision_auto_is_bf16_only_where_the_cpu_has_amx_and_fp16_is_for_gpus():
-    assert resolve_precision("auto", CPU) == (torch.bfloat16 if cpu_has_fast_bf16() else torch.float32)
+def test_precision_auto_is_bf16_only_where_the_cpu_computes_it_natively_and_fp16_is_for_gpus():
+    assert resolve_precision("auto", CPU) == (torch.bfloat16 if cpu_bf16_class() else torch.float32)
+    assert resolve_precision("auto", CPU, training=True) == resolve_precision("auto", CPU)
     assert resolve_precision("fp32", CPU) == torch.float32
     assert resolve_precision("bf16", CPU) == torch.bfloat16
     with pytest.raises(FastNSTError, match="fp16 is for GPUs"):
@@ -104,7 +96,7 @@ def test_stylize_and_stylize_tensor_take_the_fast_path(tmp_path, ckpt_file):
 def test_frame_stylizer_takes_and_gives_uint8_frames():
     model = net("light")
     frames = np.random.default_rng(0).integers(0, 256, (3, 36, 52, 3), dtype=np.uint8)
-    stylizer = FrameStylizer(model, "cpu", "fp32", preserve_color=True, strength=0.8)
+    stylizer = FrameStylizer(FastStylizer(model, "cpu", "fp32"), CPU, preserve_color=True, strength=0.8)
     out = stylizer(frames)
     assert out.shape == frames.shape and out.dtype == np.uint8
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 
 from fastnst.cli import flicker_main
-from fastnst.flicker import optical_flow, visible_in_both, warping_error
+from fastnst.video.flicker import optical_flow, visible_in_both, warping_error
 
 from .test_video import make_clip
 

@@ -4,16 +4,14 @@ from PIL import Image
 
 import fastnst
 import torch
-from fastnst.stylize import preserve_colors
+from fastnst.inference import preserve_colors
 from fastnst.cli import infer_main
 
-from .conftest import random_image
+from .conftest import random_image, run_cli
 
 
 def run(capsys, *argv):
-    code = infer_main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(infer_main, capsys, *argv)
 
 
 def test_writes_name_style_beside_the_input(tmp_path, ckpt_file, capsys):

@@ -1,6 +1,6 @@
 import torch
 
-from fastnst.losses import content_loss, gram_matrix, style_loss, total_variation_loss
+from fastnst.loss.functional import content_loss, gram_matrix, style_loss, total_variation_loss
 
 
 def test_gram_matrix_by_hand():

@@ -6,7 +6,7 @@ import torchvision
 
 from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
-from fastnst.lossnet import LossNet, layer_names
+from fastnst.loss.vgg import LossNet, layer_names
 
 from .conftest import VGG19_WEIGHTS
 

@@ -6,11 +6,11 @@ from PIL import Image
 
 import fastnst
 from fastnst.cli import optimize_main
-from fastnst.objective import LossConfig
-from fastnst.optimize import resize_long_side
+from fastnst.loss import LossConfig
+from fastnst.images import resize_long_side
 from fastnst.training import TrainConfig
 
-from .conftest import random_image
+from .conftest import random_image, run_cli
 
 TINY = dict(size=32, loss_net="vgg16", loss_weights="random", style_size=32)
 
@@ -77,16 +77,18 @@ def test_preserve_color_keeps_the_photos_colours(style_file):
     assert np.abs(chroma(plain) - reference).mean() > 5
 
 
-def test_size_is_the_long_side():
-    assert resize_long_side(random_image(40, 20), 64).size == (64, 32)
-    assert resize_long_side(random_image(20, 40), 10).size == (5, 10)
-    assert resize_long_side(random_image(20, 40), None).size == (20, 40)
+def test_size_is_the_long_side_up_or_down(style_file):
+    options = {**TINY, "steps": 1}
+    assert fastnst.optimize(random_image(40, 20), style_file, **{**options, "size": 64}).size == (64, 32)
+    assert fastnst.optimize(random_image(20, 40), style_file, **{**options, "size": 16}).size == (8, 16)
+    assert fastnst.optimize(random_image(20, 40), style_file, **{**options, "size": None}).size == (20, 40)
+    # Images and video frames, by contrast, are only ever shrunk to fit a size.
+    assert resize_long_side(random_image(40, 20), 64).size == (40, 20)
+    assert resize_long_side(random_image(40, 20), 64, enlarge=True).size == (64, 32)
 
 
 def run(capsys, *argv):
-    code = optimize_main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(optimize_main, capsys, *argv)
 
 
 def test_cli_writes_beside_the_photo(tmp_path, style_file, capsys):

@@ -4,7 +4,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 
 import fastnst
-from fastnst.stability import random_motion, stability_loss, warp
+from fastnst.loss.stability import random_motion, stability_loss, warp
 
 
 class Constant(nn.Module):

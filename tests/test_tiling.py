@@ -6,10 +6,11 @@ import torch
 from PIL import Image
 
 import fastnst
-from fastnst import tiling
+from fastnst.inference import stylizer as stylize_module
+from fastnst.inference import tiling
 from fastnst.errors import FastNSTError
-from fastnst.fastpath import FastStylizer
-from fastnst.tiling import blend_weights, stylize_tiled, tile_cores, tile_starts
+from fastnst.inference import FastStylizer
+from fastnst.inference.tiling import blend_weights, stylize_tiled, tile_cores, tile_starts
 
 from .conftest import random_image
 from .test_fastpath import net
@@ -82,8 +83,8 @@ def test_batches_bf16_and_bad_tile_sizes():
 def test_stylize_tiles_above_the_auto_threshold(monkeypatch, ckpt_file):
     calls = []
     real = tiling.stylize_tiled
-    monkeypatch.setattr(tiling, "stylize_tiled", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
-    monkeypatch.setattr(tiling, "AUTO_TILE_PIXELS", 60 * 50 - 1)
+    monkeypatch.setattr(stylize_module, "stylize_tiled", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    monkeypatch.setattr(stylize_module, "AUTO_TILE_PIXELS", 60 * 50 - 1)
     photo = random_image(60, 50)
     tiled = np.asarray(fastnst.stylize(photo, ckpt_file), dtype=int)
     assert calls == [tiling.DEFAULT_TILE]

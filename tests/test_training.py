@@ -3,14 +3,14 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import fastnst
-import fastnst.training
 from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
 
 from .conftest import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared
 
-TINY = dict(image_size=32, batch_size=2, loss_net="vgg16", loss_weights="random", workers=0,
-            style_size=64, progress=False, log_every=1, sample_every=2)
+TINY_LOSS = dict(loss_net="vgg16", loss_weights="random")
+TINY = dict(image_size=32, batch_size=2, workers=0, style_size=64, progress=False, log_every=1, sample_every=2,
+            **TINY_LOSS)
 
 
 def weights(path):
@@ -49,20 +49,29 @@ def test_checkpoint_describes_itself(tmp_path, photo_dir, style_file):
     ckpt = fastnst.load_checkpoint(out)
     assert ckpt.style_name == "tiles" and ckpt.step == 1 and ckpt.style_thumbnail is not None
     assert ckpt.train_args["image_size"] == 32 and ckpt.train_args["style"] == str(style_file)
-    assert ckpt.loss_net == {"name": "vgg16", "weights": "random", "content_layers": ["relu2_2"],
-                             "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
-                             "style_layer_weights": [1.0, 1.0, 1.0, 1.0]}
+    loss = {k: ckpt.loss[k] for k in ("loss_net", "loss_weights", "content_layers", "style_layers")}
+    assert loss == {"loss_net": "vgg16", "loss_weights": "random", "content_layers": ["relu2_2"],
+                    "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]}
+    assert fastnst.LossConfig.from_dict(ckpt.loss) == fastnst.LossConfig(**{**TINY_LOSS, "style_size": 64})
+    assert not set(ckpt.loss) & set(ckpt.train_args)  # each option stored once
     assert "optimizer" not in ckpt.raw  # the --out file is the small one
 
 
-def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, photo_dir, style_file, monkeypatch):
+def test_a_loss_that_is_not_finite_stops_and_keeps_the_last_good_checkpoint(tmp_path, photo_dir, style_file):
     fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "n"), **TINY)
     good = (tmp_path / "n" / "checkpoint.pt").read_bytes()
-    monkeypatch.setattr(fastnst.training, "total_variation_loss", lambda y: torch.tensor(float("nan")))
-    with pytest.raises(FastNSTError, match="step 3.*last good checkpoint, step 2") as info:
-        fastnst.train(resume=str(tmp_path / "n" / "checkpoint.pt"), steps=4)
+    # A learning rate far too large: the update of step 3 blows the weights up, step 4's loss is not finite.
+    with pytest.raises(FastNSTError, match="became nan at step 4.*last good checkpoint, step 2") as info:
+        fastnst.train(resume=str(tmp_path / "n" / "checkpoint.pt"), steps=6, lr=1e37)
     assert info.value.exit_code == 1
     assert (tmp_path / "n" / "checkpoint.pt").read_bytes() == good
+
+
+def test_resume_takes_a_new_learning_rate(tmp_path, photo_dir, style_file):
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, logdir=str(tmp_path / "r"), **TINY)
+    fastnst.train(resume=str(tmp_path / "r" / "checkpoint.pt"), steps=2, lr=5e-4)
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+    assert state["optimizer"]["param_groups"][0]["lr"] == 5e-4 and state["train_args"]["lr"] == 5e-4
 
 
 def test_bad_options_are_one_line_errors(tmp_path, photo_dir, style_file, capsys):
@@ -92,3 +101,16 @@ def test_short_real_run_lowers_the_style_loss(tmp_path):
     assert code == 0
     style = [e.value for e in EventAccumulator(str(logdir)).Reload().Scalars("loss/style")]
     assert sum(style[-5:]) / 5 < 0.75 * sum(style[:5]) / 5  # measured: about 0.65
+
+
+def test_init_starts_from_another_networks_weights_with_a_fresh_optimizer(tmp_path, photo_dir, style_file):
+    first = fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "a"),
+                          arch="light", **TINY)
+    warm = fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, logdir=str(tmp_path / "b"),
+                         init=str(first), lr=1e-9, **TINY)  # a step too small to move the weights
+    started, ended = fastnst.load_checkpoint(first), fastnst.load_checkpoint(warm)
+    assert ended.model.config.arch == "light" and ended.train_args["init"] == str(first)
+    for name, value in started.model.state_dict().items():
+        torch.testing.assert_close(ended.model.state_dict()[name], value, atol=1e-3, rtol=1e-3)
+    state = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 1 and all(s["step"] == 1 for s in state["optimizer"]["state"].values())

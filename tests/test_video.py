@@ -8,43 +8,13 @@ import pytest
 
 import fastnst.video
 from fastnst.cli import infer_main
-from fastnst.infer import expand_inputs
+from fastnst.cli.stylize import expand_inputs
+from fastnst.video.frames import FrameStylizer
+from fastnst.video.writer import FrameClock
 
-from .conftest import SHARED, random_image
+from .conftest import NTSC_FILM, SHARED, make_clip, random_image, run_cli
 
 VIDEO_DIR = SHARED / "data" / "video"
-NTSC_FILM = Fraction(24000, 1001)  # "23.976"
-
-
-def make_clip(path: Path, *, frames: int = 12, rate: Fraction = NTSC_FILM, size: tuple[int, int] = (48, 32),
-              video_codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = "aac",
-              rotation: int | None = None) -> Path:
-    """A clip of a moving colour ramp, with a 440 Hz tone exactly as long as the video."""
-    sample_rate, samples_done = 48000, 0
-    ys, xs = np.mgrid[0:size[1], 0:size[0]]
-    with av.open(str(path), "w") as out:
-        video = out.add_stream(video_codec, rate=rate)
-        video.width, video.height, video.pix_fmt = size[0], size[1], pix_fmt
-        if rotation is not None:
-            video.set_display_rotation(rotation)
-        sound = out.add_stream(audio, rate=sample_rate, layout="stereo") if audio else None
-        for i in range(frames):
-            rgb = np.stack([(xs * 5 + i * 8) % 256, (ys * 7) % 256, np.full_like(xs, 128)], -1).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, 1 / rate
-            out.mux(video.encode(frame))
-            if sound is not None:
-                end = round((i + 1) / rate * sample_rate)
-                tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples_done, end) / sample_rate)).astype(np.float32)
-                chunk = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
-                chunk.sample_rate, chunk.pts, samples_done = sample_rate, samples_done, end
-                out.mux(sound.encode(chunk))
-        out.mux(video.encode(None))
-        if sound is not None:
-            out.mux(sound.encode(None))
-    return path
-
-
 def describe(path: Path) -> dict:
     """What a user checks in a player: frames (decoded), rate, size, rotation, audio codec and length."""
     with av.open(str(path)) as container:
@@ -61,9 +31,7 @@ def describe(path: Path) -> dict:
 
 
 def run(capsys, *argv):
-    code = infer_main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(infer_main, capsys, *argv)
 
 
 def leftovers(folder: Path, before: set[str]) -> set[str]:
@@ -183,7 +151,7 @@ def test_bad_videos_are_one_line_errors_and_leave_nothing_behind(tmp_path, ckpt_
 def test_an_interrupted_run_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypatch):
     clip = make_clip(tmp_path / "clip.mp4", frames=12)
     calls = []
-    real = fastnst.video.stylize_tensor
+    real = FrameStylizer.__call__
 
     def interrupt_on_the_second_batch(*args, **kwargs):
         calls.append(1)
@@ -195,7 +163,7 @@ def test_an_interrupted_run_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypa
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(fastnst.video, "stylize_tensor", interrupt_on_the_second_batch)
+    monkeypatch.setattr(FrameStylizer, "__call__", interrupt_on_the_second_batch)
     before = {p.name for p in tmp_path.iterdir()}
     code, _, err = run(capsys, clip, "--ckpt", ckpt_file, "--batch-size", 2)
     assert code == 130 and "interrupted" in err
@@ -222,7 +190,7 @@ def test_checkpoint_may_come_before_the_inputs_but_files_take_one(tmp_path, ckpt
 
 def test_frame_clock_keeps_exact_rates_and_variable_timing():
     # webm counts milliseconds: 23.976 fps comes in as 0, 42, 83, 125 ms and goes out exact
-    clock = fastnst.video.FrameClock(Fraction(1, 1000), NTSC_FILM)
+    clock = FrameClock(Fraction(1, 1000), NTSC_FILM)
     assert clock.time_base == Fraction(1, 24000)
     assert [clock(ms) for ms in (0, 42, 83, 125)] == [0, 1001, 2002, 3003]
     # a frame far off the grid (variable frame rate) keeps its own time
@@ -230,12 +198,12 @@ def test_frame_clock_keeps_exact_rates_and_variable_timing():
 
 
 def test_webcam_keys_switch_style_show_the_original_snapshot_and_quit(tmp_path, ckpt_file, capsys, monkeypatch):
-    import fastnst.webcam as webcam
+    import fastnst.video.webcam as webcam
     from fastnst.checkpoint import atomic_save, build_checkpoint
     from fastnst.model import TransformerNet
 
     candy = atomic_save(build_checkpoint(TransformerNet(), style_name="candy", style_image=None, train_args={},
-                                         loss_net={}, step=0), tmp_path / "candy.pt")
+                                         loss={}, step=0), tmp_path / "candy.pt")
     clip = make_clip(tmp_path / "cam.mp4", frames=10, audio=None)
     keys, shown, captions = iter("nosq"), [], []
     # A stand-in for OpenCV's window: records what is shown, types the keys above one per frame.

@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import torch
 
-from .errors import FastNSTError
+from ..errors import FastNSTError
+from ..model import TransformerNet
 from .fastpath import FastStylizer, StopForward, norms
-from .model import TransformerNet
 
 # Input pixels an output pixel depends on (each side) once the norms' statistics are fixed, at
 # most: the 9x9 convs add 4 each, the stride-2 conv 1, the 3x3 convs at 1/2 and 1/4 resolution 2
 # and 4 each (measured: 47 for both archs; a tile's edge changes nothing beyond 56 pixels in).
 RECEPTIVE_RADIUS = 4 + 1 + 2 + 4 * 2 * 5 + 2 + 1 + 4
 DEFAULT_TILE = 1024
+MIN_TILE = 16
 DEFAULT_OVERLAP = 128
 DEFAULT_STATS_SIZE = 1024
 # Above this many pixels stylize() tiles by default. Untiled, infer.py with the default net peaks
@@ -164,7 +165,7 @@ def stylize_tiled(net: FastStylizer | TransformerNet, images: torch.Tensor, tile
     tile = tile // 4 * 4
     overlap = min(DEFAULT_OVERLAP, tile // 2) if overlap is None else overlap
     overlap = overlap // 4 * 4
-    if tile < 16 or not 0 <= overlap < tile:
+    if tile < MIN_TILE or not 0 <= overlap < tile:
         raise FastNSTError(f"tiles need a size of at least 16 px and an overlap smaller than that "
                            f"(got tile {tile}, overlap {overlap})")
     out = torch.zeros(images.shape, device=images.device)

@@ -1,6 +1,6 @@
 """Export a trained net for runtimes without fastnst: ONNX (any H x W) and TorchScript.
 
-    python -m fastnst.export mosaic.pt --onnx mosaic.onnx --torchscript mosaic.ts
+    python -m fastnst export mosaic.pt --onnx mosaic.onnx --torchscript mosaic.ts
     fastnst-export mosaic.pt --onnx mosaic.onnx          # the same, as a console script
 
 Both take and return N x 3 x H x W float RGB in [0, 1] ("image" -> "stylized"; the output is not
@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import sys
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -22,10 +21,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .errors import FastNSTError, first_line
-from .files import atomic_path
-from .model import TransformerNet
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..errors import FastNSTError, first_line
+from ..files import atomic_path
+from ..model import TransformerNet
 
 MIN_SIDE = 8  # the net's smallest input once exported (below it, PyTorch's forward replicate-pads)
 OPSET = 18
@@ -153,7 +152,7 @@ class OnnxStylizer:
 
 
 def run_export(ckpt: str, onnx: str | None, torchscript: str | None, check: bool = True) -> list[str]:
-    """What `python -m fastnst.export` does; returns the lines it reports."""
+    """Export `ckpt` to ONNX and/or TorchScript, each checked against PyTorch; returns a line per file."""
     if not onnx and not torchscript:
         raise FastNSTError("nothing to export: give --onnx PATH and/or --torchscript PATH")
     checkpoint = load_checkpoint(ckpt)
@@ -180,8 +179,3 @@ def run_export(ckpt: str, onnx: str | None, torchscript: str | None, check: bool
         lines.append(line)
     return lines
 
-
-if __name__ == "__main__":
-    from .cli import export_main
-
-    sys.exit(export_main())

@@ -8,12 +8,11 @@ says are visible in both. The score is the mean squared RGB difference (values i
 those pixels, averaged over the pairs: 0 for perfectly stable frames. The same score of the
 unstylized frames is the floor the flow's own errors and lighting changes set.
 
-    python -m fastnst.flicker --ckpt mosaic.pt clip.mp4 [--frames 60] [--max-size 384]
+    python -m fastnst flicker --ckpt mosaic.pt clip.mp4 [--frames 60] [--max-size 384]
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -22,10 +21,11 @@ import cv2
 import numpy as np
 import torch
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .errors import FastNSTError
-from .stylize import resolve_device, stylize_tensor
-from .video import from_batch, read_frames, to_batch
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..device import resolve_device
+from ..errors import FastNSTError
+from .frames import FrameStylizer
+from .reader import read_frames
 
 
 def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -88,14 +88,13 @@ def warping_error(originals: Sequence[np.ndarray], frames: Sequence[np.ndarray] 
     return float(np.mean([pair_error(flows[i - 1], frames[i - 1], frames[i]) for i in range(1, len(frames))]))
 
 
-@torch.inference_mode()
 def stylize_frames(frames: Iterable[np.ndarray], checkpoint: Checkpoint, device: torch.device,
                    batch_size: int = 4) -> list[np.ndarray]:
-    """uint8 RGB frames -> stylized uint8 RGB frames, through the same stylize_tensor as images."""
-    model = checkpoint.model.to(device).eval()
+    """uint8 RGB frames -> stylized uint8 RGB frames, through the frame path of video files."""
+    stylize = FrameStylizer(checkpoint.model.to(device).eval(), device)
     frames, out = list(frames), []
     for i in range(0, len(frames), batch_size):
-        out += list(from_batch(stylize_tensor(model, to_batch(frames[i:i + batch_size], device))))
+        out += list(stylize(np.stack(frames[i:i + batch_size])))
     return out
 
 
@@ -128,8 +127,3 @@ def measure(video: str | Path, checkpoints: Sequence[str | Path | Checkpoint], *
         report.stylized[label] = warping_error(originals, stylize_frames(originals, checkpoint, dev), flows)
     return report
 
-
-if __name__ == "__main__":
-    from .cli import flicker_main
-
-    sys.exit(flicker_main())

@@ -11,7 +11,7 @@ import torch
 import torchvision
 from torch import nn
 
-from .errors import FastNSTError, first_line
+from ..errors import FastNSTError, first_line
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -56,7 +56,7 @@ def _load_features(name: str, weights: str | Path | None) -> nn.Sequential:
             raise FastNSTError(
                 f"could not get the ImageNet {name.upper()} weights ({type(exc).__name__}); "
                 f"offline, pass a local file: --loss-weights PATH (a torchvision {name}().features "
-                f"state dict), e.g. --loss-net vgg19 --loss-weights ../shared/weights/vgg19-imagenet-features.pth"
+                f"state dict), e.g. --loss-net vgg19 --loss-weights vgg19-imagenet-features.pth"
             ) from None
     if str(weights) == RANDOM_WEIGHTS:
         with torch.random.fork_rng(devices=[]):  # the same "random" net every time, RNG untouched
@@ -68,8 +68,13 @@ def _load_features(name: str, weights: str | Path | None) -> nn.Sequential:
         raise FastNSTError(f"loss network weights not found: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise FastNSTError(f"cannot read loss network weights {path}: {exc}") from None
+    except Exception:
+        raise FastNSTError(f"{path}: not readable loss network weights (not a PyTorch file, or a damaged one)") from None
+    if isinstance(state, dict) and (state.get("format") == "fastnst" or "conv1.conv2d.weight" in state):
+        raise FastNSTError(f"{path} is a style network checkpoint, not loss network weights: --loss-weights takes "
+                           f"a torchvision {name}().features state dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise FastNSTError(f"{path} is not a {name}().features state dict")
     # Accept both a `features` state dict and a whole-model one (keys features.0.weight, ...).
     state = {k.removeprefix("features."): v.float() for k, v in state.items() if not k.startswith("classifier.")}
     try:

@@ -1,16 +1,15 @@
 """Optimization-based style transfer (Gatys et al. 2016): gradient descent on the pixels of one image.
 
 Slow (hundreds of loss-network passes per image) but needs no training; it minimises exactly the
-per-image objective the fast networks are trained on (objective.py), which makes it the yardstick
-`evaluate` compares them with.
+per-image objective the fast networks are trained on (loss/objective.py), which makes it the
+yardstick `evaluate` compares them with.
 
-    python -m fastnst.optimize photo.jpg --style starry_night.jpg -o out.png --steps 300
+    python -m fastnst optimize photo.jpg --style starry_night.jpg -o out.png --steps 300
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -20,11 +19,11 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from .errors import FastNSTError
-from .images import open_image, to_pil, to_rgb, to_tensor
-from .infer import SAVE_FORMATS, save_image
-from .objective import LossConfig, StyleObjective
-from .stylize import preserve_colors, resolve_device
+from ..device import resolve_device
+from ..errors import FastNSTError
+from ..images import SAVE_FORMATS, open_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
+from ..inference import preserve_colors
+from ..loss import LossConfig, Objective
 
 INITS = ("content", "noise")
 OPTIMIZERS = ("lbfgs", "adam")
@@ -36,15 +35,6 @@ LBFGS_HISTORY = 20  # remembered (step, gradient change) pairs
 
 class _Stop(Exception):
     """Ends a scipy L-BFGS-B run from inside its objective once the step budget is spent."""
-
-
-def resize_long_side(image: Image.Image, size: int | None) -> Image.Image:
-    """Resize (up or down) so the long side is `size` pixels; None keeps the image as it is."""
-    if size is None or max(image.size) == size:
-        return image
-    scale = size / max(image.size)
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                        Image.Resampling.LANCZOS)
 
 
 def initial_image(content: torch.Tensor, init: str, seed: int = 0) -> torch.Tensor:
@@ -66,7 +56,7 @@ def check_optimizer(optimizer: str, lr: float | None) -> None:
         raise FastNSTError("--lr must be a positive number")
 
 
-def run_optimization(objective: StyleObjective, content: torch.Tensor, *, steps: int, init: str = "content",
+def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int, init: str = "content",
                      optimizer: str = "lbfgs", lr: float | None = None, seed: int = 0,
                      stop_below: float | None = None,
                      on_step: Callable[[int, torch.Tensor], None] | None = None,
@@ -180,13 +170,14 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
         seed: for the noise start.
         progress: show a tqdm progress bar.
         return_history: also return the loss history (see run_optimization).
-        **loss_options: LossConfig fields, as in training: loss_net, loss_weights, content_layers,
-            style_layers, style_layer_weights, content_weight, style_weight, tv_weight, style_size.
+        **loss_options: LossConfig fields, as in training (loss_net, loss_weights, content_layers,
+            style_layers, style_layer_weights, content_weight, style_weight, tv_weight, style_size),
+            with training's defaults.
 
     Returns:
         The stylized RGB image (RGBA if the photo had transparency), or (image, history).
     """
-    unknown = set(loss_options) - set(LossConfig.__dataclass_fields__)
+    unknown = set(loss_options) - set(LossConfig.field_names())
     if unknown:
         raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}")
     if steps < 1:
@@ -207,9 +198,9 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
             raise FastNSTError(f"the output {output} would overwrite an input; choose another -o")
 
     rgb, alpha = open_image(content) if isinstance(content, (str, Path)) else to_rgb(content)
-    rgb = resize_long_side(rgb, size)
+    rgb = resize_long_side(rgb, size, enlarge=True)
     dev = resolve_device(device)
-    objective = StyleObjective(style, LossConfig(**loss_options), dev)
+    objective = Objective(style, LossConfig(**loss_options), dev)
     photo = to_tensor(rgb).to(dev)
 
     def finish(image: torch.Tensor) -> Image.Image:
@@ -231,8 +222,3 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
         save_image(result, output)
     return (result, history) if return_history else result
 
-
-if __name__ == "__main__":
-    from .cli import optimize_main
-
-    sys.exit(optimize_main())

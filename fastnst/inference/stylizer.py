@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -9,31 +10,17 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .checkpoint import Checkpoint, load_checkpoint
-from .errors import FastNSTError
-from .images import open_image, resize_max, to_pil, to_rgb, to_tensor
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..device import resolve_device
+from ..errors import FastNSTError
+from ..images import open_image, resize_long_side, to_pil, to_rgb, to_tensor
+from .fastpath import FastStylizer
+from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, MIN_TILE, can_tile, stylize_tiled
+
+BACKENDS = ("torch", "onnxruntime")
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' picks CUDA, then Apple MPS, then the CPU; asking for one that is absent is an error."""
-    name = str(device)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise FastNSTError(f"--device {name}: no CUDA GPU is available here; use --device cpu or auto")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise FastNSTError("--device mps: Apple MPS is not available here; use --device cpu or auto")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise FastNSTError(f"unknown device '{name}': use auto, cpu, cuda, cuda:N or mps") from None
-
-
-# A TransformerNet, or anything called like one: fastpath.FastStylizer, export.OnnxStylizer.
+# A TransformerNet, or anything called like one: FastStylizer, OnnxStylizer.
 Stylizer = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -68,8 +55,6 @@ def stylize_tensor(model: Stylizer, images: torch.Tensor, *, preserve_color: boo
     tile: run the net on tiles of this size with blended seams (tiling.py), 0 for the whole image.
     """
     if tile:
-        from .tiling import stylize_tiled  # imported here: tiling builds on fastpath, which uses this module
-
         out = stylize_tiled(model, images, tile)
     else:
         out = model(images).to(images.device)
@@ -105,14 +90,12 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
     if not 0.0 <= strength <= 1.0:
         raise FastNSTError(f"strength must be between 0 and 1, got {strength}")
     rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(image)
-    rgb = resize_max(rgb, max_size)
+    rgb = resize_long_side(rgb, max_size)
     model = as_model(checkpoint)
     dev = resolve_device(device)
     if isinstance(model, nn.Module):
         model = model.to(dev).eval()
     if tile is None:
-        from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, can_tile
-
         tile = DEFAULT_TILE if can_tile(model) and rgb.width * rgb.height > AUTO_TILE_PIXELS else 0
     # Tiled, the image stays in host memory and the tiles go to the device one at a time.
     x = to_tensor(rgb) if tile else to_tensor(rgb).to(dev)
@@ -120,3 +103,42 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
     if alpha is not None:
         out.putalpha(alpha.resize(out.size))
     return out
+
+
+def check_tile(tile: int | None) -> None:
+    """Tiles are None (automatic), 0 (never) or at least MIN_TILE pixels."""
+    if tile is not None and tile != 0 and not tile >= MIN_TILE:
+        raise FastNSTError(f"--tile {tile}: tiles must be at least {MIN_TILE} pixels (0: never tile)")
+
+
+def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
+                  precision: str = "auto", compile: bool = False, backend: str = "torch",
+                  tile: int | None = None) -> tuple[Stylizer, str, torch.device]:
+    """(a stylizer: the net prepared the fastest way the options allow, its style name, its device).
+
+    backend "torch": the fast path (fastpath.FastStylizer) in `precision` on `device`;
+    "onnxruntime" (CPU): `checkpoint` is an .onnx file from export, or a checkpoint exported
+    on the fly (precision, compile and tile do not apply there).
+    """
+    if backend not in BACKENDS:
+        raise FastNSTError(f"backend {backend}: choose one of {', '.join(BACKENDS)}")
+    if backend == "onnxruntime":
+        from .export import OnnxStylizer, export_onnx  # onnxruntime is an optional dependency
+
+        if str(device) not in ("auto", "cpu"):
+            raise FastNSTError("--backend onnxruntime runs on the CPU: use --device cpu (or auto)")
+        if compile or precision not in ("auto", "fp32") or tile:
+            raise FastNSTError("--precision, --compile and --tile are for --backend torch")
+        path = Path(checkpoint.path if isinstance(checkpoint, Checkpoint) else checkpoint)
+        if path.suffix.lower() == ".onnx":
+            if not path.is_file():
+                raise FastNSTError(f"ONNX model not found: {path}")
+            stylizer = OnnxStylizer(path)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:  # onnxruntime has read it once the session exists
+                loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(path)
+                stylizer = OnnxStylizer(export_onnx(loaded, Path(tmp) / "model.onnx"))
+        return stylizer, stylizer.style_name, torch.device("cpu")
+    loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    dev = resolve_device(device)
+    return FastStylizer(loaded.model, dev, precision, compile), loaded.style_name, dev

@@ -17,8 +17,8 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
-from .errors import FastNSTError
-from .images import find_images, open_rgb, to_rgb
+from ..errors import FastNSTError
+from ..images import find_images, open_rgb, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +57,21 @@ class ImageFolder(Dataset):
                 self.paths.append(path)
             except Exception:
                 self.skipped.append(path)
+        if not self.paths:
+            unreadable = f" ({len(self.skipped)} unreadable)" if self.skipped else ""
+            raise FastNSTError(f"--data {root}: no readable images (jpg, png, webp, bmp) found{unreadable}")
         if self.skipped:
             log.warning("skipped %d unreadable file(s) in %s, e.g. %s", len(self.skipped), root, self.skipped[0])
-        if not self.paths:
-            raise FastNSTError(f"--data {root}: no readable images (jpg, png, webp, bmp) found")
+        # Headers can be fine and the data cut: decode images up front until one works, so a folder
+        # of nothing but damaged files fails here, in one line, not inside a loader worker.
+        for path in self.paths:
+            try:
+                open_rgb(path)
+                break
+            except FastNSTError:
+                continue
+        else:
+            raise FastNSTError(f"--data {root}: none of its {len(self.paths)} images can be decoded (damaged or cut short)")
         self.image_size, self.seed = image_size, seed
 
     def __len__(self) -> int:

@@ -1,0 +1,75 @@
+"""train.py / fastnst-train / python -m fastnst train."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Sequence
+
+from ..device import PRECISIONS
+from ..errors import FastNSTError
+from ..model import ARCHS
+from ..training import TrainConfig
+from ..training.config import DEFAULT_STEPS
+from .common import add_loss_arguments, run
+
+D = TrainConfig()
+
+
+def get_parser() -> argparse.ArgumentParser:
+    # Every default is None: unset flags fall back to TrainConfig's defaults, or on --resume to the
+    # values stored in the checkpoint.
+    p = argparse.ArgumentParser(prog="train.py", description="Train a fast style transfer network for one style image.",
+                                argument_default=None)
+    g = p.add_argument_group("style and data")
+    g.add_argument("--style", help="style image (the painting)")
+    g.add_argument("--data", help=f"training photos: a local folder (recursive) or a Hugging Face dataset id "
+                   f"(default: {D.data}, streamed from the hub)")
+    g.add_argument("--image-size", type=int, help=f"training crop size in pixels (default {D.image_size})")
+    g.add_argument("--batch-size", type=int, help=f"images per step and process (default {D.batch_size}; under "
+                   f"torchrun the effective batch is this times the number of processes)")
+    g.add_argument("--workers", type=int, help=f"data loader processes (default {D.workers})")
+    g.add_argument("--val-dir", help="images for the TensorBoard sample grid (default: the first training images)")
+    g = p.add_argument_group("schedule")
+    g.add_argument("--steps", type=int, help=f"optimizer steps (default {DEFAULT_STEPS})")
+    g.add_argument("--epochs", type=float, help="passes over a local --data folder, instead of --steps")
+    g.add_argument("--lr", type=float, help=f"Adam learning rate (default {D.lr:g})")
+    g.add_argument("--seed", type=int, help=f"random seed (default {D.seed})")
+    g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    g.add_argument("--precision", choices=PRECISIONS, help="mixed precision (default auto: bf16 on GPUs that have "
+                   "it, else fp16 with loss scaling; bf16 on CPUs with native bf16; else fp32)")
+    g.add_argument("--amp", dest="precision", choices=[*PRECISIONS, "off"], help=argparse.SUPPRESS)  # older name
+    g.add_argument("--arch", choices=list(ARCHS), help=f"network: johnson (default, Johnson et al.) or light (a "
+                   f"tenth of the work, for real time on a CPU; some quality cost, see docs/speed.md)")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the net and the loss net "
+                   "(slow first steps, faster after)")
+    add_loss_arguments(p, stability=True)
+    g = p.add_argument_group("output")
+    g.add_argument("--out", help="small inference checkpoint (default <logdir>/<style>.pt)")
+    g.add_argument("--logdir", help="TensorBoard folder (default runs/<style>-<time>)")
+    g.add_argument("--sample-every", type=int, help=f"steps between sample grids (default {D.sample_every})")
+    g.add_argument("--log-every", type=int, help=f"steps between scalar logs (default {D.log_every})")
+    g.add_argument("--ckpt-every", type=int, help=f"steps between training checkpoints (default {D.ckpt_every})")
+    g.add_argument("--ckpt-path", help="training checkpoint (default <logdir>/checkpoint.pt)")
+    g.add_argument("--resume", help="continue from a training checkpoint; its stored options apply unless given again")
+    g.add_argument("--init", metavar="CKPT", help="start from a trained network's weights (its architecture "
+                   "too; any style), with a fresh optimizer: a new style converges faster, and a training goes on "
+                   "from a small checkpoint")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
+    return p
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..training import train
+
+    options = {k: v for k, v in vars(args).items() if v is not None}
+    if "resume" not in options and "style" not in options:
+        raise FastNSTError("no style image given: --style PATH")
+    out = train(**options)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the group
+        print(f"saved {out}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(_train, get_parser(), argv)

@@ -1,0 +1,118 @@
+"""The inference fast path: the same trained net, run the fastest way the device allows.
+
+    fast = FastStylizer(model, "auto")     # a drop-in for the TransformerNet: float RGB in, float RGB out
+    out = stylize_tensor(fast, x)          # so stylize(), video and webcam take it unchanged
+
+What it does, and why (numbers in README, "Speed"; `python -m fastnst.bench` measures them):
+- inference_mode: no autograd bookkeeping.
+- Instance norm as a group norm with one channel per group: the same arithmetic, but PyTorch's
+  group norm has a fast kernel for channels_last, and InstanceNorm2d reshapes to a batch norm.
+- channels_last: the layout oneDNN (CPU) and cuDNN (tensor cores) convolve fastest.
+- Precision: the device policy's (device.py): fp16 on CUDA, bf16 on CPUs with native bf16.
+- torch.compile (optional: minutes to compile on a small CPU, then the fastest of all).
+Very large images: tiling.py; video frames (CUDA graphs, pinned copies): video/frames.py.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..device import precision_name, resolve_device, resolve_precision
+from ..model import TransformerNet
+
+class StopForward(Exception):
+    """Raised by a norm that measures moments for tiling.py: the layers after it are not needed."""
+
+
+class InstanceNorm(nn.Module):
+    """Instance norm (affine) that can also record its statistics or normalize with given ones.
+
+    Normally it computes each image's per-channel mean and variance, like nn.InstanceNorm2d.
+    tiling.py gives it the statistics of the whole image, and normalizes every tile with them.
+    """
+
+    def __init__(self, norm: nn.InstanceNorm2d) -> None:
+        super().__init__()
+        self.weight, self.bias, self.eps = norm.weight, norm.bias, norm.eps
+        self.record = False
+        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None  # (mean, var), each N x C, fp32
+        # tiling.py: add this tile's share of the whole image's moments (sum, sum of squares, count)
+        # over `core`, given in the tile's input pixels as (top, bottom, left, right), None = to the
+        # end, then raise StopForward.
+        self.moments: list | None = None
+        self.core: tuple[int, int | None, int, int | None] = (0, None, 0, None)
+        self.input_height = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.moments is not None:
+            step = round(self.input_height / x.shape[-2])  # 1, 2 or 4: this layer's resolution
+            top, bottom, left, right = (None if v is None else v // step for v in self.core)
+            core = x[..., top:bottom, left:right].double()
+            self.moments[0] += core.sum(dim=(2, 3))
+            self.moments[1] += core.square().sum(dim=(2, 3))
+            self.moments[2] += core.shape[-2] * core.shape[-1]
+            raise StopForward
+        if not self.record and self.stats is None:
+            return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
+        if self.record:
+            var, mean = torch.var_mean(x.float(), dim=(2, 3), correction=0)
+            self.stats = (mean, var)
+        mean, var = self.stats
+        scale = self.weight.float() * torch.rsqrt(var + self.eps)  # N x C
+        shift = self.bias.float() - mean * scale
+        return torch.addcmul(shift[..., None, None].to(x.dtype), x, scale[..., None, None].to(x.dtype))
+
+
+def norms(net: nn.Module) -> list[InstanceNorm]:
+    return [m for m in net.modules() if isinstance(m, InstanceNorm)]
+
+
+def _swap_norms(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.InstanceNorm2d):
+            setattr(module, name, InstanceNorm(child))
+        else:
+            _swap_norms(child)
+
+
+class FastStylizer(nn.Module):
+    """A TransformerNet prepared for fast inference; call it like the net itself.
+
+    Takes N x 3 x H x W float RGB in [0, 1] on any device, returns the net's output (fp32,
+    unclamped) on this stylizer's device. The given model is copied, never changed.
+    """
+
+    def __init__(self, model: TransformerNet, device: str | torch.device = "auto", precision: str = "auto",
+                 compile: bool = False) -> None:
+        super().__init__()
+        device = resolve_device(device)
+        dtype = resolve_precision(precision, device)
+        net = copy.deepcopy(model).eval().requires_grad_(False)
+        _swap_norms(net)
+        self.config = net.config
+        self.net = net.to(device, dtype, memory_format=torch.channels_last)
+        # A separate callable, so tiling (which changes the norms' mode) can run the plain net
+        # without making the compiled one recompile.
+        self.compiled = torch.compile(self.net) if compile else None
+
+    @property
+    def device(self) -> torch.device:  # wherever .to() has put it
+        return self.net.conv1.conv2d.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.net.conv1.conv2d.weight.dtype
+
+    @property
+    def precision(self) -> str:
+        return precision_name(self.dtype)
+
+    @torch.inference_mode()
+    def forward(self, images: torch.Tensor, compiled: bool = True) -> torch.Tensor:
+        x = images.to(self.device, self.dtype, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        run = self.compiled if compiled and self.compiled is not None else self.net
+        return run(x).float()

@@ -1,0 +1,144 @@
+"""THE perceptual objective (Johnson et al. 2016, eq. 5, plus a video stability term): what
+training minimises on average over photos, what `optimize` minimises directly for one image, and
+what `evaluate` reports for a network's outputs. All three build it from one LossConfig, so a loss
+printed by any of them means the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import nn
+
+from ..errors import FastNSTError
+from ..images import open_rgb, resize_long_side, to_tensor
+from .functional import content_loss, gram_matrix, style_loss, total_variation_loss
+from .stability import stability_loss
+from .vgg import LOSS_NETS, LossNet
+
+STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+# Weight of the stability term, from the flicker table in docs/training.md: 3e2 cut flicker on a
+# moving clip by half for a quarter more style loss; 1e3 cut it by two thirds but washed out the texture.
+STABILITY_WEIGHT = 3e2
+
+
+@dataclass
+class LossConfig:
+    """Every loss option, with the defaults; stored in checkpoints as "loss"."""
+
+    loss_net: str = "vgg16"              # a key of vgg.LOSS_NETS
+    loss_weights: str | None = None      # local VGG features state dict; None: torchvision's ImageNet download
+    content_layers: tuple[str, ...] = ("relu2_2",)
+    style_layers: tuple[str, ...] = STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None: 1 each
+    content_weight: float = 1.0
+    style_weight: float = 1e4
+    tv_weight: float = 1e-2
+    stability_weight: float = STABILITY_WEIGHT  # training only (it needs the network); 0 turns it off
+    style_size: int | None = 512         # long side of the style image as the loss net sees it
+
+    def __post_init__(self) -> None:
+        for name in ("content_layers", "style_layers", "style_layer_weights"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, tuple(value))
+        if self.loss_weights is not None:
+            self.loss_weights = str(self.loss_weights)
+
+    def check(self) -> None:
+        """Raise FastNSTError for options no loss can be built from."""
+        if self.loss_net not in LOSS_NETS:
+            raise FastNSTError(f"unknown loss network '{self.loss_net}': choose one of {', '.join(LOSS_NETS)}")
+        if not self.content_layers or not self.style_layers:
+            raise FastNSTError("at least one content layer and one style layer are needed")
+        weights = (self.content_weight, self.style_weight, self.tv_weight, self.stability_weight)
+        if not all(math.isfinite(w) and w >= 0 for w in weights):
+            raise FastNSTError("loss weights must be numbers, not negative")
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
+            raise FastNSTError(f"{len(self.style_layer_weights)} style layer weights given for "
+                               f"{len(self.style_layers)} style layers")
+        if self.style_size is not None and self.style_size < 16:
+            raise FastNSTError("--style-size must be at least 16 pixels")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (lists for tuples), as checkpoints store them."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(LossConfig))
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any], **overrides: Any) -> "LossConfig":
+        """A stored configuration (a checkpoint's `loss`) with overrides (None values ignored);
+        anything not stored falls back to the defaults."""
+        values = {k: v for k, v in stored.items() if k in cls.field_names()}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return LossConfig(**values)
+
+    def loss_only(self) -> "LossConfig":
+        """Just the loss options of this config (of a TrainConfig, say)."""
+        return LossConfig(**{k: getattr(self, k) for k in LossConfig.field_names()})
+
+
+class Objective(nn.Module):
+    """content_weight * content + style_weight * style + tv_weight * TV (+ stability_weight *
+    stability, in training) through a frozen VGG, the style image's Gram matrices computed once.
+
+    Call it on an image batch and the content targets of the photos it should keep
+    (`content_targets(photos)`); it returns every term, weighted, as 0-dim fp32 tensors:
+    content, style, style_<layer>..., tv and their sum, total. Under autocast the loss network runs
+    in the autocast dtype and the losses in fp32 (a Gram matrix sums H*W products: beyond fp16's
+    range and bf16's precision).
+    """
+
+    def __init__(self, style: Image.Image | str | Path, config: LossConfig | None = None,
+                 device: str | torch.device = "cpu",
+                 memory_format: torch.memory_format = torch.contiguous_format) -> None:
+        super().__init__()
+        self.config = config = (config or LossConfig()).loss_only()
+        config.check()
+        style_image = open_rgb(style) if isinstance(style, (str, Path)) else style.convert("RGB")
+        self.style_image = resize_long_side(style_image, config.style_size)
+        layers = list(dict.fromkeys(config.content_layers + config.style_layers))
+        self.lossnet = LossNet(config.loss_net, layers, config.loss_weights).to(device, memory_format=memory_format)
+        weights = config.style_layer_weights or (1.0,) * len(config.style_layers)
+        self.style_layer_weights = dict(zip(config.style_layers, weights))
+        # The deepest content layer: content targets need the loss net only up to there.
+        self.content_upto = max(config.content_layers, key=self.lossnet.names.index)
+        with torch.no_grad():
+            features = self.lossnet(to_tensor(self.style_image).to(device))
+        self.style_grams = {n: gram_matrix(features[n].float()) for n in config.style_layers}
+
+    @torch.no_grad()
+    def content_targets(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
+        features = self.lossnet(photos, upto=self.content_upto)
+        return {n: features[n] for n in self.config.content_layers}
+
+    def forward(self, image: torch.Tensor, content_targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        c = self.config
+        features = self.lossnet(image)
+        with torch.autocast(image.device.type, enabled=False):
+            features = {n: f.float() for n, f in features.items()}
+            targets = {n: t.float() for n, t in content_targets.items()}
+            raw_style, per_layer = style_loss(features, self.style_grams, self.style_layer_weights)
+            terms = {"content": c.content_weight * content_loss(features, targets),
+                     "style": c.style_weight * raw_style}
+            terms.update({f"style_{n}": c.style_weight * v for n, v in per_layer.items()})
+            terms["tv"] = c.tv_weight * total_variation_loss(image.float())
+            terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+        return terms
+
+    def stability(self, model: nn.Module, photos: torch.Tensor, stylized: torch.Tensor, step: int,
+                  seed: int = 0) -> torch.Tensor:
+        """The weighted stability term (loss/stability.py) of `model`, which turned `photos` into
+        `stylized`; its random motions come from (seed, step), so a resumed run draws the same."""
+        if self.config.stability_weight == 0:
+            return torch.zeros((), device=photos.device)
+        motion_rng = torch.Generator().manual_seed((seed << 32) + step)  # own generator: global RNG untouched
+        return self.config.stability_weight * stability_loss(model, photos, stylized, motion_rng).float()

@@ -1,0 +1,99 @@
+"""Every training option in one dataclass: the loss options of LossConfig (same names, same
+defaults) plus data, schedule, precision and output. Command-line flags use the same names."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ..device import PRECISIONS
+from ..errors import FastNSTError
+from ..loss import LossConfig
+from ..model import ARCHS
+from .data import DEFAULT_DATASET
+
+DEFAULT_STEPS = 40_000  # 2 COCO epochs at batch 4, as Johnson et al.
+
+
+@dataclass
+class TrainConfig(LossConfig):
+    """Training options; checkpoints store the loss options as "loss", the rest as "train_args"."""
+
+    style: str = ""                      # path of the style image
+    data: str = DEFAULT_DATASET          # local folder, or a Hugging Face dataset id (streamed)
+    steps: int | None = None             # optimizer steps; default DEFAULT_STEPS
+    epochs: float | None = None          # alternative to steps, for local folders
+    image_size: int = 256                # training crop size
+    batch_size: int = 4
+    workers: int = 2
+    lr: float = 1e-3
+    seed: int = 0
+    device: str = "auto"
+    arch: str = "johnson"                # network: johnson (Johnson et al.) or light (CPU real time)
+    precision: str = "auto"              # device.PRECISIONS; mixed precision: autocast in bf16 or fp16
+    compile: bool = False                # torch.compile the net and the loss net
+    logdir: str | None = None            # default runs/<style>-<time>
+    log_every: int = 10
+    sample_every: int = 500
+    val_dir: str | None = None           # images for the sample grid; default: first training images
+    ckpt_every: int = 1000
+    ckpt_path: str | None = None         # training checkpoint; default <logdir>/checkpoint.pt
+    out: str | None = None               # small inference checkpoint; default <logdir>/<style>.pt
+    resume: str | None = None            # training checkpoint to continue from
+    init: str | None = None              # start from this trained net's weights (any fastnst or PyTorch-example
+                                         # checkpoint; its architecture too), with a fresh optimizer
+    progress: bool = True
+
+    @property
+    def style_name(self) -> str:
+        return Path(self.style).stem
+
+    def check(self) -> None:
+        super().check()
+        if not self.style:
+            raise FastNSTError("no style image given: --style PATH")
+        if self.steps is not None and self.steps < 1:
+            raise FastNSTError("--steps must be at least 1")
+        if self.epochs is not None and self.epochs <= 0:
+            raise FastNSTError("--epochs must be positive")
+        if self.batch_size < 1 or self.image_size < 16:
+            raise FastNSTError("--batch-size must be >= 1 and --image-size >= 16")
+        for name in ("log_every", "sample_every", "ckpt_every"):
+            if getattr(self, name) < 1:
+                raise FastNSTError(f"--{name.replace('_', '-')} must be at least 1 step")
+        if self.workers < 0:
+            raise FastNSTError("--workers must be 0 (load in the training process) or more")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise FastNSTError("--lr must be a positive number")
+        if self.arch not in ARCHS:
+            raise FastNSTError(f"--arch {self.arch}: choose one of {', '.join(ARCHS)}")
+        if self.init is not None and not Path(self.init).is_file():
+            raise FastNSTError(f"--init {self.init}: no such file")
+        if self.precision not in PRECISIONS:
+            raise FastNSTError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+
+    def train_args(self) -> dict[str, Any]:
+        """The non-loss options as plain values, as checkpoints store them (without `resume`)."""
+        loss = set(LossConfig.field_names())
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()
+                if k not in loss and k != "resume"}
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+# Older checkpoints named the precision option "amp", with "off" for fp32.
+_RENAMED = {"amp": "precision"}
+_RENAMED_VALUES = {("precision", "off"): "fp32"}
+
+
+def upgrade_options(stored: dict[str, Any]) -> dict[str, Any]:
+    """Options as older fastnst versions stored or took them, in today's names."""
+    out = {}
+    for key, value in stored.items():
+        key = _RENAMED.get(key, key)
+        out[key] = _RENAMED_VALUES.get((key, value), value) if isinstance(value, str) else value
+    return out

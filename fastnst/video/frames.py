@@ -1,0 +1,94 @@
+"""Frames as decoders give them (N x H x W x 3 uint8 RGB) through a stylizer and back: the one
+frame path of video files, the webcam and the flicker metric.
+
+Each batch takes the image path of inference/stylize.py (stylize_tensor), so max_size,
+preserve_color, strength and tile mean the same for frames as for photos. On CUDA, with the fast
+path and whole frames, a video's frames all have one size: the ~100 kernel launches of a forward
+pass (with the uint8 conversions and colour options) are recorded once as a CUDA graph and
+replayed, and frames cross to the GPU and back through pinned buffers with asynchronous copies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import FastNSTError
+from ..inference import FastStylizer, Stylizer, stylize_tensor
+
+
+def to_batch(frames: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
+    """H x W x 3 uint8 RGB frames -> N x 3 x H x W float in [0, 1] on `device` (what models take)."""
+    pixels = torch.from_numpy(np.stack(frames) if isinstance(frames, list) else frames)
+    if device.type == "cuda":
+        pixels = pixels.pin_memory()  # then the copy overlaps with the work already queued
+    return pixels.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+
+
+def from_batch(images: torch.Tensor) -> np.ndarray:
+    """N x 3 x H x W in [0, 1] -> N x H x W x 3 uint8 RGB frames on the host."""
+    return (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+class FrameStylizer:
+    """uint8 RGB frame batches (N x H x W x 3, numpy or torch) -> stylized uint8 frames of the
+    same shape, as a numpy array on the host.
+
+    stylizer: a FastStylizer (the fast path), an OnnxStylizer or a TransformerNet, on `device`.
+    CUDA graphs are used for a FastStylizer on CUDA with whole frames (tile 0); elsewhere each
+    batch runs eagerly.
+    """
+
+    def __init__(self, stylizer: Stylizer, device: torch.device, *, preserve_color: bool = False,
+                 strength: float = 1.0, tile: int = 0, cuda_graph: bool = True) -> None:
+        if not 0.0 <= strength <= 1.0:
+            raise FastNSTError(f"strength must be between 0 and 1, got {strength}")
+        self.stylizer, self.device = stylizer, torch.device(device)
+        self.preserve_color, self.strength, self.tile = preserve_color, strength, tile
+        self.cuda_graph = (cuda_graph and self.device.type == "cuda" and isinstance(stylizer, FastStylizer)
+                           and not tile)
+        self.shape: tuple[int, ...] | None = None
+        self.graph: torch.cuda.CUDAGraph | None = None
+
+    def _step(self, frames: torch.Tensor) -> torch.Tensor:
+        # NHWC uint8 permuted to NCHW is channels_last already: no copy before the net.
+        x = frames.permute(0, 3, 1, 2).float().div_(255)
+        y = stylize_tensor(self.stylizer, x, preserve_color=self.preserve_color, strength=self.strength,
+                           tile=self.tile)
+        return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+    def _prepare(self, shape: tuple[int, ...]) -> None:
+        """Pinned host buffers, device buffers and the CUDA graph for this shape."""
+        self.shape = shape
+        self.host_in = torch.empty(shape, dtype=torch.uint8).pin_memory()
+        self.host_out = torch.empty(shape, dtype=torch.uint8).pin_memory()
+        self.dev_in = torch.zeros(shape, dtype=torch.uint8, device=self.device)
+        # Warm up on a side stream (cuDNN picks its kernels, the allocator fills its pool), as
+        # CUDA graph capture requires, then record one step.
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self._step(self.dev_in)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.dev_out = self._step(self.dev_in)
+
+    @torch.inference_mode()
+    def __call__(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:
+        frames = torch.as_tensor(frames)
+        if frames.dim() != 4 or frames.shape[-1] != 3 or frames.dtype != torch.uint8:
+            raise FastNSTError(f"frames must be N x H x W x 3 uint8, got {tuple(frames.shape)} {frames.dtype}")
+        if not self.cuda_graph:
+            if self.device.type == "cuda":
+                frames = frames.pin_memory()
+            return self._step(frames.to(self.device, non_blocking=True)).cpu().numpy()
+        if tuple(frames.shape) != self.shape:
+            self._prepare(tuple(frames.shape))
+        self.host_in.copy_(frames)
+        self.dev_in.copy_(self.host_in, non_blocking=True)  # queued on the stream, ordered before the replay
+        self.graph.replay()
+        self.host_out.copy_(self.dev_out, non_blocking=True)
+        torch.cuda.current_stream(self.device).synchronize()  # the copy back has landed; buffers are reused
+        return self.host_out.numpy().copy()
