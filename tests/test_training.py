@@ -35,7 +35,7 @@ def test_tensorboard_logs_every_loss_term_and_sample_images(tmp_path, photo_dir,
     fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "tb"), **TINY)
     events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
     scalars = set(events.Tags()["scalars"])
-    expected = {"loss/content", "loss/style", "loss/tv", "loss/total", "lr", "images_per_s",
+    expected = {"loss/content", "loss/style", "loss/tv", "loss/total", "train/lr", "train/images_per_s",
                 "loss/style_relu1_2", "loss/style_relu2_2", "loss/style_relu3_3", "loss/style_relu4_3"}
     assert expected <= scalars
     assert [e.step for e in events.Scalars("loss/total")] == [1, 2]

@@ -14,6 +14,7 @@ import torch
 import torchvision
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams as hparams_summary
 from tqdm import tqdm
 
 from .. import checkpoint as ckpt
@@ -214,7 +215,8 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
         writer.add_image("style", to_tensor(style_image)[0], 0)
         if skipped:
             writer.add_text("data", f"skipped {skipped} unreadable files", 0)
-    val = _val_batch(config, config.image_size) if main else None
+    # Sample tiles of at least 256 px, whatever the crop size: readable in TensorBoard's grid.
+    val = _val_batch(config, max(config.image_size, 256)) if main else None
     batches = _endless(loader)
     last_saved = start_step if config.resume else None
     logs: dict[str, float] = {}
@@ -247,8 +249,9 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
                 if writer:
                     for tag, value in logs.items():
                         writer.add_scalar(tag, value, step)
-                    writer.add_scalar("lr", optimizer.param_groups[0]["lr"], step)
-                    writer.add_scalar("images_per_s", images_per_s, step)
+                    # under train/: TensorBoard sorts groups by name, so loss/ then samples come first
+                    writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], step)
+                    writer.add_scalar("train/images_per_s", images_per_s, step)
                 bar.set_postfix(content=f"{logs['loss/content']:.3g}", style=f"{logs['loss/style']:.3g}",
                                 tv=f"{logs['loss/tv']:.3g}", img_s=f"{images_per_s:.1f}")
                 tick, images_seen = time.perf_counter(), 0
@@ -284,8 +287,11 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
             writer.close()
             raise FastNSTError(f"could not write {out_path} ({first_line(exc)}); the training checkpoint "
                                f"{ckpt_path} holds the same weights", exit_code=1) from None
+        # The HParams tab only: its metrics are the run's own loss scalars (add_hparams would write
+        # them again as hparam/* scalars, single dots above the loss curves in the Scalars tab).
         hparams = {k: v for k, v in {**loss, **train_args}.items() if isinstance(v, (int, float, str, bool))}
-        writer.add_hparams(hparams, {f"hparam/{k.split('/', 1)[1]}": v for k, v in logs.items()}, run_name=".")
+        for summary in hparams_summary(hparams, dict.fromkeys(sorted(logs, key=lambda tag: tag != "loss/total"))):
+            writer.file_writer.add_summary(summary)
         writer.close()
     distributed.barrier()  # no process returns before rank 0 has written the checkpoint
     return out_path
