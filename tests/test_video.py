@@ -195,29 +195,3 @@ def test_frame_clock_keeps_exact_rates_and_variable_timing():
     assert [clock(ms) for ms in (0, 42, 83, 125)] == [0, 1001, 2002, 3003]
     # a frame far off the grid (variable frame rate) keeps its own time
     assert clock(300) == 300 * 24
-
-
-def test_webcam_keys_switch_style_show_the_original_snapshot_and_quit(tmp_path, ckpt_file, capsys, monkeypatch):
-    import fastnst.video.webcam as webcam
-    from fastnst.checkpoint import atomic_save, build_checkpoint
-    from fastnst.model import TransformerNet
-
-    candy = atomic_save(build_checkpoint(TransformerNet(), style_name="candy", style_image=None, train_args={},
-                                         loss={}, step=0), tmp_path / "candy.pt")
-    clip = make_clip(tmp_path / "cam.mp4", frames=10, audio=None)
-    keys, shown, captions = iter("nosq"), [], []
-    # A stand-in for OpenCV's window: records what is shown, types the keys above one per frame.
-    monkeypatch.setenv("DISPLAY", ":0")
-    monkeypatch.setattr(webcam.cv2, "namedWindow", lambda *a: None)
-    monkeypatch.setattr(webcam.cv2, "imshow", lambda name, image: shown.append(image.shape))
-    monkeypatch.setattr(webcam.cv2, "waitKey", lambda delay: ord(next(keys)))
-    monkeypatch.setattr(webcam.cv2, "getWindowProperty", lambda *a: 1.0)
-    monkeypatch.setattr(webcam.cv2, "destroyAllWindows", lambda: None)
-    monkeypatch.setattr(webcam, "overlay", lambda image, text: captions.append(text.split()[0]) or image)
-    monkeypatch.chdir(tmp_path)
-    code, out, _ = run(capsys, "--webcam", clip, "--ckpt", ckpt_file, candy)
-    assert code == 0
-    assert captions == ["tiles", "candy", "candy", "candy"]  # n: next checkpoint, q: quit after the 4th frame
-    assert [s[1] for s in shown] == [48, 48, 96, 96]  # o: the original beside the stylized frame
-    snapshot = next(tmp_path.glob("candy_*.png"))  # s: the frame shown, as a PNG
-    assert f"snapshot -> {snapshot.name}" in out

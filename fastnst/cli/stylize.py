@@ -36,6 +36,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend of stylized and original (default 1)")
+    p.add_argument("--match-tone", action="store_true", help="bring the output's brightness and contrast back to "
+                   "the photo's (luminance mean and spread; on video and the webcam smoothed over time)")
     g = p.add_argument_group("speed and size (images and videos)")
     g.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto (default): fp16 on CUDA, bf16 on "
                    "CPUs with native bf16 (where it is several times faster), else fp32")
@@ -57,9 +59,11 @@ def get_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("webcam")
     g.add_argument("--webcam", nargs="?", const="0", metavar="INDEX|PATH", help="live demo from camera INDEX "
                    "(default 0), or a video file played as the camera; keys: n/p next/previous --ckpt, "
-                   "o original side by side, s snapshot, q quit")
+                   "o original side by side, s snapshot, q quit; Ctrl-C stops it too")
     g.add_argument("--no-window", action="store_true", help="with --webcam: no window (record with --output, "
                    "or just measure the frame rate)")
+    g.add_argument("--snapshot-dir", metavar="DIR", help="with --webcam: where the s key writes its PNGs "
+                   "(default ~/Pictures/fastnst)")
     return p
 
 
@@ -132,11 +136,13 @@ def _stylize_files(args: argparse.Namespace) -> int:
             if is_video(source):
                 stylize_video(source, target, model, device=device, max_size=args.max_size,
                               preserve_color=args.preserve_color, strength=args.strength, tile=args.tile or 0,
+                              match_tone=args.match_tone,
                               batch_size=args.batch_size, crf=args.crf, preset=args.preset, limit=args.frames,
                               allow_partial=args.allow_partial)
             else:
                 image = stylize(source, model, max_size=args.max_size, device=device,
-                                preserve_color=args.preserve_color, strength=args.strength, tile=args.tile)
+                                preserve_color=args.preserve_color, strength=args.strength, tile=args.tile,
+                                match_tone=args.match_tone)
                 save_image(image, target)
             tqdm.write(f"{source} -> {target}") if many else print(f"{source} -> {target}")
         except FastNSTError as exc:
@@ -157,14 +163,18 @@ def _webcam(args: argparse.Namespace) -> int:
     from ..video.webcam import run_webcam  # needs OpenCV
 
     session = run_webcam(args.webcam, args.ckpt, window=not args.no_window, output=args.output,
-                         max_size=args.max_size, preserve_color=args.preserve_color, strength=args.strength,
-                         frames=args.frames, device=args.device, precision=args.precision, compile=args.compile,
-                         backend=args.backend, crf=args.crf, preset=args.preset)
+                         snapshot_dir=args.snapshot_dir, max_size=args.max_size, preserve_color=args.preserve_color,
+                         strength=args.strength, match_tone=args.match_tone, frames=args.frames, device=args.device,
+                         precision=args.precision, compile=args.compile, backend=args.backend, crf=args.crf,
+                         preset=args.preset, say=print)
     if session.recorded is not None:
         print(f"recorded {session.frames} frames -> {session.recorded}")
     if session.frames_per_s is not None:
         print(f"{session.frames} frames at {session.width}x{session.height}: {session.frames_per_s:.2f} frames/s "
               f"on {session.device} ({torch.get_num_threads()} threads)")
+    if session.interrupted:
+        say("interrupted")
+        return 130
     return 0
 
 
@@ -174,8 +184,8 @@ def _infer(args: argparse.Namespace) -> int:
         if args.inputs:
             raise FastNSTError(f"--webcam takes no input files (got {args.inputs[0]}); use --webcam PATH for a file")
         return _webcam(args)
-    if args.no_window:
-        raise FastNSTError("--no-window is for --webcam")
+    if args.no_window or args.snapshot_dir:
+        raise FastNSTError(f"{'--no-window' if args.no_window else '--snapshot-dir'} is for --webcam")
     # Files take one checkpoint; what argparse put after it are inputs (`--ckpt a.pt photo.jpg`).
     args.ckpt, extra = args.ckpt[0], args.ckpt[1:]
     if any(Path(e).suffix.lower() in CHECKPOINT_SUFFIXES for e in extra):

@@ -16,6 +16,7 @@ from ..errors import FastNSTError
 from ..images import open_image, resize_long_side, to_pil, to_rgb, to_tensor
 from .fastpath import FastStylizer
 from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, MIN_TILE, can_tile, stylize_tiled
+from .tone import ToneSmoother, match_tone as _match_tone
 
 BACKENDS = ("torch", "onnxruntime")
 
@@ -49,15 +50,22 @@ def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Ten
 
 @torch.inference_mode()
 def stylize_tensor(model: Stylizer, images: torch.Tensor, *, preserve_color: bool = False,
-                   strength: float = 1.0, tile: int = 0) -> torch.Tensor:
+                   strength: float = 1.0, tile: int = 0, match_tone: bool | ToneSmoother = False) -> torch.Tensor:
     """N x 3 x H x W in [0, 1] on the model's device -> stylized, same shape, clamped to [0, 1].
 
     tile: run the net on tiles of this size with blended seams (tiling.py), 0 for the whole image.
+    match_tone: True brings each output's brightness and contrast back to its photo's (tone.py); a
+    ToneSmoother does it for a stream of frames with statistics smoothed over time. Applied first,
+    then preserve_color, then strength.
     """
     if tile:
         out = stylize_tiled(model, images, tile)
     else:
         out = model(images).to(images.device)
+    if isinstance(match_tone, ToneSmoother):
+        out = match_tone(out, images)
+    elif match_tone:
+        out = _match_tone(out, images)
     if preserve_color:
         out = preserve_colors(out, images)
     if strength != 1.0:
@@ -67,7 +75,8 @@ def stylize_tensor(model: Stylizer, images: torch.Tensor, *, preserve_color: boo
 
 def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer | str | Path, *,
             max_size: int | None = None, device: str | torch.device = "auto",
-            preserve_color: bool = False, strength: float = 1.0, tile: int | None = None) -> Image.Image:
+            preserve_color: bool = False, strength: float = 1.0, tile: int | None = None,
+            match_tone: bool = False) -> Image.Image:
     """Stylize one image with a trained network.
 
     Args:
@@ -82,6 +91,8 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
         tile: stylize in tiles of this many pixels with blended seams, in bounded memory; 0 never;
             None (default) tiles images larger than 3840 x 2160 (tiling.AUTO_TILE_PIXELS) in
             tiles of 1024 (onnxruntime runs whole images).
+        match_tone: bring the output's brightness and contrast (luminance mean and spread) back to
+            the photo's; composes with preserve_color and strength.
 
     Returns:
         The stylized RGB image (RGBA if the input had transparency), the input's size unless
@@ -99,7 +110,8 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
         tile = DEFAULT_TILE if can_tile(model) and rgb.width * rgb.height > AUTO_TILE_PIXELS else 0
     # Tiled, the image stays in host memory and the tiles go to the device one at a time.
     x = to_tensor(rgb) if tile else to_tensor(rgb).to(dev)
-    out = to_pil(stylize_tensor(model, x, preserve_color=preserve_color, strength=strength, tile=tile))
+    out = to_pil(stylize_tensor(model, x, preserve_color=preserve_color, strength=strength, tile=tile,
+                                match_tone=match_tone))
     if alpha is not None:
         out.putalpha(alpha.resize(out.size))
     return out

@@ -2,7 +2,8 @@
 frame path of video files, the webcam and the flicker metric.
 
 Each batch takes the image path of inference/stylize.py (stylize_tensor), so max_size,
-preserve_color, strength and tile mean the same for frames as for photos. On CUDA, with the fast
+preserve_color, strength, tile and match_tone mean the same for frames as for photos; a stream's
+tone adjustment is smoothed over its frames (inference/tone.py ToneSmoother), so it cannot flicker. On CUDA, with the fast
 path and whole frames, a video's frames all have one size: the ~100 kernel launches of a forward
 pass (with the uint8 conversions and colour options) are recorded once as a CUDA graph and
 replayed, and frames cross to the GPU and back through pinned buffers with asynchronous copies.
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from ..errors import FastNSTError
-from ..inference import FastStylizer, Stylizer, stylize_tensor
+from ..inference import FastStylizer, Stylizer, ToneSmoother, stylize_tensor
 
 
 def to_batch(frames: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
@@ -36,15 +37,17 @@ class FrameStylizer:
 
     stylizer: a FastStylizer (the fast path), an OnnxStylizer or a TransformerNet, on `device`.
     CUDA graphs are used for a FastStylizer on CUDA with whole frames (tile 0); elsewhere each
-    batch runs eagerly.
+    batch runs eagerly. The frames of one call and of successive calls are one stream in order
+    (match_tone smooths over it); reset() starts a new one.
     """
 
     def __init__(self, stylizer: Stylizer, device: torch.device, *, preserve_color: bool = False,
-                 strength: float = 1.0, tile: int = 0, cuda_graph: bool = True) -> None:
+                 strength: float = 1.0, tile: int = 0, match_tone: bool = False, cuda_graph: bool = True) -> None:
         if not 0.0 <= strength <= 1.0:
             raise FastNSTError(f"strength must be between 0 and 1, got {strength}")
         self.stylizer, self.device = stylizer, torch.device(device)
         self.preserve_color, self.strength, self.tile = preserve_color, strength, tile
+        self.tone = ToneSmoother() if match_tone else None
         self.cuda_graph = (cuda_graph and self.device.type == "cuda" and isinstance(stylizer, FastStylizer)
                            and not tile)
         self.shape: tuple[int, ...] | None = None
@@ -54,7 +57,7 @@ class FrameStylizer:
         # NHWC uint8 permuted to NCHW is channels_last already: no copy before the net.
         x = frames.permute(0, 3, 1, 2).float().div_(255)
         y = stylize_tensor(self.stylizer, x, preserve_color=self.preserve_color, strength=self.strength,
-                           tile=self.tile)
+                           tile=self.tile, match_tone=self.tone or False)
         return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
     def _prepare(self, shape: tuple[int, ...]) -> None:
@@ -74,6 +77,12 @@ class FrameStylizer:
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
             self.dev_out = self._step(self.dev_in)
+        self.reset()  # the warm-up frames were not the video's
+
+    def reset(self) -> None:
+        """A new stream of frames: forget the tone statistics of the past ones."""
+        if self.tone is not None:
+            self.tone.reset()
 
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -109,11 +109,12 @@ def stylize_video(source: str | Path, target: str | Path, model: Checkpoint | St
                   device: torch.device | str = "auto", max_size: int | None = None, preserve_color: bool = False,
                   strength: float = 1.0, tile: int = 0, batch_size: int = 4, crf: int = DEFAULT_CRF,
                   preset: str = DEFAULT_PRESET, limit: int | None = None, progress: bool | None = None,
-                  allow_partial: bool = False) -> Path:
+                  allow_partial: bool = False, match_tone: bool = False) -> Path:
     """Stylize every frame of a video file (or the first `limit`) and write an H.264 file.
 
     model: a Checkpoint, its path, a TransformerNet (or a FastStylizer / OnnxStylizer); device,
-    max_size, preserve_color, strength and tile mean what they mean for images (fastnst.stylize).
+    max_size, preserve_color, strength, tile and match_tone mean what they mean for images
+    (fastnst.stylize); match_tone's adjustment is smoothed over the frames, so it does not flicker.
     Returns the written path. progress: True, False, or None to show a bar only on a terminal.
     A file that ends before the frames it declares (damaged or cut short) is an error, and nothing
     is written; with allow_partial the frames read are written, with a warning.
@@ -127,7 +128,8 @@ def stylize_video(source: str | Path, target: str | Path, model: Checkpoint | St
     model = as_model(model)
     if isinstance(model, torch.nn.Module):
         model = model.to(device).eval()
-    frames_out = FrameStylizer(model, device, preserve_color=preserve_color, strength=strength, tile=tile)
+    frames_out = FrameStylizer(model, device, preserve_color=preserve_color, strength=strength, tile=tile,
+                               match_tone=match_tone)
     info = probe(source)
     container, stream = open_video(source)
     stop = threading.Event()

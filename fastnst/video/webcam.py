@@ -3,37 +3,59 @@
     python infer.py --webcam --ckpt mosaic.pt candy.pt              # window; n/p style, o original, s snapshot, q quit
     python infer.py --webcam clip.mp4 --ckpt mosaic.pt --no-window --output out.mp4   # headless recording
 
-OpenCV captures and shows the frames (its window needs the GUI build of OpenCV, `opencv-python`,
-in place of the `opencv-python-headless` fastnst installs). Each frame takes the frame path of
-video files (frames.py); --output records the stylized feed with writer.VideoWriter (H.264,
-under a temporary name until the end). A camera is recorded with wall-clock timestamps, so the
-file plays at the speed the demo ran; a video file keeps its own frame rate.
+Two threads. The caller's runs the window (Tk, through tkinter and Pillow's ImageTk) and takes each
+key the moment it is pressed; a worker reads the camera (OpenCV), stylizes each frame through the
+frame path of video files (frames.py) and records --output with writer.VideoWriter (H.264, under a
+temporary name until the end). So a key shows that it was taken at once even when a frame takes a
+second, and the window moves, redraws and closes meanwhile. Without a window the same frame loop
+runs in the caller's thread. A camera is recorded with wall-clock timestamps, so the file plays at
+the speed the demo ran; a video file keeps its own frame rate (and plays at it in the window).
+
+Why Tk and not OpenCV's window: OpenCV's GUI wheel (opencv-python) bundles Qt with its own libxcb,
+and PyAV's wheel bundles another libxcb whose xcb extension libraries carry the same names. With
+av imported first (fastnst imports it for video files) Qt's window then hangs in cv2.namedWindow at
+100% CPU, deaf to Ctrl-C. Tk draws through the system's own X11 libraries (or Cocoa, or Win32) and
+meets neither bundled copy, in any import order; OpenCV, in its headless build, only captures.
+
+Ctrl-C stops the demo as q does (a recording is kept); a second Ctrl-C interrupts at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # quiet: FFmpeg's lines would come before ours
 import cv2  # noqa: E402
 import numpy as np
 import torch
+from PIL import Image
 
-from ..errors import FastNSTError
-from ..images import fit_size
+from ..errors import FastNSTError, first_line
+from ..images import fit_size, save_image
 from ..inference import load_stylizer
 from .frames import FrameStylizer
 from .writer import DEFAULT_CRF, DEFAULT_PRESET, VideoWriter
 
-WINDOW = "fastnst"
-CAMERA_SIZE = (640, 480)  # asked of a camera; it may give another
+WINDOW_TITLE = "fastnst"
+CAMERA_SIZE = (640, 480)   # asked of a camera; it may give another
+FEEDBACK_SECONDS = 2.0     # how long the line saying what a key did stays
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+KEYS_HELP = "keys: n/p style, o original, s snapshot, q quit"
+
+
+def default_snapshot_dir() -> Path:
+    """Where snapshots go unless told: ~/Pictures/fastnst (created on the first snapshot)."""
+    return Path.home() / "Pictures" / "fastnst"
 
 
 def open_capture(source: str) -> tuple[cv2.VideoCapture, bool, Fraction]:
@@ -61,22 +83,31 @@ def open_capture(source: str) -> tuple[cv2.VideoCapture, bool, Fraction]:
     return capture, is_file, rate
 
 
-def open_window() -> None:
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+def check_display() -> None:
+    """Fail in one line, before any work, where no window can be shown."""
+    if sys.platform.startswith(("linux", "freebsd", "openbsd")) and not os.environ.get("DISPLAY"):
         raise FastNSTError("no display to open a window on; record headless with --no-window --output out.mp4")
-    try:
-        cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
-    except cv2.error:
-        raise FastNSTError("this OpenCV has no windows (opencv-python-headless): pip uninstall "
-                           "opencv-python-headless; pip install opencv-python; or use --no-window --output "
-                           "out.mp4") from None
 
 
-def overlay(bgr: np.ndarray, text: str) -> np.ndarray:
-    """Text in the top left corner, white on a dark outline so it reads on any picture."""
-    for color, thickness in (((0, 0, 0), 4), ((255, 255, 255), 1)):
-        cv2.putText(bgr, text, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, thickness, cv2.LINE_AA)
-    return bgr
+def overlay(rgb: np.ndarray, lines: Sequence[str | None], left: int = 0) -> np.ndarray:
+    """Caption lines in the top left corner of the part of `rgb` from column `left` on, in place:
+    white text (the second line yellow: what a key just did) on a dark translucent backing, so it
+    reads on light and dark styles alike."""
+    lines = [line for line in lines if line]
+    height, width = rgb.shape[:2]
+    if not lines or left >= width:
+        return rgb
+    scale = 0.55 if width - left >= 320 else 0.35
+    sizes = [cv2.getTextSize(line, FONT, scale, 1) for line in lines]
+    step = max(h + base for (_, h), base in sizes) + 4
+    x0, y0 = left + 4, 4
+    x1, y1 = min(x0 + max(w for (w, _), _ in sizes) + 10, width), min(y0 + step * len(lines) + 4, height)
+    backing = rgb[y0:y1, x0:x1]
+    backing[:] = backing // 3  # two thirds black
+    for i, (line, ((_, h), base)) in enumerate(zip(lines, sizes)):
+        color = (255, 255, 255) if i == 0 else (255, 214, 10)
+        cv2.putText(rgb, line, (x0 + 5, y0 + 2 + step * i + h + 2), FONT, scale, color, 1, cv2.LINE_AA)
+    return rgb
 
 
 @dataclass
@@ -89,19 +120,310 @@ class WebcamRun:
     frames_per_s: float | None     # steady rate, from the second frame on (the first warms up)
     device: torch.device
     recorded: Path | None          # the --output file, if recording
+    snapshots: list[Path] = field(default_factory=list)
+    interrupted: bool = False      # stopped by Ctrl-C (what was recorded is kept)
+
+
+@dataclass
+class _Shown:
+    """A frame as the window shows it."""
+
+    rgb: np.ndarray       # the camera's frame (after max_size)
+    styled: np.ndarray
+    name: str             # the style that made it
+    fps: float
+    index: int            # frames since the start, from 1
+
+
+class _Latest:
+    """A one-frame mailbox from the worker to the window: the newest frame wins."""
+
+    def __init__(self) -> None:
+        self.frame: _Shown | None = None
+        self.new = threading.Event()
+
+    def put(self, frame: _Shown) -> None:
+        self.frame = frame
+        self.new.set()
+
+    def take(self, timeout: float) -> _Shown | None:
+        if not self.new.wait(timeout):
+            return None
+        self.new.clear()
+        return self.frame
+
+
+class TkWindow:
+    """The demo's window: shows RGB frames (scaled down to fit the screen) and calls on_key with
+    each key's name ("n", "escape", ...); closing it or Ctrl-C in it calls on_close. Hidden until
+    the first frame."""
+
+    def __init__(self, on_key: Callable[[str], None], on_close: Callable[[], None]) -> None:
+        try:
+            import tkinter
+
+            from PIL import ImageTk
+        except ImportError as exc:
+            raise FastNSTError(f"the window needs Tk, which this Python lacks ({first_line(exc)}); on Debian "
+                               f"and Ubuntu: sudo apt install python3-tk; or record headless with --no-window "
+                               f"--output out.mp4") from None
+        self.image_tk = ImageTk
+        try:
+            self.root = tkinter.Tk()
+        except tkinter.TclError as exc:
+            raise FastNSTError(f"no window could be opened ({first_line(exc)}); record headless with --no-window "
+                               f"--output out.mp4") from None
+        self.error = tkinter.TclError
+        self.root.withdraw()
+        self.root.title(WINDOW_TITLE)
+        self.root.configure(background="black")
+        self.label = tkinter.Label(self.root, borderwidth=0, highlightthickness=0, background="black")
+        self.label.pack()
+        self.root.bind("<KeyPress>", lambda event: on_key(event.keysym.lower()))
+        self.root.bind("<Control-c>", lambda event: on_close())
+        self.root.protocol("WM_DELETE_WINDOW", on_close)
+        self.fit = (int(self.root.winfo_screenwidth() * 0.95), int(self.root.winfo_screenheight() * 0.9))
+        self.photo = None
+        self.title = WINDOW_TITLE
+
+    def show(self, rgb: np.ndarray, title: str) -> None:
+        height, width = rgb.shape[:2]
+        scale = min(1.0, self.fit[0] / width, self.fit[1] / height)
+        if scale < 1:
+            rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
+                             interpolation=cv2.INTER_AREA)
+        image = Image.fromarray(rgb)
+        if self.photo is None or (self.photo.width(), self.photo.height()) != image.size:
+            self.photo = self.image_tk.PhotoImage(image)
+            self.label.configure(image=self.photo)
+            self.root.deiconify()
+        else:
+            self.photo.paste(image)
+        if title != self.title:
+            self.root.title(title)
+            self.title = title
+
+    def update(self) -> None:
+        """Handle what happened (keys, redraws, moves); returns at once."""
+        self.root.update()
+
+    def close(self) -> None:
+        with contextlib.suppress(self.error):
+            self.root.destroy()
+
+
+@contextlib.contextmanager
+def _first_ctrl_c_stops(stop: Callable[[], None]) -> Iterator[None]:
+    """The first Ctrl-C calls stop (the demo ends after the frame in hand, as with q); the handler
+    then steps aside, so a second Ctrl-C raises KeyboardInterrupt at once. Only in the main thread,
+    where Python runs signal handlers, and only where Ctrl-C is not ignored."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous == signal.SIG_IGN:
+        yield
+        return
+    previous = previous if previous is not None else signal.default_int_handler
+
+    def on_ctrl_c(signum, frame) -> None:
+        signal.signal(signal.SIGINT, previous)
+        stop()
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Session:
+    """One run of the demo: the frame loop, the window's keys, and what they share."""
+
+    def __init__(self, capture: cv2.VideoCapture, is_file: bool, rate: Fraction, source: str,
+                 stylizers: list[FrameStylizer], names: list[str], *, output: str | Path | None,
+                 max_size: int | None, frames: int | None, snapshot_dir: Path, crf: int, preset: str,
+                 say: Callable[[str], None]) -> None:
+        self.capture, self.is_file, self.rate, self.source = capture, is_file, rate, source
+        self.stylizers, self.names = stylizers, names
+        self.output, self.max_size, self.limit, self.snapshot_dir = output, max_size, frames, snapshot_dir
+        self.crf, self.preset, self.say = crf, preset, say
+        self.stopped = threading.Event()
+        self.interrupted = False
+        self.current = 0            # the style the next frame takes (the window's keys change it)
+        self.side_by_side = False
+        self.count, self.fps = 0, 0.0
+        self.started = self.last = None
+        self.size = (0, 0)
+        self.recorded: Path | None = None
+        self.snapshots: list[Path] = []
+        self.latest: _Latest | None = None   # set when a window shows the frames
+        self.pace = False                    # a file in a window plays at its frame rate
+        self.error: BaseException | None = None
+        self.shown: _Shown | None = None
+        self.message: str | None = None
+        self.message_until = 0.0
+        self.dirty = False
+
+    # --- the frame loop: the worker thread with a window, else the caller's ---
+
+    def frame_loop(self) -> None:
+        recorder: VideoWriter | None = None
+        record_start, last_pts, in_use = 0.0, -1, None
+        try:
+            while not self.stopped.is_set() and (self.limit is None or self.count < self.limit):
+                ok, bgr = self.capture.read()
+                if not ok:
+                    if self.is_file or self.count:  # a file ends; a camera that worked and stops is unplugged
+                        break
+                    raise FastNSTError(f"--webcam {self.source}: the camera gives no frames")
+                rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+                size = fit_size(rgb.shape[1], rgb.shape[0], self.max_size)
+                if size != (rgb.shape[1], rgb.shape[0]):
+                    rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+                current = self.current
+                if current != in_use:  # a new style starts its own stream (its tone statistics afresh)
+                    self.stylizers[current].reset()
+                    in_use = current
+                styled = self.stylizers[current](rgb[None])[0]
+                self.size = (styled.shape[1], styled.shape[0])
+                now = time.perf_counter()
+                if self.output is not None:
+                    if recorder is None:  # a camera: milliseconds of wall clock; a file: its own frame numbers
+                        recorder = VideoWriter(self.output, styled.shape[1], styled.shape[0], rate=self.rate,
+                                               time_base=1 / self.rate if self.is_file else Fraction(1, 1000),
+                                               crf=self.crf, preset=self.preset)
+                        record_start = now
+                    pts = self.count if self.is_file else max(round((now - record_start) * 1000), last_pts + 1)
+                    recorder.write(styled, pts)
+                    last_pts = pts
+                self.count += 1
+                if self.last is not None:  # frames per second, smoothed over about ten frames
+                    self.fps = 1 / (now - self.last) if self.fps == 0 else 0.9 * self.fps + 0.1 / (now - self.last)
+                else:
+                    self.started = now
+                self.last = now
+                if self.latest is not None:
+                    self.latest.put(_Shown(rgb, styled, self.names[current], self.fps, self.count))
+                if self.pace:
+                    self.stopped.wait(max(0.0, self.started + self.count / float(self.rate) - time.perf_counter()))
+            self.recorded = recorder.close() if recorder is not None else None
+        except BaseException:
+            if recorder is not None:
+                recorder.abort()
+            raise
+
+    def _work(self) -> None:
+        try:
+            self.frame_loop()
+        except BaseException as exc:  # handed to the caller's thread
+            self.error = exc
+        finally:
+            self.stopped.set()
+
+    # --- the window: the caller's thread ---
+
+    def window_loop(self) -> None:
+        window = TkWindow(self.key, self.stop)
+        self.latest, self.pace = _Latest(), self.is_file
+        worker = threading.Thread(target=self._work, name="fastnst-webcam", daemon=True)
+        try:
+            worker.start()
+            while not self.stopped.is_set():
+                window.update()
+                frame = self.latest.take(timeout=0.01)
+                if frame is not None:
+                    self.shown, self.dirty = frame, True
+                if self.message and time.monotonic() > self.message_until:
+                    self.message, self.dirty = None, True
+                if self.dirty and self.shown is not None:
+                    window.show(self.view(self.shown, caption=True), f"{WINDOW_TITLE}: {self.shown.name}")
+                    self.dirty = False
+        finally:
+            self.stopped.set()
+            window.close()  # gone at once; the worker finishes the frame in hand and closes the recording
+            if worker.is_alive():
+                worker.join()
+        if self.error is not None:
+            raise self.error
+
+    def view(self, frame: _Shown, caption: bool) -> np.ndarray:
+        """The stylized frame, or the original beside it; the caption over the stylized part."""
+        if not self.side_by_side:
+            view = frame.styled.copy()
+        else:
+            view = np.hstack([frame.rgb, frame.styled])
+        if caption:
+            left = frame.rgb.shape[1] if self.side_by_side else 0
+            if self.side_by_side:
+                overlay(view, ["original"])
+            overlay(view, [f"{frame.name}  {frame.fps:.1f} fps", self.message], left)
+        return view
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self.stopped.set()
+
+    def key(self, name: str) -> None:
+        """A key, taken at once: the state changes for the next frame, the line under the caption
+        says what happened, and the window redraws the frame it shows with it."""
+        if name in ("q", "escape"):
+            self.stop()
+            return
+        if name in ("n", "p"):
+            if len(self.stylizers) == 1:
+                self.feedback("one style: give --ckpt several checkpoints to switch")
+            else:
+                self.current = (self.current + (1 if name == "n" else -1)) % len(self.stylizers)
+                self.feedback(f"{'next' if name == 'n' else 'previous'} style: {self.names[self.current]}")
+        elif name == "o":
+            self.side_by_side = not self.side_by_side
+            self.feedback("original beside the stylized frame" if self.side_by_side else "stylized frame only")
+        elif name == "s":
+            self.snapshot()
+        elif len(name) == 1:
+            self.feedback(KEYS_HELP)
+
+    def feedback(self, message: str) -> None:
+        self.message, self.message_until, self.dirty = message, time.monotonic() + FEEDBACK_SECONDS, True
+
+    def snapshot(self) -> None:
+        """The frame on screen, without the caption, as a PNG in the snapshot folder."""
+        frame = self.shown
+        if frame is None:
+            self.feedback("no frame yet to take")
+            return
+        path = self.snapshot_dir / f"{frame.name}_{datetime.now():%Y%m%d-%H%M%S}_{frame.index}.png"
+        try:
+            save_image(Image.fromarray(self.view(frame, caption=False)), path)
+        except (OSError, FastNSTError) as exc:
+            self.feedback(f"snapshot failed: {first_line(exc)}")
+            self.say(f"warning: snapshot {path}: {first_line(exc)}")
+            return
+        path = path.resolve()
+        self.snapshots.append(path)
+        self.feedback(f"saved {path.name}")
+        self.say(f"snapshot -> {path}")
+
+    def result(self, device: torch.device) -> WebcamRun:
+        steady = (self.count - 1) / (self.last - self.started) if self.count > 1 else None
+        return WebcamRun(self.count, self.size[0], self.size[1], steady, device, self.recorded, self.snapshots,
+                         self.interrupted)
 
 
 def run_webcam(source: str, checkpoints: Sequence[str | Path], *, window: bool = True, output: str | Path | None = None,
-               max_size: int | None = None, preserve_color: bool = False, strength: float = 1.0,
-               frames: int | None = None, device: str = "auto", precision: str = "auto", compile: bool = False,
-               backend: str = "torch", crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
-               say: Callable[[str], None] = print) -> WebcamRun:
+               snapshot_dir: str | Path | None = None, max_size: int | None = None, preserve_color: bool = False,
+               strength: float = 1.0, match_tone: bool = False, frames: int | None = None, device: str = "auto",
+               precision: str = "auto", compile: bool = False, backend: str = "torch", crf: int = DEFAULT_CRF,
+               preset: str = DEFAULT_PRESET, say: Callable[[str], None] = lambda line: None) -> WebcamRun:
     """Stylize a camera (`source` an index like "0") or a video file played as one, live.
 
     window: show the feed (keys: n/p next/previous checkpoint, o original side by side, s
-    snapshot, q quit); output: also record the stylized feed to this H.264 file. Without either
-    it only measures the frame rate. The other options mean what they mean for images; `say` receives
-    the lines worth telling the user (snapshots).
+    snapshot, q or Esc quit); output: also record the stylized feed to this H.264 file. Without
+    either it only measures the frame rate. snapshot_dir: where s writes PNGs (default
+    ~/Pictures/fastnst). The other options mean what they mean for images; match_tone's
+    adjustment is smoothed over the frames. `say` receives the lines worth telling the user
+    (where a snapshot went). Ctrl-C ends the run like q (WebcamRun.interrupted says so).
     """
     if not 0.0 <= strength <= 1.0:
         raise FastNSTError(f"--strength must be between 0 and 1, got {strength}")
@@ -109,77 +431,24 @@ def run_webcam(source: str, checkpoints: Sequence[str | Path], *, window: bool =
         raise FastNSTError("--max-size must be a positive number of pixels")
     if frames is not None and frames < 1:
         raise FastNSTError("--frames must be at least 1")
-    # Each checkpoint as the image path loads it: backend, precision and compile apply here too.
-    loaded = [load_stylizer(path, device=device, precision=precision, compile=compile, backend=backend)
-              for path in checkpoints]
-    names, dev = [name for _, name, _ in loaded], loaded[0][2]
-    stylizers = [FrameStylizer(stylizer, dev, preserve_color=preserve_color, strength=strength)
-                 for stylizer, _, _ in loaded]
-    capture, is_file, rate = open_capture(source)
-    window_open = False
-    recorder: VideoWriter | None = None
-    current, side_by_side, count, fps = 0, False, 0, 0.0
-    started = last = record_start = None
-    last_pts = -1
-    styled = None
+    capture, is_file, rate = open_capture(source)  # what is wrong with the camera first, then the display
     try:
         if window:
-            open_window()
-            window_open = True
-        while frames is None or count < frames:
-            ok, bgr = capture.read()
-            if not ok:
-                if is_file or count:  # a file ends; a camera that worked and stops is unplugged
-                    break
-                raise FastNSTError(f"--webcam {source}: the camera gives no frames")
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            size = fit_size(rgb.shape[1], rgb.shape[0], max_size)
-            if size != (rgb.shape[1], rgb.shape[0]):
-                rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            styled = stylizers[current](rgb[None])[0]
-            now = time.perf_counter()
-            if output is not None:
-                if recorder is None:  # a camera: milliseconds of wall clock; a file: its own frame numbers
-                    recorder = VideoWriter(output, styled.shape[1], styled.shape[0], rate=rate,
-                                           time_base=1 / rate if is_file else Fraction(1, 1000),
-                                           crf=crf, preset=preset)
-                    record_start = now
-                pts = count if is_file else max(round((now - record_start) * 1000), last_pts + 1)
-                recorder.write(styled, pts)
-                last_pts = pts
-            count += 1
-            if last is not None:  # frames per second, smoothed over about ten frames
-                fps = 1 / (now - last) if fps == 0 else 0.9 * fps + 0.1 / (now - last)
+            check_display()
+        # Each checkpoint as the image path loads it: backend, precision and compile apply here too.
+        loaded = [load_stylizer(path, device=device, precision=precision, compile=compile, backend=backend)
+                  for path in checkpoints]
+        names, dev = [name for _, name, _ in loaded], loaded[0][2]
+        stylizers = [FrameStylizer(stylizer, dev, preserve_color=preserve_color, strength=strength,
+                                   match_tone=match_tone) for stylizer, _, _ in loaded]
+        session = _Session(capture, is_file, rate, source, stylizers, names, output=output, max_size=max_size,
+                           frames=frames, crf=crf, preset=preset, say=say,
+                           snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())
+        with _first_ctrl_c_stops(session.interrupt):
+            if window:
+                session.window_loop()
             else:
-                started = now
-            last = now
-            if window_open:
-                view = np.hstack([rgb, styled]) if side_by_side else styled
-                view = overlay(cv2.cvtColor(view, cv2.COLOR_RGB2BGR), f"{names[current]}  {fps:.1f} fps")
-                cv2.imshow(WINDOW, view)
-                key = cv2.waitKey(1) & 0xFF
-                if key in (ord("q"), 27) or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-                    break
-                if key == ord("n"):
-                    current = (current + 1) % len(stylizers)
-                elif key == ord("p"):
-                    current = (current - 1) % len(stylizers)
-                elif key == ord("o"):
-                    side_by_side = not side_by_side
-                elif key == ord("s"):
-                    snapshot = Path(f"{names[current]}_{datetime.now():%Y%m%d-%H%M%S}_{count}.png")
-                    shown = np.hstack([rgb, styled]) if side_by_side else styled  # without the overlay
-                    cv2.imwrite(str(snapshot), cv2.cvtColor(shown, cv2.COLOR_RGB2BGR))
-                    say(f"snapshot -> {snapshot}")
-        recorded = recorder.close() if recorder is not None else None
-    except BaseException:
-        if recorder is not None:
-            recorder.abort()
-        raise
+                session.frame_loop()
     finally:
         capture.release()
-        if window_open:
-            cv2.destroyAllWindows()
-    steady = (count - 1) / (last - started) if count > 1 else None
-    height, width = styled.shape[:2] if styled is not None else (0, 0)
-    return WebcamRun(count, width, height, steady, dev, recorded)
+    return session.result(dev)
