@@ -25,7 +25,7 @@ from ..errors import FastNSTError
 from ..files import atomic_path
 from ..images import find_images, open_rgb, resize_long_side, to_tensor
 from ..loss import RANDOM_WEIGHTS, LossConfig, Objective
-from .optimize import INITS, check_optimizer, run_optimization
+from .optimize import check_run, run_optimization
 
 
 def _content_files(content: str | Path) -> list[Path]:
@@ -96,16 +96,9 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
         forward pass and, with vs_optimize, "optimize": steps and seconds to match), "mean" over
         photos, "optimize" (summary), and the settings used.
     """
-    if size is not None and size < 16:
-        raise FastNSTError("--size must be at least 16 pixels")
     if vs_optimize is not None and vs_optimize < 1:
         raise FastNSTError("--vs-optimize needs a positive number of steps")
-    if vs_init not in INITS:
-        raise FastNSTError(f"unknown --vs-init '{vs_init}': choose one of {', '.join(INITS)}")
-    check_optimizer(vs_optimizer, vs_lr)
-    unknown = set(loss_overrides) - set(LossConfig.field_names())
-    if unknown:
-        raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    check_run(size=size, init=vs_init, optimizer=vs_optimizer, lr=vs_lr, loss_options=loss_overrides, flag="vs-")
     if images is not None and images < 1:
         raise FastNSTError("--images must be at least 1")
     files = _content_files(content)[:images]

@@ -56,6 +56,19 @@ def check_optimizer(optimizer: str, lr: float | None) -> None:
         raise FastNSTError("--lr must be a positive number")
 
 
+def check_run(*, size: int | None, init: str, optimizer: str, lr: float | None, loss_options: dict[str, Any],
+              flag: str = "") -> None:
+    """The options optimize and evaluate share; `flag` prefixes the optimizer's flag names ("vs-")."""
+    unknown = set(loss_options) - set(LossConfig.field_names())
+    if unknown:
+        raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    if size is not None and size < 16:
+        raise FastNSTError("--size must be at least 16 pixels")
+    if init not in INITS:
+        raise FastNSTError(f"unknown --{flag}init '{init}': choose one of {', '.join(INITS)}")
+    check_optimizer(optimizer, lr)
+
+
 def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int, init: str = "content",
                      optimizer: str = "lbfgs", lr: float | None = None, seed: int = 0,
                      stop_below: float | None = None,
@@ -177,16 +190,9 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
     Returns:
         The stylized RGB image (RGBA if the photo had transparency), or (image, history).
     """
-    unknown = set(loss_options) - set(LossConfig.field_names())
-    if unknown:
-        raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}")
     if steps < 1:
         raise FastNSTError("--steps must be at least 1")
-    if size is not None and size < 16:
-        raise FastNSTError("--size must be at least 16 pixels")
-    if init not in INITS:
-        raise FastNSTError(f"unknown init '{init}': choose one of {', '.join(INITS)}")
-    check_optimizer(optimizer, lr)
+    check_run(size=size, init=init, optimizer=optimizer, lr=lr, loss_options=loss_options)
     if save_every is not None and (save_every < 1 or output is None):
         raise FastNSTError("--save-every needs a positive number of steps and an output file")
     output = Path(output) if output is not None else None
