@@ -1,4 +1,4 @@
-"""python -m fastnst COMMAND [options]: train, stylize, optimize, evaluate, export or flicker."""
+"""python -m fastnst COMMAND [options]: train, stylize, optimize, evaluate, export, flicker or info."""
 
 import sys
 

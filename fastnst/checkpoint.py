@@ -6,7 +6,8 @@ A fastnst checkpoint is a ``torch.save``d dict (loadable with ``weights_only=Tru
     version         FORMAT_VERSION
     model_config    ModelConfig as a dict
     model           the TransformerNet state dict (float16 in inference checkpoints)
-    style           {"name": str, "thumbnail": uint8 tensor H x W x 3 (long side <= 128)}
+    style           {"name": str, "thumbnail": uint8 tensor H x W x 3 (long side <= 128)}: the first style
+    styles          (format 3, nets of several styles) [{"name", "thumbnail"}, ...], one per style
     train_args      the training options (TrainConfig less the loss options), plain values
     loss            the loss options (LossConfig) as plain values; format 1 kept them in train_args,
                     plus "loss_net": {"name", "weights", "content_layers", ...}
@@ -31,7 +32,7 @@ from .errors import FastNSTError, first_line
 from .files import atomic_path
 from .model import ModelConfig, TransformerNet
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # written for nets of several styles; one-style nets are still written as format 2
 THUMBNAIL_SIZE = 128
 
 
@@ -40,14 +41,22 @@ class Checkpoint:
     """A loaded checkpoint: the model ready for inference plus what it was trained with."""
 
     model: TransformerNet
-    style_name: str
+    style_name: str  # the style's name; for a net of several, their names joined by "+"
     style_thumbnail: Image.Image | None = None
+    style_names: list[str] = field(default_factory=list)  # one per style the net holds
+    style_thumbnails: list[Image.Image | None] = field(default_factory=list)
     train_args: dict[str, Any] = field(default_factory=dict)
     loss: dict[str, Any] = field(default_factory=dict)  # the LossConfig fields it was trained with
     step: int = 0
     path: Path | None = None
     format: str = "fastnst"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.style_names:
+            self.style_names = [self.style_name]
+        if not self.style_thumbnails:
+            self.style_thumbnails = [self.style_thumbnail] + [None] * (len(self.style_names) - 1)
 
 
 def thumbnail_tensor(image: Image.Image) -> torch.Tensor:
@@ -68,22 +77,29 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     return path
 
 
-def build_checkpoint(model: TransformerNet, *, style_name: str, style_image: Image.Image | None,
+def build_checkpoint(model: TransformerNet, *, styles: list[tuple[str, Image.Image | None]],
                      train_args: dict, loss: dict, step: int, half: bool = False) -> dict:
-    """The dict of the format above (without training state)."""
+    """The dict of the format above (without training state); `styles` holds (name, image or
+    None) for each style of the net, in its order."""
+    if len(styles) != model.config.num_styles:
+        raise ValueError(f"{len(styles)} style names for a net of {model.config.num_styles} styles")
     state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().clone()
              for k, v in model.state_dict().items()}
-    return {
+    described = [{"name": name, "thumbnail": thumbnail_tensor(image) if image is not None else None}
+                 for name, image in styles]
+    out = {
         "format": "fastnst",
-        "version": FORMAT_VERSION,
+        "version": FORMAT_VERSION if len(styles) > 1 else 2,
         "model_config": model.config.to_dict(),
         "model": state,
-        "style": {"name": style_name,
-                  "thumbnail": thumbnail_tensor(style_image) if style_image is not None else None},
+        "style": described[0],
         "train_args": train_args,
         "loss": loss,
         "step": step,
     }
+    if len(styles) > 1:
+        out["styles"] = described
+    return out
 
 
 # Format 1 stored the loss options among train_args and again, renamed, in "loss_net".
@@ -143,16 +159,17 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         try:
             config, state, kind = ModelConfig.from_dict(raw["model_config"]), raw["model"], "fastnst"
             state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-            style = raw.get("style") or {}
-            style_name = style.get("name") or path.stem
-            thumb = style.get("thumbnail")
-            thumbnail = Image.fromarray(thumb.numpy()) if thumb is not None else None
+            styles = raw.get("styles") or [raw.get("style") or {}]
+            names = [style.get("name") or (path.stem if len(styles) == 1 else f"style{i}")
+                     for i, style in enumerate(styles)]
+            thumbnails = [Image.fromarray(s["thumbnail"].numpy()) if s.get("thumbnail") is not None else None
+                          for s in styles]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             missing = f"no {exc.args[0]!r}" if isinstance(exc, KeyError) else first_line(exc)
             raise FastNSTError(f"{path}: a damaged fastnst checkpoint ({missing})") from None
     elif "conv1.conv2d.weight" in raw and "deconv3.conv2d.weight" in raw:
         config, state = _from_example_state_dict(raw)
-        kind, style_name, thumbnail = "pytorch-example", path.stem, None
+        kind, names, thumbnails = "pytorch-example", [path.stem], [None]
     else:
         raise FastNSTError(f"{path} is not a fastnst checkpoint or a TransformerNet state dict")
 
@@ -164,7 +181,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise FastNSTError(f"{path}: weights do not fit the network: {first_line(exc)}") from None
+    if len(names) != config.num_styles:
+        raise FastNSTError(f"{path}: a damaged fastnst checkpoint ({len(names)} style names for "
+                           f"{config.num_styles} styles)")
     model.eval()
-    return Checkpoint(model=model, style_name=style_name, style_thumbnail=thumbnail,
-                      train_args=raw.get("train_args", {}), loss=_loss_options(raw),
+    return Checkpoint(model=model, style_name="+".join(names), style_thumbnail=thumbnails[0],
+                      style_names=names, style_thumbnails=thumbnails, train_args=raw.get("train_args", {}), loss=_loss_options(raw),
                       step=raw.get("step", 0), path=path, format=kind, raw=raw)

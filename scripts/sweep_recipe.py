@@ -36,21 +36,25 @@ VGG19 = SHARED / "weights" / "vgg19-imagenet-features.pth"
 
 LAYERS_EQ = (0.5, 0.75, 4.0, 4.0)  # equal style gradient norms per layer at the bundled mosaic net's output
 
-# name -> (description, TrainConfig overrides, {"lr_drop": (fraction of steps, factor)})
-SETTINGS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
-    "A": ("bundled recipe: defaults, style 256", {}, {}),
-    "B": ("layer weights 0.5,0.75,4,4", {"style_layer_weights": LAYERS_EQ}, {}),
-    "C": ("style weight 5e4", {"style_weight": 5e4}, {}),
-    "C3": ("style weight 3e4", {"style_weight": 3e4}, {}),
-    "D": ("style image 512", {"style_size": 512}, {}),
-    "E": ("lr 3e-3, x0.1 at 70 %", {"lr": 3e-3}, {"lr_drop": (0.7, 0.1)}),
-    "E2": ("lr 3e-3 constant", {"lr": 3e-3}, {}),
-    "F": ("B + style 512 + lr 3e-3 drop", {"style_layer_weights": LAYERS_EQ, "style_size": 512, "lr": 3e-3},
-          {"lr_drop": (0.7, 0.1)}),
-    "BD": ("B + style 512", {"style_layer_weights": LAYERS_EQ, "style_size": 512}, {}),
-    "BCD": ("B + sw 3e4 + style 512", {"style_layer_weights": LAYERS_EQ, "style_weight": 3e4, "style_size": 512}, {}),
+# Every setting is a change to the first recipe (A): equal layer weights, style image at 256,
+# Adam at 1e-3 throughout. F is what train.py does by default now.
+FIRST_RECIPE = dict(style_layer_weights=(1.0, 1.0, 1.0, 1.0), style_size=256, lr=1e-3, lr_decay_at=1.0)
+LR_DROP = dict(lr=3e-3, lr_decay_at=0.7)
+
+# name -> (description, TrainConfig overrides of FIRST_RECIPE)
+SETTINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "A": ("first recipe: layer weights 1 each, style 256, lr 1e-3", {}),
+    "B": ("layer weights 0.5,0.75,4,4", {"style_layer_weights": LAYERS_EQ}),
+    "C": ("style weight 5e4", {"style_weight": 5e4}),
+    "C3": ("style weight 3e4", {"style_weight": 3e4}),
+    "D": ("style image 512", {"style_size": 512}),
+    "E": ("lr 3e-3, x0.1 at 70 %", LR_DROP),
+    "E2": ("lr 3e-3 constant", {"lr": 3e-3}),
+    "F": ("B + D + E: the defaults", {"style_layer_weights": LAYERS_EQ, "style_size": 512, **LR_DROP}),
+    "BD": ("B + style 512", {"style_layer_weights": LAYERS_EQ, "style_size": 512}),
+    "BCD": ("B + sw 3e4 + style 512", {"style_layer_weights": LAYERS_EQ, "style_weight": 3e4, "style_size": 512}),
     "G": ("B + sw 3e4 + style 512 + lr 3e-3 drop", {"style_layer_weights": LAYERS_EQ, "style_weight": 3e4,
-                                                    "style_size": 512, "lr": 3e-3}, {"lr_drop": (0.7, 0.1)}),
+                                                    "style_size": 512, **LR_DROP}),
 }
 
 REFERENCE = dict(content_layers=("relu2_2",), style_layers=("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
@@ -59,26 +63,18 @@ PICTURE_PHOTOS = ("building.jpg", "grace_hopper.jpg", "002.jpg")
 
 
 def train_setting(name: str, style: str, args: argparse.Namespace, folder: Path) -> tuple[Path, float]:
-    description, overrides, extra = SETTINGS[name]
+    description, overrides = SETTINGS[name]
     options = dict(style=str(SHARED / "data" / "style" / f"{style}.jpg"), data=str(SHARED / "data" / "content" / "train"),
                    val_dir=str(SHARED / "data" / "content" / "val"), loss_net="vgg19", loss_weights=str(VGG19),
-                   image_size=args.image_size, style_size=256, batch_size=args.batch_size, workers=args.workers,
+                   image_size=args.image_size, batch_size=args.batch_size, workers=args.workers,
                    stability_weight=args.stability_weight, steps=args.steps, logdir=str(folder / "tb"),
                    ckpt_path=str(folder / "train.pt"), out=str(folder / f"{style}.pt"), log_every=10,
                    sample_every=args.steps, ckpt_every=args.steps, progress=False, seed=0)
-    options.update(overrides)
+    options.update({**FIRST_RECIPE, **overrides})
     if args.init_from:  # continue an existing network (fresh Adam) instead of starting from scratch
         options["init"] = args.init_from
     tick = time.perf_counter()
-    drop = extra.get("lr_drop")
-    if drop:  # lr x factor for the last part: resume with the lower --lr
-        fraction, factor = drop
-        first = max(1, round(args.steps * fraction))
-        fastnst.train(**{**options, "steps": first, "ckpt_every": first})
-        out = fastnst.train(resume=str(folder / "train.pt"), steps=args.steps, lr=options["lr"] * factor,
-                            out=options["out"], progress=False)
-    else:
-        out = fastnst.train(**options)
+    out = fastnst.train(**options)
     return Path(out), (time.perf_counter() - tick) / args.steps
 
 
@@ -229,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             result = {"style": style, "setting": folder.name,
                       "description": SETTINGS[name][0] + (f", from {args.init_from}" if args.init_from else ""),
                       "overrides": {k: list(v) if isinstance(v, tuple) else v for k, v in SETTINGS[name][1].items()},
-                      "extra": SETTINGS[name][2], "steps": args.steps, "image_size": args.image_size,
+                      "steps": args.steps, "image_size": args.image_size,
                       "batch_size": args.batch_size, "stability_weight": args.stability_weight,
                       "seconds_per_step": seconds_per_step, **evaluate_setting(ckpt, style, args)}
             result["eval_seconds"] = time.perf_counter() - tick

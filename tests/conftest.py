@@ -55,7 +55,7 @@ def ckpt_file(tmp_path: Path) -> Path:
     """A fastnst inference checkpoint with random weights (style name 'tiles')."""
     torch.manual_seed(0)
     model = TransformerNet()
-    state = build_checkpoint(model, style_name="tiles", style_image=random_image(64, 64),
+    state = build_checkpoint(model, styles=[("tiles", random_image(64, 64))],
                              train_args={"steps": 0}, loss={"loss_net": "vgg16"}, step=0, half=True)
     return atomic_save(state, tmp_path / "tiles.pt")
 

@@ -18,7 +18,7 @@ from .conftest import ROOT, random_image
 def test_round_trip_keeps_weights_and_metadata(tmp_path):
     torch.manual_seed(1)
     model = TransformerNet()
-    state = build_checkpoint(model, style_name="mosaic", style_image=random_image(300, 200),
+    state = build_checkpoint(model, styles=[("mosaic", random_image(300, 200))],
                              train_args={"steps": 7, "style": "mosaic.jpg"},
                              loss={"loss_net": "vgg19", "style_layers": ["relu1_2"]}, step=7)
     path = atomic_save(state, tmp_path / "sub" / "m.pt")
@@ -32,7 +32,7 @@ def test_round_trip_keeps_weights_and_metadata(tmp_path):
 
 
 def test_inference_checkpoint_is_small_fp16(tmp_path):
-    state = build_checkpoint(TransformerNet(), style_name="s", style_image=None, train_args={},
+    state = build_checkpoint(TransformerNet(), styles=[("s", None)], train_args={},
                              loss={}, step=0, half=True)
     path = atomic_save(state, tmp_path / "s.pt")
     assert path.stat().st_size < 4_000_000

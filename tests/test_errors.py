@@ -213,7 +213,7 @@ def test_an_unexpected_failure_is_one_line_with_a_debug_hint(tmp_path, ckpt_file
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(command, "load_stylizer", broken)
+    monkeypatch.setattr(command, "load_stylizers", broken)
     photo = tmp_path / "photo.png"
     random_image(16, 16).save(photo)
     code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", ckpt_file)

@@ -28,7 +28,7 @@ def test_losses_per_image_per_layer_and_mean(ckpt_file, photo_dir, style_file):
 
 def test_uses_the_checkpoints_loss_unless_overridden(tmp_path, photo_dir, style_file):
     torch.manual_seed(0)
-    state = build_checkpoint(TransformerNet(), style_name="tiles", style_image=random_image(32, 32),
+    state = build_checkpoint(TransformerNet(), styles=[("tiles", random_image(32, 32))],
                              train_args={"style": str(style_file)},
                              loss={"loss_net": "vgg16", "loss_weights": "random", "content_layers": ["relu1_2"],
                                    "style_layers": ["relu2_2"], "style_layer_weights": [2.0], "style_weight": 5.0,

@@ -25,7 +25,7 @@ SIZES = [(1, 67, 45), (2, 8, 9), (1, 64, 130)]  # odd, the smallest, wide: the p
 
 @pytest.fixture(scope="module")
 def light_ckpt(tmp_path_factory):
-    state = build_checkpoint(net("light", seed=5), style_name="tiles", style_image=random_image(32, 32),
+    state = build_checkpoint(net("light", seed=5), styles=[("tiles", random_image(32, 32))],
                              train_args={}, loss={}, step=0)
     return atomic_save(state, tmp_path_factory.mktemp("ckpt") / "tiles.pt")
 

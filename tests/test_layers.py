@@ -25,7 +25,7 @@ LAYERS = [
     {"inference": ("inference",), "training": ("training",)},
     {"video": ("video",)},
     {"optimization": ("optimization",)},
-    {"cli": ("cli", "__main__")},
+    {"cli": ("cli", "__main__", "info")},
     {"api": ("",)},  # the package root: fastnst/__init__.py
 ]
 

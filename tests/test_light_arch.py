@@ -35,7 +35,7 @@ def test_light_net_is_a_fraction_of_the_default():
 
 def test_checkpoint_round_trip_rebuilds_the_light_net(tmp_path):
     net = light_net(seed=3)
-    state = build_checkpoint(net, style_name="tiles", style_image=random_image(32, 32), train_args={},
+    state = build_checkpoint(net, styles=[("tiles", random_image(32, 32))], train_args={},
                              loss={}, step=0)
     ckpt = load_checkpoint(atomic_save(state, tmp_path / "light.pt"))
     assert ckpt.model.config == net.config and ckpt.model.config.arch == "light"
@@ -47,7 +47,7 @@ def test_checkpoint_round_trip_rebuilds_the_light_net(tmp_path):
 
 
 def test_checkpoints_without_arch_are_johnson_and_unknown_archs_are_one_line_errors(tmp_path):
-    state = build_checkpoint(TransformerNet(), style_name="s", style_image=None, train_args={}, loss={}, step=0)
+    state = build_checkpoint(TransformerNet(), styles=[("s", None)], train_args={}, loss={}, step=0)
     del state["model_config"]["arch"]  # as written before the field existed
     assert load_checkpoint(atomic_save(state, tmp_path / "old.pt")).model.config.arch == "johnson"
     state["model_config"]["arch"] = "huge"

@@ -25,7 +25,7 @@ def gray_net() -> TransformerNet:
 
 def test_a_training_step_and_evaluate_measure_the_same_loss(tmp_path, photo_dir, style_file):
     model = gray_net()
-    path = atomic_save(build_checkpoint(model, style_name="tiles", style_image=None, train_args={"style": str(style_file)},
+    path = atomic_save(build_checkpoint(model, styles=[("tiles", None)], train_args={"style": str(style_file)},
                                         loss=LOSS.to_dict(), step=0), tmp_path / "tiles.pt")
     photo = photo_dir / "p0.jpg"
     report = fastnst.evaluate(path, photo, size=None)  # the checkpoint's loss and style image

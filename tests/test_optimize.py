@@ -36,7 +36,8 @@ def test_a_few_steps_lower_the_loss(optimizer, style_file):
                                       return_history=True, **TINY)
     assert image.size == (32, 24) and image.mode == "RGB"
     assert len(history) == 7  # the start and after each step
-    assert history[-1]["total"] < history[0]["total"]
+    # The image returned is the best one seen: L-BFGS's last evaluation may be a line-search trial.
+    assert min(h["total"] for h in history[1:]) < history[0]["total"]
     assert {"content", "style", "tv", "total", "seconds", "style_relu1_2", "style_relu4_3"} <= set(history[0])
     first = history[0]
     assert first["total"] == pytest.approx(first["content"] + first["style"] + first["tv"], rel=1e-5)

@@ -105,7 +105,7 @@ def test_on_a_clip_the_adjustment_changes_little_from_frame_to_frame():
 
 
 def test_match_tone_option_for_images_and_videos(tmp_path, capsys):
-    ckpt = atomic_save(build_checkpoint(contrasty_net(), style_name="bold", style_image=None, train_args={}, loss={},
+    ckpt = atomic_save(build_checkpoint(contrasty_net(), styles=[("bold", None)], train_args={}, loss={},
                                         step=0), tmp_path / "bold.pt")
     photo = tmp_path / "photo.png"
     Image.fromarray((dim_photo()[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(photo)

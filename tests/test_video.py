@@ -175,7 +175,7 @@ def test_folders_include_videos_and_skip_earlier_outputs(tmp_path):
     (tmp_path / "a_tiles.mkv").write_bytes(b"")
     (tmp_path / ".a.x1y2.mp4").write_bytes(b"")  # someone's temporary file
     random_image(8, 8).save(tmp_path / "b.png")
-    files, errors = expand_inputs([str(tmp_path)], "tiles")
+    files, errors = expand_inputs([str(tmp_path)], ["tiles"])
     assert [p.name for p, _ in files] == ["a.mkv", "b.png"] and errors == []
     assert fastnst.video.output_extension("x.webm") == ".mp4" and fastnst.video.output_extension("x.MOV") == ".mov"
 

@@ -26,7 +26,7 @@ from .conftest import ROOT, make_clip, run_cli
 @pytest.fixture
 def candy(tmp_path: Path) -> Path:
     """A second checkpoint to switch to, style name 'candy'."""
-    return atomic_save(build_checkpoint(TransformerNet(), style_name="candy", style_image=None, train_args={},
+    return atomic_save(build_checkpoint(TransformerNet(), styles=[("candy", None)], train_args={},
                                         loss={}, step=0), tmp_path / "candy.pt")
 
 

@@ -5,11 +5,12 @@ package imports it."""
 from .evaluate import main as evaluate_main
 from .export import main as export_main
 from .flicker import main as flicker_main
+from .info import main as info_main
 from .optimize import main as optimize_main
 from .stylize import main as infer_main
 from .train import main as train_main
 
 COMMANDS = {"train": train_main, "stylize": infer_main, "optimize": optimize_main, "evaluate": evaluate_main,
-            "export": export_main, "flicker": flicker_main}
+            "export": export_main, "flicker": flicker_main, "info": info_main}
 
-__all__ = ["COMMANDS", "evaluate_main", "export_main", "flicker_main", "infer_main", "optimize_main", "train_main"]
+__all__ = ["COMMANDS", "evaluate_main", "export_main", "flicker_main", "infer_main", "info_main", "optimize_main", "train_main"]

@@ -89,7 +89,7 @@ def add_loss_arguments(p: argparse.ArgumentParser, unset: str | None = None, sta
                    + default(d.content_layers))
     g.add_argument("--style-layers", type=layers, help="comma-separated" + default(d.style_layers))
     g.add_argument("--style-layer-weights", type=floats, help="comma-separated weight per style layer"
-                   + ("" if unset else " (default 1 each)"))
+                   + default(d.style_layer_weights))
     g.add_argument("--content-weight", type=float, help="content loss weight" + default(d.content_weight))
     g.add_argument("--style-weight", type=float, help="style loss weight" + default(d.style_weight))
     g.add_argument("--tv-weight", type=float, help="total variation weight" + default(d.tv_weight))

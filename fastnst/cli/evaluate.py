@@ -18,6 +18,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt", required=True, help="checkpoint to evaluate")
     p.add_argument("--content", required=True, help="folder of photos (or one photo)")
     p.add_argument("--style", help="style image (default: the one the checkpoint was trained on, if it is here)")
+    p.add_argument("--net-style", metavar="NAME|INDEX", help="for a network of several styles: the one to evaluate "
+                   "(default its first)")
     p.add_argument("--size", type=int, default=256, help="resize photos to this long side (default 256)")
     p.add_argument("--images", type=int, help="use only the first N photos")
     p.add_argument("--json", help="also write the full report here")
@@ -36,7 +38,8 @@ def get_parser() -> argparse.ArgumentParser:
 def _evaluate(args: argparse.Namespace) -> int:
     report = evaluate(args.ckpt, args.content, args.style, size=args.size, images=args.images,
                       vs_optimize=args.vs_optimize, vs_init=args.vs_init, vs_optimizer=args.vs_optimizer,
-                      vs_lr=args.vs_lr, device=args.device, progress=args.progress, **loss_options(args))
+                      vs_lr=args.vs_lr, device=args.device, progress=args.progress, net_style=args.net_style,
+                      **loss_options(args))
     print(format_table(report))
     if args.json:
         print(f"wrote {write_json(report, args.json)}")

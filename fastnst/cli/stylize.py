@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..device import DEVICE_HELP, PRECISIONS
 from ..errors import FastNSTError, first_line
 from ..images import IMAGE_EXTENSIONS, find_images, save_image
-from ..inference import load_stylizer, stylize
+from ..inference import load_stylizers, stylize
 from ..inference.stylizer import BACKENDS, check_tile
 from ..inference.tiling import DEFAULT_TILE
 from ..video import find_videos, is_video, output_extension, stylize_video
@@ -30,6 +30,10 @@ def get_parser() -> argparse.ArgumentParser:
                    "or folders of them")
     p.add_argument("--ckpt", required=True, nargs="+", help="checkpoint (fastnst .pt, or a PyTorch "
                    "fast_neural_style .pth/.model); with --webcam, several to switch between")
+    p.add_argument("--style", metavar="NAME|INDEX|a=w,b=w|all", help="for a network of several styles: one "
+                   "by name or index, a blend (weights normalized), or all (one output per style); default: its "
+                   "first style. With --webcam: the styles n/p step through (default all)")
+    p.add_argument("--list-styles", action="store_true", help="print the styles --ckpt holds, and exit")
     p.add_argument("-o", "--output", help="output file (one input) or folder (several); default: beside each "
                    "input as <name>_<style>.<ext>")
     p.add_argument("--max-size", type=int, help="shrink inputs so the long side is at most this")
@@ -58,7 +62,7 @@ def get_parser() -> argparse.ArgumentParser:
                    "(damaged or cut short): write the frames read, with a warning, instead of failing")
     g = p.add_argument_group("webcam")
     g.add_argument("--webcam", nargs="?", const="0", metavar="INDEX|PATH", help="live demo from camera INDEX "
-                   "(default 0), or a video file played as the camera; keys: n/p next/previous --ckpt, "
+                   "(default 0), or a video file played as the camera; keys: n/p next/previous style (of every --ckpt), "
                    "o original side by side, s snapshot, q quit; Ctrl-C stops it too")
     g.add_argument("--no-window", action="store_true", help="with --webcam: no window (record with --output, "
                    "or just measure the frame rate)")
@@ -67,7 +71,7 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def expand_inputs(inputs: list[str], style_name: str) -> tuple[list[tuple[Path, Path | None]], list[str]]:
+def expand_inputs(inputs: list[str], style_names: list[str]) -> tuple[list[tuple[Path, Path | None]], list[str]]:
     """(file, folder it came from or None) pairs, and errors for inputs that do not exist."""
     files, errors = [], []
     for item in inputs:
@@ -75,7 +79,7 @@ def expand_inputs(inputs: list[str], style_name: str) -> tuple[list[tuple[Path, 
         if path.is_dir():
             # Skip our own earlier outputs so a second run does not stylize them again.
             candidates = sorted(find_images(path) + find_videos(path))
-            found = [p for p in candidates if not p.stem.endswith(f"_{style_name}")]
+            found = [p for p in candidates if not any(p.stem.endswith(f"_{name}") for name in style_names)]
             if not found:
                 errors.append(f"{path}: no images (jpg, png, webp, bmp) or videos (mp4, mov, mkv, webm, avi) "
                               f"in this folder")
@@ -117,18 +121,20 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def _stylize_files(args: argparse.Namespace) -> int:
-    model, style, device = load_stylizer(args.ckpt, device=args.device, precision=args.precision,
-                                         compile=args.compile, backend=args.backend, tile=args.tile)
-    files, errors = expand_inputs(args.inputs, style)
+    stylizers, device = load_stylizers(args.ckpt, device=args.device, precision=args.precision, compile=args.compile,
+                                       backend=args.backend, tile=args.tile, style=args.style)
+    files, errors = expand_inputs(args.inputs, [label for _, label in stylizers])
     for message in errors:
         say(f"error: {message}")
     output = Path(args.output) if args.output else None
-    many = len(files) > 1 or any(folder for _, folder in files)
+    many = len(files) * len(stylizers) > 1 or any(folder for _, folder in files)
     if output is not None and many and output.exists() and not output.is_dir():
         raise FastNSTError(f"-o {output}: several inputs need an output folder, and this is a file")
     inputs = {p.resolve() for p, _ in files}
     failed = len(errors)
-    for source, folder in tqdm(files, desc=f"stylize {style}", unit="img", disable=len(files) < 2):
+    jobs = [(source, folder, model, style) for source, folder in files for model, style in stylizers]
+    names = "+".join(label for _, label in stylizers) if len(stylizers) <= 3 else f"{len(stylizers)} styles"
+    for source, folder, model, style in tqdm(jobs, desc=f"stylize {names}", unit="img", disable=len(jobs) < 2):
         target = output_path(source, folder, style, output, many)
         try:
             if target.resolve() in inputs:
@@ -152,7 +158,8 @@ def _stylize_files(args: argparse.Namespace) -> int:
             say(f"error: {source}: {first_line(exc)}")
             failed += 1
     if failed:
-        say(f"{failed} of {len(files) + len(errors)} input(s) failed")
+        what = "output(s)" if len(stylizers) > 1 else "input(s)"
+        say(f"{failed} of {len(jobs) + len(errors)} {what} failed")
         return 1
     return 0
 
@@ -162,7 +169,7 @@ def _webcam(args: argparse.Namespace) -> int:
 
     from ..video.webcam import run_webcam  # needs OpenCV
 
-    session = run_webcam(args.webcam, args.ckpt, window=not args.no_window, output=args.output,
+    session = run_webcam(args.webcam, args.ckpt, style=args.style, window=not args.no_window, output=args.output,
                          snapshot_dir=args.snapshot_dir, max_size=args.max_size, preserve_color=args.preserve_color,
                          strength=args.strength, match_tone=args.match_tone, frames=args.frames, device=args.device,
                          precision=args.precision, compile=args.compile, backend=args.backend, crf=args.crf,
@@ -178,7 +185,20 @@ def _webcam(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_styles(args: argparse.Namespace) -> int:
+    from ..checkpoint import load_checkpoint
+
+    for path in args.ckpt:
+        names = load_checkpoint(path).style_names
+        print(f"{path}: {len(names)} style{'s' * (len(names) > 1)}")
+        for i, name in enumerate(names):
+            print(f"  {i}  {name}")
+    return 0
+
+
 def _infer(args: argparse.Namespace) -> int:
+    if args.list_styles:
+        return _list_styles(args)
     check_options(args)
     if args.webcam is not None:
         if args.inputs:

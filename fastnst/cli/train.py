@@ -19,10 +19,12 @@ D = TrainConfig()
 def get_parser() -> argparse.ArgumentParser:
     # Every default is None: unset flags fall back to TrainConfig's defaults, or on --resume to the
     # values stored in the checkpoint.
-    p = argparse.ArgumentParser(prog="train.py", description="Train a fast style transfer network for one style image.",
+    p = argparse.ArgumentParser(prog="train.py", description="Train a fast style transfer network for one style "
+                                "image, or one network for several.",
                                 argument_default=None)
     g = p.add_argument_group("style and data")
-    g.add_argument("--style", help="style image (the painting)")
+    g.add_argument("--style", nargs="+", metavar="IMAGE", help="style image (the painting); several train one "
+                   "network that holds them all (choose or blend them at inference with infer.py --style)")
     g.add_argument("--data", help=f"training photos: a local folder (recursive) or a Hugging Face dataset id "
                    f"(default: {D.data}, streamed from the hub)")
     g.add_argument("--image-size", type=int, help=f"training crop size in pixels (default {D.image_size})")
@@ -34,6 +36,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--steps", type=int, help=f"optimizer steps (default {DEFAULT_STEPS})")
     g.add_argument("--epochs", type=float, help="passes over a local --data folder, instead of --steps")
     g.add_argument("--lr", type=float, help=f"Adam learning rate (default {D.lr:g})")
+    g.add_argument("--lr-decay-at", type=float, help=f"fraction of the steps after which the rate drops tenfold "
+                   f"(default {D.lr_decay_at:g}; 1 keeps it constant)")
     g.add_argument("--seed", type=int, help=f"random seed (default {D.seed})")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("--precision", choices=PRECISIONS, help="mixed precision (default auto: bf16 on GPUs that have "
@@ -55,6 +59,9 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--init", metavar="CKPT", help="start from a trained network's weights (its architecture "
                    "too; any style), with a fresh optimizer: a new style converges faster, and a training goes on "
                    "from a small checkpoint")
+    g.add_argument("--only-norms", action="store_true", default=None, help="with --init: add the --style images "
+                   "to that net's styles, training only their instance norm scales and biases (minutes, not hours); "
+                   "the net's other styles stay exactly as they were")
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
     return p
 

@@ -4,8 +4,10 @@
     fastnst-export mosaic.pt --onnx mosaic.onnx          # the same, as a console script
 
 Both take and return N x 3 x H x W float RGB in [0, 1] ("image" -> "stylized"; the output is not
-clamped), any batch size and any H, W of at least 8. ONNX files carry the style name in their
-metadata; infer.py --backend onnxruntime runs them (OnnxStylizer below).
+clamped), any batch size and any H, W of at least 8. A net of several styles takes a second input,
+"style_weights": one float per style (a one-hot vector picks a style, a convex one blends). ONNX
+files carry the style names in their metadata ("style_names", a JSON list); infer.py --backend
+onnxruntime runs them (OnnxStylizer below).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import warnings
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,7 +28,7 @@ from torch import nn
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError, first_line
 from ..files import atomic_path
-from ..model import TransformerNet
+from ..model import TransformerNet, one_hot
 
 MIN_SIDE = 8  # the net's smallest input once exported (below it, PyTorch's forward replicate-pads)
 OPSET = 18
@@ -35,8 +39,8 @@ class _Body(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.body(x)
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net.body(x, style)
 
 
 class ExportNet(nn.Module):
@@ -52,6 +56,23 @@ class ExportNet(nn.Module):
         h, w = x.shape[2], x.shape[3]
         x = F.pad(x, [0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4], mode="reflect")
         y = self.body(x * self.value_scale) / self.value_scale
+        return y[:, :, :h, :w]
+
+
+class ExportStylesNet(nn.Module):
+    """ExportNet of a net of several styles: `style` (S weights) defaults to the first style."""
+
+    def __init__(self, body: nn.Module, value_scale: float, num_styles: int) -> None:
+        super().__init__()
+        self.body, self.value_scale, self.num_styles = body, value_scale, num_styles
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor | None = None) -> torch.Tensor:
+        if style is None:
+            style = torch.zeros(self.num_styles, device=x.device)
+            style[0] = 1.0
+        h, w = x.shape[2], x.shape[3]
+        x = F.pad(x, [0, (4 - w % 4) % 4, 0, (4 - h % 4) % 4], mode="reflect")
+        y = self.body(x * self.value_scale, style) / self.value_scale
         return y[:, :, :h, :w]
 
 
@@ -75,19 +96,26 @@ def export_onnx(checkpoint: Checkpoint | str | Path, path: str | Path, opset: in
         raise FastNSTError("ONNX export needs onnx and onnxscript: pip install 'fastnst[export]'") from None
     ckpt = _as_checkpoint(checkpoint)
     net = copy.deepcopy(ckpt.model).float().cpu().eval()
-    model = ExportNet(_Body(net), float(net.config.value_scale))
+    scale, styles = float(net.config.value_scale), net.config.num_styles
+    model = ExportStylesNet(_Body(net), scale, styles) if styles > 1 else ExportNet(_Body(net), scale)
     dim = torch.export.Dim
     shapes = {"x": {0: dim("batch"), 2: dim("height", min=MIN_SIDE), 3: dim("width", min=MIN_SIDE)}}
+    inputs, names = (torch.rand(1, 3, 64, 64),), ["image"]
+    if net.config.num_styles > 1:
+        inputs, names = inputs + (one_hot(0, net.config.num_styles),), names + ["style_weights"]
+        shapes["style"] = None
 
     def write(tmp: str) -> None:
         # The exporter reports its stages on stdout and warns about internals: keep the CLI quiet.
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(model, (torch.rand(1, 3, 64, 64),), dynamic_shapes=shapes, dynamo=True,
-                                        input_names=["image"], output_names=["stylized"], opset_version=opset,
+            program = torch.onnx.export(model, inputs, dynamic_shapes=shapes, dynamo=True,
+                                        input_names=names, output_names=["stylized"], opset_version=opset,
                                         verbose=False)
         proto = program.model_proto
-        for key, value in {"style_name": ckpt.style_name, "arch": net.config.arch, "producer": "fastnst"}.items():
+        meta = {"style_name": ckpt.style_name, "style_names": json.dumps(ckpt.style_names),
+                "arch": net.config.arch, "producer": "fastnst"}
+        for key, value in meta.items():
             proto.metadata_props.add(key=key, value=value)
         onnx.save(proto, tmp)
 
@@ -108,9 +136,13 @@ def export_torchscript(checkpoint: Checkpoint | str | Path, path: str | Path) ->
     net = copy.deepcopy(ckpt.model).float().cpu().eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit is deprecated upstream, and still works
-        body = torch.jit.trace(_Body(net), torch.rand(1, 3, 64, 64))
-        scripted = torch.jit.script(ExportNet(body, float(net.config.value_scale)))
-    extra = {"style_name": ckpt.style_name, "arch": net.config.arch}
+        if net.config.num_styles > 1:
+            body = torch.jit.trace(_Body(net), (torch.rand(1, 3, 64, 64), one_hot(0, net.config.num_styles)))
+            scripted = torch.jit.script(ExportStylesNet(body, float(net.config.value_scale), net.config.num_styles))
+        else:
+            body = torch.jit.trace(_Body(net), torch.rand(1, 3, 64, 64))
+            scripted = torch.jit.script(ExportNet(body, float(net.config.value_scale)))
+    extra = {"style_name": ckpt.style_name, "style_names": json.dumps(ckpt.style_names), "arch": net.config.arch}
 
     def write(tmp: str) -> None:
         with warnings.catch_warnings():
@@ -142,13 +174,27 @@ class OnnxStylizer:
         self.input_name = self.session.get_inputs()[0].name
         meta = self.session.get_modelmeta().custom_metadata_map
         self.style_name = meta.get("style_name") or Path(path).stem
+        self.style_names = json.loads(meta["style_names"]) if "style_names" in meta else [self.style_name]
+        self.takes_style = len(self.session.get_inputs()) > 1
+        self.style_weights: np.ndarray | None = None  # None: the first style
+
+    def with_style(self, mix: torch.Tensor) -> "OnnxStylizer":
+        """This session, run with the style weights `mix` (one per style)."""
+        other = copy.copy(self)
+        other.style_weights = mix.detach().float().cpu().numpy() if self.takes_style else None
+        return other
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         if min(images.shape[-2:]) < MIN_SIDE:
             raise FastNSTError(f"the ONNX backend needs images of at least {MIN_SIDE}x{MIN_SIDE} pixels, "
                                f"got {images.shape[-1]}x{images.shape[-2]}")
-        x = images.detach().float().cpu().contiguous().numpy()
-        return torch.from_numpy(self.session.run(None, {self.input_name: x})[0])
+        feed = {self.input_name: images.detach().float().cpu().contiguous().numpy()}
+        if self.takes_style:
+            weights = self.style_weights
+            if weights is None:
+                weights = np.eye(len(self.style_names), dtype=np.float32)[0]
+            feed["style_weights"] = weights
+        return torch.from_numpy(self.session.run(None, feed)[0])
 
 
 def run_export(ckpt: str, onnx: str | None, torchscript: str | None, check: bool = True) -> list[str]:

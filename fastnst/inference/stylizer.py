@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from PIL import Image
@@ -13,8 +13,10 @@ from torch import nn
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..device import resolve_device
 from ..errors import FastNSTError
+from ..model import TransformerNet
 from ..images import open_image, resize_long_side, to_pil, to_rgb, to_tensor
-from .fastpath import FastStylizer
+from .fastpath import FastStylizer, norms
+from .styles import StyleSpec, StyleSwitch, net_style_names, parse_style, select_style
 from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, MIN_TILE, can_tile, stylize_tiled
 from .tone import ToneSmoother, match_tone as _match_tone
 
@@ -25,12 +27,23 @@ BACKENDS = ("torch", "onnxruntime")
 Stylizer = Callable[[torch.Tensor], torch.Tensor]
 
 
-def as_model(checkpoint: Checkpoint | Stylizer | str | Path) -> Stylizer:
+def as_model(checkpoint: Checkpoint | Stylizer | str | Path, style: StyleSpec = None) -> Stylizer:
+    """The net (or stylizer) to run: a checkpoint's, with `style` chosen among its styles."""
     if isinstance(checkpoint, nn.Module) or (callable(checkpoint) and not isinstance(checkpoint, (str, Path))):
+        if isinstance(checkpoint, TransformerNet) and (checkpoint.config.num_styles > 1 or style is not None):
+            return select_style(checkpoint, _one(parse_style(style, net_style_names(checkpoint))))
+        if style is not None:
+            raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
         return checkpoint
-    if isinstance(checkpoint, Checkpoint):
-        return checkpoint.model
-    return load_checkpoint(checkpoint).model
+    loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+    return select_style(loaded.model, _one(parse_style(style, loaded.style_names)))
+
+
+def _one(choices: list) -> Any:
+    if len(choices) > 1:
+        raise FastNSTError("style 'all' makes one output per style: stylize once per name in the "
+                           "checkpoint's style_names (infer.py --style all does)")
+    return choices[0]
 
 
 def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
@@ -76,7 +89,7 @@ def stylize_tensor(model: Stylizer, images: torch.Tensor, *, preserve_color: boo
 def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer | str | Path, *,
             max_size: int | None = None, device: str | torch.device = "auto",
             preserve_color: bool = False, strength: float = 1.0, tile: int | None = None,
-            match_tone: bool = False) -> Image.Image:
+            match_tone: bool = False, style: StyleSpec = None) -> Image.Image:
     """Stylize one image with a trained network.
 
     Args:
@@ -93,6 +106,8 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
             tiles of 1024 (onnxruntime runs whole images).
         match_tone: bring the output's brightness and contrast (luminance mean and spread) back to
             the photo's; composes with preserve_color and strength.
+        style: for a net of several styles, which: a name or index, or a blend such as
+            "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first.
 
     Returns:
         The stylized RGB image (RGBA if the input had transparency), the input's size unless
@@ -102,7 +117,7 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
         raise FastNSTError(f"strength must be between 0 and 1, got {strength}")
     rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(image)
     rgb = resize_long_side(rgb, max_size)
-    model = as_model(checkpoint)
+    model = as_model(checkpoint, style)
     dev = resolve_device(device)
     if isinstance(model, nn.Module):
         model = model.to(dev).eval()
@@ -125,12 +140,27 @@ def check_tile(tile: int | None) -> None:
 
 def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
                   precision: str = "auto", compile: bool = False, backend: str = "torch",
-                  tile: int | None = None) -> tuple[Stylizer, str, torch.device]:
-    """(a stylizer: the net prepared the fastest way the options allow, its style name, its device).
+                  tile: int | None = None, style: StyleSpec = None) -> tuple[Stylizer, str, torch.device]:
+    """(a stylizer: the net prepared the fastest way the options allow, its style's name, its device).
 
     backend "torch": the fast path (fastpath.FastStylizer) in `precision` on `device`;
     "onnxruntime" (CPU): `checkpoint` is an .onnx file from export, or a checkpoint exported
-    on the fly (precision, compile and tile do not apply there).
+    on the fly (precision, compile and tile do not apply there). `style`: see stylize().
+    """
+    stylizers, dev = load_stylizers(checkpoint, device=device, precision=precision, compile=compile,
+                                    backend=backend, tile=tile, style=style)
+    stylizer, name = _one(stylizers)
+    return stylizer, name, dev
+
+
+def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
+                   precision: str = "auto", compile: bool = False, backend: str = "torch",
+                   tile: int | None = None, style: StyleSpec = None,
+                   shared: bool = False) -> tuple[list[tuple[Stylizer, str]], torch.device]:
+    """([(stylizer, style name or blend label)] for each choice `style` makes ("all": every style), device).
+
+    shared: the choices share one prepared net and switch its norms when called (StyleSwitch):
+    one net in memory and no reload, for the webcam; else each choice is a net of its own.
     """
     if backend not in BACKENDS:
         raise FastNSTError(f"backend {backend}: choose one of {', '.join(BACKENDS)}")
@@ -150,7 +180,14 @@ def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.de
             with tempfile.TemporaryDirectory() as tmp:  # onnxruntime has read it once the session exists
                 loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(path)
                 stylizer = OnnxStylizer(export_onnx(loaded, Path(tmp) / "model.onnx"))
-        return stylizer, stylizer.style_name, torch.device("cpu")
+        # One session; each choice feeds its own style weights.
+        return [(stylizer.with_style(c.mix), c.label) for c in parse_style(style, stylizer.style_names)], \
+            torch.device("cpu")
     loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     dev = resolve_device(device)
-    return FastStylizer(loaded.model, dev, precision, compile), loaded.style_name, dev
+    choices = parse_style(style, loaded.style_names)
+    if shared and len(choices) > 1:
+        net = FastStylizer(select_style(loaded.model, choices[0]), dev, precision, compile)
+        targets, state = norms(net.net), {}
+        return [(StyleSwitch(net, loaded.model, c, targets, state), c.label) for c in choices], dev
+    return [(FastStylizer(select_style(loaded.model, c), dev, precision, compile), c.label) for c in choices], dev

@@ -25,6 +25,15 @@ STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 # Weight of the stability term, from the flicker table in docs/training.md: 3e2 cut flicker on a
 # moving clip by half for a quarter more style loss; 1e3 cut it by two thirds but washed out the texture.
 STABILITY_WEIGHT = 3e2
+# Per-layer style weights. Grams normalized by C*H*W and averaged over their C*C entries make the
+# deep layers count 64x less than relu1_2: with equal weights relu3_3 and relu4_3 got 3 % of the
+# style gradient, and the style's large shapes (the mosaic's outlines, the stars' swirls) never
+# formed. These weights gave the lowest style loss at a fixed budget (docs/recipe.md); a layer not
+# named here weighs 1.
+STYLE_LAYER_WEIGHTS = {"relu1_2": 0.5, "relu2_2": 0.75, "relu3_3": 4.0, "relu4_3": 4.0}
+
+
+StyleImage = Image.Image | str | Path
 
 
 @dataclass
@@ -35,7 +44,7 @@ class LossConfig:
     loss_weights: str | None = None      # local VGG features state dict; None: torchvision's ImageNet download
     content_layers: tuple[str, ...] = ("relu2_2",)
     style_layers: tuple[str, ...] = STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None: 1 each
+    style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None: STYLE_LAYER_WEIGHTS
     content_weight: float = 1.0
     style_weight: float = 1e4
     tv_weight: float = 1e-2
@@ -49,6 +58,8 @@ class LossConfig:
                 setattr(self, name, tuple(value))
         if self.loss_weights is not None:
             self.loss_weights = str(self.loss_weights)
+        if self.style_layer_weights is None:
+            self.style_layer_weights = tuple(STYLE_LAYER_WEIGHTS.get(n, 1.0) for n in self.style_layers)
 
     def check(self) -> None:
         """Raise FastNSTError for options no loss can be built from."""
@@ -78,6 +89,7 @@ class LossConfig:
         """A stored configuration (a checkpoint's `loss`) with overrides (None values ignored);
         anything not stored falls back to the defaults."""
         values = {k: v for k, v in stored.items() if k in cls.field_names()}
+        values = stored_layer_weights(values)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return LossConfig(**values)
 
@@ -86,9 +98,19 @@ class LossConfig:
         return LossConfig(**{k: getattr(self, k) for k in LossConfig.field_names()})
 
 
+def stored_layer_weights(stored: dict[str, Any]) -> dict[str, Any]:
+    """Stored options with their style layer weights spelled out: checkpoints written before the
+    per-layer defaults stored None for "1 each", and must keep meaning that."""
+    if "style_layer_weights" in stored and stored["style_layer_weights"] is None:
+        layers = stored.get("style_layers", STYLE_LAYERS)
+        stored = {**stored, "style_layer_weights": (1.0,) * len(layers)}
+    return stored
+
+
 class Objective(nn.Module):
     """content_weight * content + style_weight * style + tv_weight * TV (+ stability_weight *
-    stability, in training) through a frozen VGG, the style image's Gram matrices computed once.
+    stability, in training) through a frozen VGG, each style image's Gram matrices computed once
+    (one style, or several for a net of several styles: `style` picks one per call).
 
     Call it on an image batch and the content targets of the photos it should keep
     (`content_targets(photos)`); it returns every term, weighted, as 0-dim fp32 tensors:
@@ -97,36 +119,43 @@ class Objective(nn.Module):
     range and bf16's precision).
     """
 
-    def __init__(self, style: Image.Image | str | Path, config: LossConfig | None = None,
+    def __init__(self, style: StyleImage | list[StyleImage], config: LossConfig | None = None,
                  device: str | torch.device = "cpu",
                  memory_format: torch.memory_format = torch.contiguous_format) -> None:
         super().__init__()
         self.config = config = (config or LossConfig()).loss_only()
         config.check()
-        style_image = open_rgb(style) if isinstance(style, (str, Path)) else style.convert("RGB")
-        self.style_image = resize_long_side(style_image, config.style_size)
+        styles = style if isinstance(style, (list, tuple)) else [style]
+        self.style_images = [resize_long_side(open_rgb(s) if isinstance(s, (str, Path)) else s.convert("RGB"),
+                                              config.style_size) for s in styles]
+        self.style_image = self.style_images[0]
         layers = list(dict.fromkeys(config.content_layers + config.style_layers))
         self.lossnet = LossNet(config.loss_net, layers, config.loss_weights).to(device, memory_format=memory_format)
-        weights = config.style_layer_weights or (1.0,) * len(config.style_layers)
-        self.style_layer_weights = dict(zip(config.style_layers, weights))
+        self.style_layer_weights = dict(zip(config.style_layers, config.style_layer_weights))
         # The deepest content layer: content targets need the loss net only up to there.
         self.content_upto = max(config.content_layers, key=self.lossnet.names.index)
+        # Each style's Gram matrices, computed once.
+        self.grams_per_style = []
         with torch.no_grad():
-            features = self.lossnet(to_tensor(self.style_image).to(device))
-        self.style_grams = {n: gram_matrix(features[n].float()) for n in config.style_layers}
+            for image in self.style_images:
+                features = self.lossnet(to_tensor(image).to(device))
+                self.grams_per_style.append({n: gram_matrix(features[n].float()) for n in config.style_layers})
+        self.style_grams = self.grams_per_style[0]
 
     @torch.no_grad()
     def content_targets(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
         features = self.lossnet(photos, upto=self.content_upto)
         return {n: features[n] for n in self.config.content_layers}
 
-    def forward(self, image: torch.Tensor, content_targets: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, image: torch.Tensor, content_targets: dict[str, torch.Tensor],
+                style: int = 0) -> dict[str, torch.Tensor]:
+        """The loss terms of `image` against the photos' content targets and the style of index `style`."""
         c = self.config
         features = self.lossnet(image)
         with torch.autocast(image.device.type, enabled=False):
             features = {n: f.float() for n, f in features.items()}
             targets = {n: t.float() for n, t in content_targets.items()}
-            raw_style, per_layer = style_loss(features, self.style_grams, self.style_layer_weights)
+            raw_style, per_layer = style_loss(features, self.grams_per_style[style], self.style_layer_weights)
             terms = {"content": c.content_weight * content_loss(features, targets),
                      "style": c.style_weight * raw_style}
             terms.update({f"style_{n}": c.style_weight * v for n, v in per_layer.items()})

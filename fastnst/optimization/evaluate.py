@@ -24,6 +24,7 @@ from ..device import resolve_device
 from ..errors import FastNSTError
 from ..files import atomic_path
 from ..images import find_images, open_rgb, resize_long_side, to_tensor
+from ..inference.styles import parse_style, select_style
 from ..loss import RANDOM_WEIGHTS, LossConfig, Objective
 from .optimize import check_run, run_optimization
 
@@ -50,10 +51,12 @@ def _loss_config(checkpoint: Checkpoint, overrides: dict[str, Any]) -> LossConfi
     return config
 
 
-def _style_path(checkpoint: Checkpoint, style: str | Path | None) -> Path:
+def _style_path(checkpoint: Checkpoint, style: str | Path | None, name: str) -> Path:
     if style is not None:
         return Path(style)
     stored = checkpoint.train_args.get("style")
+    if isinstance(stored, list):  # a net of several styles: the image of the style evaluated
+        stored = next((s for s in stored if Path(s).stem == name), None)
     if stored and Path(stored).is_file():
         return Path(stored)
     where = f"its style image {stored} is not here" if stored else "it does not record its style image"
@@ -72,7 +75,7 @@ def _mean(values: list[float]) -> float:
 def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: str | Path | None = None, *,
              size: int | None = 256, images: int | None = None, vs_optimize: int | None = None, vs_init: str = "noise",
              vs_optimizer: str = "lbfgs", vs_lr: float | None = None, device: str | torch.device = "auto",
-             progress: bool = False, **loss_overrides: Any) -> dict[str, Any]:
+             progress: bool = False, net_style: str | int | None = None, **loss_overrides: Any) -> dict[str, Any]:
     """Losses and speed of a network's outputs on a folder of photos (or one photo).
 
     Args:
@@ -88,6 +91,7 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
             for L-BFGS a function evaluation, line-search trials included (a little more than one
             per iteration), so the count is if anything on the high side of Johnson et al.'s.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
+        net_style: for a net of several styles, the one evaluated (name or index; default the first).
         **loss_overrides: LossConfig fields (loss_net, loss_weights, style_weight, ...) replacing
             the checkpoint's.
 
@@ -104,13 +108,17 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
     files = _content_files(content)[:images]
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     config = _loss_config(ckpt, loss_overrides)
-    style_path = _style_path(ckpt, style)
+    choices = parse_style(net_style, ckpt.style_names)
+    choice = choices[0]
+    if len(choices) > 1 or choice.mix.max() < 1:  # "all", or a blend: no one style image to measure against
+        raise FastNSTError("evaluate measures one style at a time: give --net-style a name or an index")
+    style_path = _style_path(ckpt, style, choice.label)
     dev = resolve_device(device)
     objective = Objective(style_path, config, dev)
-    model = ckpt.model.to(dev).eval()
+    model = select_style(ckpt.model, choice).to(dev).eval()
 
     results = []
-    for path in tqdm(files, desc=f"evaluate {ckpt.style_name}", unit="img", disable=not progress):
+    for path in tqdm(files, desc=f"evaluate {choice.label}", unit="img", disable=not progress):
         photo = to_tensor(resize_long_side(open_rgb(path), size, enlarge=True)).to(dev)
         with torch.inference_mode():
             if not results:
@@ -136,7 +144,7 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
 
     loss_keys = [k for k in results[0] if k not in ("image", "width", "height", "optimize")]
     report: dict[str, Any] = {
-        "checkpoint": str(ckpt.path) if ckpt.path else ckpt.style_name, "style_name": ckpt.style_name,
+        "checkpoint": str(ckpt.path) if ckpt.path else ckpt.style_name, "style_name": choice.label,
         "style": str(style_path), "size": size, "device": str(dev),
         "loss": config.to_dict(),
         "images": results,

@@ -94,6 +94,7 @@ def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int,
     targets = objective.content_targets(content)
     image = initial_image(content, init, seed).requires_grad_(True)
     history: list[dict[str, float]] = []
+    best = {"total": math.inf, "image": None}  # L-BFGS's line search tries points worse than the last
     start = time.perf_counter()
     bar = tqdm(total=steps, desc=f"optimize ({optimizer})", unit="step", disable=not progress, dynamic_ncols=True)
 
@@ -112,6 +113,8 @@ def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int,
             raise FastNSTError(f"the loss became {entry['total']} at step {len(history)}; "
                                f"try a lower --lr", exit_code=1)
         history.append(entry)
+        if entry["total"] < best["total"]:
+            best.update(total=entry["total"], image=image.detach().clone())
         bar.set_postfix(loss=f"{entry['total']:.4g}")
         return entry["total"]
 
@@ -132,7 +135,8 @@ def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int,
             _lbfgs_b(image, evaluate, done)
     finally:
         bar.close()
-    return image.detach(), history
+    # The best image seen: a budget can run out in the middle of a line search, on a trial point.
+    return best["image"] if best["image"] is not None else image.detach(), history
 
 
 def _lbfgs_b(image: torch.Tensor, evaluate: Callable[[], float], done: Callable[[], bool]) -> None:

@@ -17,18 +17,24 @@ from .data import DEFAULT_DATASET
 DEFAULT_STEPS = 40_000  # 2 COCO epochs at batch 4, as Johnson et al.
 
 
+def styles_name(names: list[str]) -> str:
+    """A run's or a net's name: the style's, or the styles' joined by "+" (at most three, then a count)."""
+    return "+".join(names) if len(names) <= 3 else f"{len(names)}-styles"
+
+
 @dataclass
 class TrainConfig(LossConfig):
     """Training options; checkpoints store the loss options as "loss", the rest as "train_args"."""
 
-    style: str = ""                      # path of the style image
+    style: str | list[str] = ""          # path of the style image, or a list of them: one net, several styles
     data: str = DEFAULT_DATASET          # local folder, or a Hugging Face dataset id (streamed)
     steps: int | None = None             # optimizer steps; default DEFAULT_STEPS
     epochs: float | None = None          # alternative to steps, for local folders
     image_size: int = 256                # training crop size
     batch_size: int = 4
     workers: int = 2
-    lr: float = 1e-3
+    lr: float = 3e-3
+    lr_decay_at: float = 0.7             # fraction of the steps after which the rate drops tenfold; 1: never
     seed: int = 0
     device: str = "auto"
     arch: str = "johnson"                # network: johnson (Johnson et al.) or light (CPU real time)
@@ -44,16 +50,28 @@ class TrainConfig(LossConfig):
     resume: str | None = None            # training checkpoint to continue from
     init: str | None = None              # start from this trained net's weights (any fastnst or PyTorch-example
                                          # checkpoint; its architecture too), with a fresh optimizer
+    only_norms: bool = False             # with init: add the styles to the init net's, training only their norms
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.style, (list, tuple)):
+            self.style = [str(s) for s in self.style] if len(self.style) != 1 else str(self.style[0])
+
+    @property
+    def style_paths(self) -> list[str]:
+        return list(self.style) if isinstance(self.style, list) else [self.style]
 
     @property
     def style_name(self) -> str:
-        return Path(self.style).stem
+        return styles_name([Path(p).stem for p in self.style_paths])
 
     def check(self) -> None:
         super().check()
         if not self.style:
             raise FastNSTError("no style image given: --style PATH")
+        if self.only_norms and not (self.init or self.resume):
+            raise FastNSTError("--only-norms adds styles to a trained net: give it with --init CKPT")
         if self.steps is not None and self.steps < 1:
             raise FastNSTError("--steps must be at least 1")
         if self.epochs is not None and self.epochs <= 0:
@@ -67,6 +85,8 @@ class TrainConfig(LossConfig):
             raise FastNSTError("--workers must be 0 (load in the training process) or more")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise FastNSTError("--lr must be a positive number")
+        if not 0 < self.lr_decay_at <= 1:
+            raise FastNSTError("--lr-decay-at must be a fraction of the run, above 0 and at most 1")
         if self.arch not in ARCHS:
             raise FastNSTError(f"--arch {self.arch}: choose one of {', '.join(ARCHS)}")
         if self.init is not None and not Path(self.init).is_file():

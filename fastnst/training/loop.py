@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -21,11 +22,12 @@ from .. import checkpoint as ckpt
 from ..device import memory_format_for, resolve_device, resolve_precision
 from ..errors import FastNSTError, first_line
 from ..images import find_images, open_rgb, to_tensor
-from ..loss import Objective
-from ..model import ModelConfig, TransformerNet
+from ..loss import Objective, stored_layer_weights
+from ..model import one_hot
 from . import distributed
-from .config import DEFAULT_STEPS, TrainConfig, upgrade_options
+from .config import DEFAULT_STEPS, TrainConfig, styles_name, upgrade_options
 from .data import center_crop, make_loader
+from .styles import FrozenRows, build_net, norm_parameters
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ def _merge_resume(config: TrainConfig | None, options: dict[str, Any]) -> TrainC
         stored.setdefault("logdir", str(path.parent))
         stored.setdefault("ckpt_path", str(path))
         stored.setdefault("stability_weight", 0.0)  # runs begun before the term existed go on without it
+        stored.setdefault("lr_decay_at", 1.0)  # and before the schedule, without a drop
+        stored = stored_layer_weights(stored)
     return TrainConfig(**{**stored, **options})
 
 
@@ -86,27 +90,37 @@ def remove_stale_temporaries(*paths: Path) -> None:
 
 
 def compute_losses(model: torch.nn.Module, objective: Objective, x: torch.Tensor, step: int = 0, seed: int = 0,
-                   amp_dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+                   amp_dtype: torch.dtype | None = None, style: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
     """The weighted loss terms for a batch of photos x: the objective's (content, style,
     style_<layer>..., tv), stability, and their sum, total. The networks run in `amp_dtype`
-    (None: fp32), the losses in fp32."""
+    (None: fp32), the losses in fp32. For a net of several styles, `style` is (the objective's
+    style index, the net's): the net runs with that style and the loss measures it."""
+    if style is not None:
+        loss_style, net_style = style
+        model = functools.partial(model, style=one_hot(net_style, num_styles(model), x.device))
     with torch.autocast(x.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
         y = model(x)
-        losses = objective(y, objective.content_targets(x))
+        losses = objective(y, objective.content_targets(x), style=style[0] if style else 0)
         losses["stability"] = objective.stability(model, x, y, step, seed)
     losses["total"] = losses.pop("total") + losses["stability"]
     return losses
 
 
+def num_styles(model: torch.nn.Module) -> int:
+    net = getattr(model, "module", model)  # under DDP
+    net = getattr(net, "_orig_mod", net)   # compiled
+    return net.config.num_styles
+
+
 def train_step(model: torch.nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
                scaler: torch.amp.GradScaler, x: torch.Tensor, step: int = 0, seed: int = 0,
-               amp_dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+               amp_dtype: torch.dtype | None = None, style: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
     """One optimizer step on the batch x; returns the loss terms of compute_losses, detached.
 
     With fp16 the scaler multiplies the loss so small gradients do not flush to zero, and skips
     a step whose gradients overflowed; otherwise it is disabled and passes everything through.
     """
-    losses = compute_losses(model, objective, x, step, seed, amp_dtype)
+    losses = compute_losses(model, objective, x, step, seed, amp_dtype, style)
     optimizer.zero_grad(set_to_none=True)
     scaler.scale(losses["total"]).backward()
     scaler.step(optimizer)
@@ -134,39 +148,46 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
 
 def _train(config: TrainConfig, device: torch.device) -> Path:
     main, world = distributed.is_main(), distributed.world_size()  # rank 0 writes logs and checkpoints
-    style_name = config.style_name
+    torch.manual_seed(config.seed)  # the same initial weights in every process
+    resumed = ckpt.load_checkpoint(config.resume) if config.resume else None
+    # A warm start (--init) takes another net's weights, with a fresh optimizer.
+    model, styles = build_net(config.style_paths, config.arch, config.init, config.only_norms, resumed)
+    config.arch = model.config.arch
+
+    style_name = config.style_name  # the run's; the net's own name covers any styles it inherited
+    net_name = styles_name(styles.names)
     logdir = Path(distributed.from_main(config.logdir or f"runs/{style_name}-{datetime.now():%Y%m%d-%H%M%S}"))
     ckpt_path = Path(config.ckpt_path or logdir / "checkpoint.pt")
-    out_path = Path(config.out or logdir / f"{style_name}.pt")
+    out_path = Path(config.out or logdir / f"{net_name}.pt")
     config.logdir, config.ckpt_path, config.out = str(logdir), str(ckpt_path), str(out_path)
     if main:
         remove_stale_temporaries(ckpt_path, out_path)
-
-    torch.manual_seed(config.seed)  # the same initial weights in every process
     memory_format = memory_format_for(device)
-    model = TransformerNet(ModelConfig.for_arch(config.arch))
-    if config.init and not config.resume:  # a warm start: another net's weights, a fresh optimizer
-        start = ckpt.load_checkpoint(config.init).model
-        model, config.arch = start, start.config.arch
+    many = model.config.num_styles > 1
     model = model.to(device, memory_format=memory_format)
+    if config.only_norms:  # the shared weights stay as they are: only the new styles' norms learn
+        model.requires_grad_(False)
+        for parameter in norm_parameters(model):
+            parameter.requires_grad_(True)
     # Fused Adam: one kernel for all parameters instead of several per parameter tensor.
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=device.type == "cuda")
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr,
+                                 fused=device.type == "cuda")
     amp_dtype = resolve_precision(config.precision, device, training=True)
     amp_dtype = None if amp_dtype == torch.float32 else amp_dtype
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     start_step = 0
     if config.resume:
-        state = torch.load(config.resume, map_location="cpu", weights_only=True)
+        state = resumed.raw
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        for group in optimizer.param_groups:  # the state carries the old rate: --lr given now wins
-            group["lr"] = config.lr
         if "scaler" in state:
             scaler.load_state_dict(state["scaler"])
         start_step = state["step"]
+    frozen = FrozenRows(model, styles.frozen)  # as loaded: the init's norms, or the resumed run's
 
-    objective = Objective(config.style, config, device, memory_format)
-    style_image = objective.style_image
+    objective = Objective(config.style_paths, config, device, memory_format)
+    for index, image in zip(styles.trained, objective.style_images):
+        styles.images[index] = image
 
     step_model = model  # what train_step runs: wrapped for DDP and compiled
     if world > 1:
@@ -189,11 +210,17 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
         total_steps = DEFAULT_STEPS
     if start_step >= total_steps:
         raise FastNSTError(f"{config.resume} is already at step {start_step}; ask for more with --steps")
+    # Constant, then a tenth for the last part of the run: the big rate finds the style's shapes
+    # fast, the small one settles the noise Adam leaves at the big rate (docs/recipe.md).
+    drop_after = math.ceil(config.lr_decay_at * total_steps)
+
+    def learning_rate(step: int) -> float:
+        return config.lr * (0.1 if step > drop_after and config.lr_decay_at < 1 else 1.0)
 
     loss, train_args = config.loss_only().to_dict(), config.train_args()
 
     def save_training(step: int) -> None:
-        state = ckpt.build_checkpoint(model, style_name=style_name, style_image=style_image,
+        state = ckpt.build_checkpoint(model, styles=list(zip(styles.names, styles.images)),
                                       train_args=train_args, loss=loss, step=step)
         state["optimizer"] = optimizer.state_dict()
         if scaler.is_enabled():
@@ -212,7 +239,8 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
 
     writer = SummaryWriter(str(logdir)) if main else None
     if writer and start_step == 0:
-        writer.add_image("style", to_tensor(style_image)[0], 0)
+        for index in styles.trained:
+            writer.add_image(f"style/{styles.names[index]}" if many else "style", to_tensor(styles.images[index])[0], 0)
         if skipped:
             writer.add_text("data", f"skipped {skipped} unreadable files", 0)
     # Sample tiles of at least 256 px, whatever the crop size: readable in TensorBoard's grid.
@@ -220,6 +248,7 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
     batches = _endless(loader)
     last_saved = start_step if config.resume else None
     logs: dict[str, float] = {}
+    latest: dict[int, dict[str, torch.Tensor]] = {}  # several styles: each one's loss terms at its last step
     bar = tqdm(total=total_steps, initial=start_step, desc=f"train {style_name}", unit="step",
                disable=not (config.progress and main), dynamic_ncols=True)
     if config.resume:  # restored last, after everything above that draws random numbers
@@ -234,8 +263,14 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
         for step in range(start_step + 1, total_steps + 1):
             # From pinned memory the copy to the GPU runs asynchronously, overlapping the previous step.
             x = next(batches).to(device, non_blocking=True, memory_format=memory_format)
-            losses = train_step(step_model, objective, optimizer, scaler, x, step, config.seed, amp_dtype)
+            for group in optimizer.param_groups:  # set each step: a resumed run's state carries the old rate
+                group["lr"] = learning_rate(step)
+            style = styles.style_for_step(step) if many else None
+            losses = train_step(step_model, objective, optimizer, scaler, x, step, config.seed, amp_dtype, style)
+            frozen.restore()
             images_seen += x.shape[0] * world
+            if style is not None:
+                latest[style[1]] = losses
             total = distributed.mean(losses["total"])  # every process stops together, or none does
             if not torch.isfinite(total):
                 raise FastNSTError(f"training stopped: the loss became {total.item()} at step {step}; "
@@ -243,8 +278,15 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
 
             if step % config.log_every == 0 or step == total_steps:
                 elapsed = time.perf_counter() - tick
-                values = distributed.mean(torch.stack(list(losses.values()))).tolist()  # one sync for all terms
-                logs = {f"loss/{name}": value for name, value in zip(losses, values)}
+                # Several styles: each style's terms as of its last step, and loss/ their mean.
+                per_style = [latest[i] for i in styles.trained if i in latest] if many else [losses]
+                stacked = torch.stack([torch.stack(list(terms.values())) for terms in per_style])
+                values = distributed.mean(stacked).tolist()  # one sync for all terms
+                logs = {f"loss/{name}": sum(row[j] for row in values) / len(values) for j, name in enumerate(losses)}
+                if many:
+                    for i, row in zip([i for i in styles.trained if i in latest], values):
+                        logs.update({f"{styles.names[i]}/{name}": v for name, v in zip(losses, row)
+                                     if name in ("total", "content", "style")})
                 images_per_s = images_seen / max(elapsed, 1e-9)
                 if writer:
                     for tag, value in logs.items():
@@ -257,11 +299,13 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
                 tick, images_seen = time.perf_counter(), 0
             if val is not None and (step % config.sample_every == 0 or step == total_steps):
                 model.eval()
-                with torch.no_grad():
-                    styled = model(val.to(device)).clamp(0, 1).cpu()
+                for index in styles.trained if many else [None]:
+                    with torch.no_grad():
+                        mix = one_hot(index, model.config.num_styles, device) if many else None
+                        styled = model(val.to(device), style=mix).clamp(0, 1).cpu()
+                    tag = f"samples/{styles.names[index]}" if many else "samples"
+                    writer.add_image(tag, torchvision.utils.make_grid(torch.cat([val, styled]), nrow=len(val)), step)
                 model.train()
-                writer.add_image("samples", torchvision.utils.make_grid(torch.cat([val, styled]), nrow=len(val)),
-                                 step)
             if step % config.ckpt_every == 0 or step == total_steps:
                 if main:
                     save_training(step)
@@ -280,7 +324,7 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
     if main:
         model.eval()
         try:
-            ckpt.atomic_save(ckpt.build_checkpoint(model, style_name=style_name, style_image=style_image,
+            ckpt.atomic_save(ckpt.build_checkpoint(model, styles=list(zip(styles.names, styles.images)),
                                                    train_args=train_args, loss=loss,
                                                    step=total_steps, half=True), out_path)
         except (OSError, RuntimeError) as exc:

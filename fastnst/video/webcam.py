@@ -42,7 +42,7 @@ from PIL import Image
 
 from ..errors import FastNSTError, first_line
 from ..images import fit_size, save_image
-from ..inference import load_stylizer
+from ..inference import StyleSpec, load_stylizers
 from .frames import FrameStylizer
 from .writer import DEFAULT_CRF, DEFAULT_PRESET, VideoWriter
 
@@ -411,14 +411,16 @@ class _Session:
                          self.interrupted)
 
 
-def run_webcam(source: str, checkpoints: Sequence[str | Path], *, window: bool = True, output: str | Path | None = None,
+def run_webcam(source: str, checkpoints: Sequence[str | Path], *, style: StyleSpec = None, window: bool = True, output: str | Path | None = None,
                snapshot_dir: str | Path | None = None, max_size: int | None = None, preserve_color: bool = False,
                strength: float = 1.0, match_tone: bool = False, frames: int | None = None, device: str = "auto",
                precision: str = "auto", compile: bool = False, backend: str = "torch", crf: int = DEFAULT_CRF,
                preset: str = DEFAULT_PRESET, say: Callable[[str], None] = lambda line: None) -> WebcamRun:
     """Stylize a camera (`source` an index like "0") or a video file played as one, live.
 
-    window: show the feed (keys: n/p next/previous checkpoint, o original side by side, s
+    style: for nets of several styles, the choice n/p steps through (a name, a blend, "all"); None:
+    every style of each. One net's styles share it: a switch rewrites its norms, nothing reloads.
+    window: show the feed (keys: n/p next/previous style, o original side by side, s
     snapshot, q or Esc quit); output: also record the stylized feed to this H.264 file. Without
     either it only measures the frame rate. snapshot_dir: where s writes PNGs (default
     ~/Pictures/fastnst). The other options mean what they mean for images; match_tone's
@@ -436,11 +438,14 @@ def run_webcam(source: str, checkpoints: Sequence[str | Path], *, window: bool =
         if window:
             check_display()
         # Each checkpoint as the image path loads it: backend, precision and compile apply here too.
-        loaded = [load_stylizer(path, device=device, precision=precision, compile=compile, backend=backend)
-                  for path in checkpoints]
-        names, dev = [name for _, name, _ in loaded], loaded[0][2]
+        loaded = []
+        for path in checkpoints:
+            choices, dev = load_stylizers(path, device=device, precision=precision, compile=compile, backend=backend,
+                                          style="all" if style is None else style, shared=True)
+            loaded += choices
+        names = [name for _, name in loaded]
         stylizers = [FrameStylizer(stylizer, dev, preserve_color=preserve_color, strength=strength,
-                                   match_tone=match_tone) for stylizer, _, _ in loaded]
+                                   match_tone=match_tone) for stylizer, _ in loaded]
         session = _Session(capture, is_file, rate, source, stylizers, names, output=output, max_size=max_size,
                            frames=frames, crf=crf, preset=preset, say=say,
                            snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())

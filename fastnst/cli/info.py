@@ -1,0 +1,50 @@
+"""python -m fastnst info CKPT (also python -m fastnst.info): what a checkpoint holds."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Sequence
+
+from ..checkpoint import Checkpoint, load_checkpoint
+from .common import run
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m fastnst info", description="The styles, network and training "
+                                "of checkpoints.")
+    p.add_argument("ckpt", nargs="+", metavar="CKPT", help="fastnst or PyTorch fast_neural_style checkpoints")
+    return p
+
+
+def describe(path: str, ckpt: Checkpoint) -> list[str]:
+    config, args = ckpt.model.config, ckpt.train_args
+    count = len(ckpt.style_names)
+    lines = [f"{path}: {ckpt.format} checkpoint, {count} style{'s' * (count > 1)}"]
+    for i, (name, thumb) in enumerate(zip(ckpt.style_names, ckpt.style_thumbnails)):
+        lines.append(f"  {i}  {name}" + (f"  (thumbnail {thumb.width}x{thumb.height})" if thumb else ""))
+    params = sum(p.numel() for p in ckpt.model.parameters())
+    lines.append(f"  network: {config.arch}, channels {'/'.join(map(str, config.channels))}, "
+                 f"{config.num_residual} residual blocks, {params / 1e6:.2f} M parameters")
+    if args:
+        trained = f"  trained: {ckpt.step} steps"
+        if args.get("image_size"):
+            trained += f" at {args['image_size']} px, batch {args.get('batch_size')}"
+        if args.get("init"):
+            trained += f", from {args['init']}" + (" (norms only)" if args.get("only_norms") else "")
+        lines.append(trained)
+    shown = {"loss_net": "", "style_weight": "style weight ", "style_size": "style size ",
+             "style_layer_weights": "layer weights "}
+    loss = [f"{label}{ckpt.loss[key]}" for key, label in shown.items() if ckpt.loss.get(key) is not None]
+    if loss:
+        lines.append("  loss: " + ", ".join(loss))
+    return lines
+
+
+def _info(args: argparse.Namespace) -> int:
+    for path in args.ckpt:
+        print("\n".join(describe(path, load_checkpoint(path))))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(_info, get_parser(), argv)

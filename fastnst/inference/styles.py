@@ -1,0 +1,113 @@
+"""Choosing the style of a net that holds several (model.py, conditional instance norm).
+
+A choice is a mix over the net's styles: one style by name or index, a blend ("mosaic=0.6,candy=0.4",
+weights normalized to sum 1), or "all" (one output per style). Inference runs the one-style net
+that the mix makes (TransformerNet.single_style), so every runtime treats it like any other net;
+switching a running net to another mix rewrites its norms in place (StyleSwitch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import torch
+
+from ..errors import FastNSTError
+from ..model import TransformerNet, one_hot, set_norms
+
+# What `--style` and the Python API's `style=` take.
+StyleSpec = str | int | Mapping[str | int, float] | None
+
+
+@dataclass
+class StyleChoice:
+    label: str              # for file names and captions: "candy", "mosaic60+candy40"
+    mix: torch.Tensor       # one weight per style of the net, summing to 1
+
+
+def _index(key: str | int, names: list[str]) -> int:
+    if isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit()):
+        index = int(key)
+        if not 0 <= index < len(names):
+            raise FastNSTError(f"style index {index} is out of range: this net has {_listing(names)}")
+        return index
+    key = key.strip()
+    if key not in names:
+        raise FastNSTError(f"unknown style '{key}': this net has {_listing(names)}")
+    return names.index(key)
+
+
+def _listing(names: list[str]) -> str:
+    return f"{len(names)} style{'s' * (len(names) > 1)}: " + ", ".join(f"{i} {n}" for i, n in enumerate(names))
+
+
+def parse_style(spec: StyleSpec, names: list[str]) -> list[StyleChoice]:
+    """The choices `spec` names among a net's styles `names` (more than one only for "all").
+
+    None: the first style. A name or an index. "all": each style in turn. "a=0.6,b=0.4" or a
+    mapping {name or index: weight}: a blend; weights are not negative and are normalized.
+    """
+    count = len(names)
+    if spec is None:
+        return [StyleChoice(names[0], one_hot(0, count))]
+    if isinstance(spec, str) and spec.strip() == "all":
+        return [StyleChoice(name, one_hot(i, count)) for i, name in enumerate(names)]
+    if isinstance(spec, str) and "=" in spec:
+        pairs = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, _, value = part.partition("=")
+            try:
+                pairs[key] = float(value)
+            except ValueError:
+                raise FastNSTError(f"--style {spec}: '{part}' is not NAME=WEIGHT") from None
+        spec = pairs
+    if isinstance(spec, Mapping):
+        mix = torch.zeros(count)
+        for key, weight in spec.items():
+            if not (math.isfinite(weight) and weight >= 0):
+                raise FastNSTError(f"style weights must be numbers, not negative (got {key}={weight})")
+            mix[_index(key, names)] += weight
+        if mix.sum() <= 0:
+            raise FastNSTError("a style blend needs a weight above 0")
+        mix /= mix.sum()
+        used = [(names[i], w) for i, w in enumerate(mix.tolist()) if w > 0]
+        if len(used) == 1:
+            return [StyleChoice(used[0][0], one_hot(names.index(used[0][0]), count))]
+        return [StyleChoice("+".join(f"{n}{round(w * 100)}" for n, w in used), mix)]
+    index = _index(spec, names)
+    return [StyleChoice(names[index], one_hot(index, count))]
+
+
+def net_style_names(model: TransformerNet, names: list[str] | None = None) -> list[str]:
+    """The names of a net's styles: the checkpoint's, else style0, style1, ..."""
+    if names and len(names) == model.config.num_styles:
+        return list(names)
+    return [f"style{i}" for i in range(model.config.num_styles)]
+
+
+def select_style(model: TransformerNet, choice: StyleChoice) -> TransformerNet:
+    """The one-style net of this choice (the net itself if it has a single style)."""
+    return model if model.config.num_styles == 1 else model.single_style(choice.mix)
+
+
+class StyleSwitch:
+    """One of several styles of one running net (a FastStylizer or a TransformerNet made by
+    `select_style`): called, it first gives the shared net this style's norms if another style
+    ran last. Several switches share one net: switching costs a few small copies, no reload."""
+
+    def __init__(self, shared: torch.nn.Module, source: TransformerNet, choice: StyleChoice,
+                 norms: list[torch.nn.Module], state: dict) -> None:
+        self.shared, self.source, self.choice, self.norms, self.state = shared, source, choice, norms, state
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        if self.state.get("active") is not self:
+            set_norms(self.norms, self.source, self.choice.mix)
+            self.state["active"] = self
+        return self.shared(images)
+
+    def __getattr__(self, name: str):  # device, dtype, precision, ... of the shared net
+        if name == "shared":  # not set yet (copying)
+            raise AttributeError(name)
+        return getattr(self.shared, name)

@@ -1,0 +1,116 @@
+"""Which styles a run trains, and the network that holds them.
+
+One style image: the classic one-style net. Several: one net with a scale and bias per style in
+every instance norm (conditional instance norm, Dumoulin et al. 2017); each step trains one style,
+in turn (`style_for_step`). `--init` starts from a trained net: its shared weights carry over,
+a style it already has keeps its norms, a new style starts from the norms of its first style.
+With `only_norms` the run adds its styles to the init net's and trains nothing else: the shared
+weights and the old styles' norms stay exactly as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..errors import FastNSTError
+from ..images import open_rgb
+from ..model import ModelConfig, TransformerNet
+
+
+@dataclass
+class StyleSet:
+    """The styles of the net being trained: names and images (None where only a thumbnail of an
+    inherited style is known) for every style of the net, and which of them this run trains."""
+
+    names: list[str]
+    images: list[Image.Image | None]
+    trained: list[int]          # net style indices this run trains, in the order of the style images given
+    frozen: int = 0             # styles 0..frozen-1 keep their norms bit for bit (only_norms)
+
+    def style_for_step(self, step: int) -> tuple[int, int]:
+        """(index among the trained styles, index in the net) of the style step `step` trains:
+        round robin, so every style gets the same share, and a resumed run picks up the turn."""
+        k = (step - 1) % len(self.trained)
+        return k, self.trained[k]
+
+
+def style_names(paths: list[str]) -> list[str]:
+    names = [Path(p).stem for p in paths]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise FastNSTError(f"two style images share the name {repeated[0]}: rename one (a style is chosen by name)")
+    return names
+
+
+def build_net(paths: list[str], arch: str, init: str | None, only_norms: bool,
+              resume: Checkpoint | None = None) -> tuple[TransformerNet, StyleSet]:
+    """The net a run starts from (before any resume state is loaded into it) and its styles."""
+    names = style_names(paths)
+    if resume is not None:  # the stored net already holds every style: the trained ones come last
+        frozen = resume.model.config.num_styles - len(names) if only_norms else 0
+        model = TransformerNet(resume.model.config)
+        images = resume.style_thumbnails[:frozen] + [None] * len(names)
+        return model, StyleSet(resume.style_names, images, list(range(frozen, frozen + len(names))), frozen)
+    if init is None:
+        if only_norms:
+            raise FastNSTError("--only-norms adds styles to a trained net: give it with --init CKPT")
+        model = TransformerNet(replace(ModelConfig.for_arch(arch), num_styles=len(names)))
+        return model, StyleSet(names, [None] * len(names), list(range(len(names))))
+
+    start = load_checkpoint(init)
+    if only_norms:
+        clash = sorted(set(names) & set(start.style_names))
+        if clash:
+            raise FastNSTError(f"{init} already has a style named {clash[0]}; --only-norms adds new styles")
+        all_names = start.style_names + names
+        images = list(start.style_thumbnails) + [None] * len(names)
+        styles = StyleSet(all_names, images, list(range(len(start.style_names), len(all_names))),
+                          frozen=len(start.style_names))
+    else:
+        styles = StyleSet(names, [None] * len(names), list(range(len(names))))
+    model = TransformerNet(replace(start.model.config, num_styles=len(styles.names)))
+    shared = {k: v for k, v in start.model.state_dict().items() if not _is_norm(start.model, k)}
+    model.load_state_dict(shared, strict=False)
+    # Each style's norms: its own if the init net has a style of that name, else the first style's.
+    old = {name: i for i, name in enumerate(start.style_names)}
+    with torch.no_grad():
+        for norm, (scale, bias) in zip(model.norms(), start.model.norm_table(), strict=True):
+            for j, name in enumerate(styles.names):
+                norm.weight.view(-1, scale.shape[-1])[j] = scale[old.get(name, 0)]
+                norm.bias.view(-1, bias.shape[-1])[j] = bias[old.get(name, 0)]
+    return model, styles
+
+
+def _is_norm(model: TransformerNet, key: str) -> bool:
+    return model.get_submodule(key.rsplit(".", 1)[0]) in model.norms()
+
+
+def load_style_images(paths: list[str]) -> list[Image.Image]:
+    return [open_rgb(p) for p in paths]
+
+
+def norm_parameters(model: TransformerNet) -> list[torch.nn.Parameter]:
+    return [p for norm in model.norms() for p in norm.parameters()]
+
+
+class FrozenRows:
+    """The norms of styles 0..count-1, put back after every optimizer step: bit for bit, whatever
+    the optimizer does with their zero gradients."""
+
+    def __init__(self, model: TransformerNet, count: int) -> None:
+        self.count = count
+        self.saved = [(n.weight.detach()[:count].clone(), n.bias.detach()[:count].clone()) for n in model.norms()]
+        self.model = model
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        if self.count:
+            for norm, (scale, bias) in zip(self.model.norms(), self.saved):
+                norm.weight[:self.count] = scale
+                norm.bias[:self.count] = bias
+
