@@ -100,7 +100,9 @@ def test_short_real_run_lowers_the_style_loss(tmp_path):
                        "--logdir", str(logdir), "--no-progress"])
     assert code == 0
     style = [e.value for e in EventAccumulator(str(logdir)).Reload().Scalars("loss/style")]
-    assert sum(style[-5:]) / 5 < 0.75 * sum(style[:5]) / 5  # measured: about 0.65
+    # The recipe's guard. Measured: 0.55 (bf16) and 0.56 (fp32) with the defaults; 0.67 with the
+    # first recipe (layer weights 1 each, lr 1e-3 throughout), which this bound rejects.
+    assert sum(style[-5:]) / 5 < 0.62 * sum(style[:5]) / 5
 
 
 def test_init_starts_from_another_networks_weights_with_a_fresh_optimizer(tmp_path, photo_dir, style_file):

@@ -27,16 +27,19 @@ BACKENDS = ("torch", "onnxruntime")
 Stylizer = Callable[[torch.Tensor], torch.Tensor]
 
 
-def as_model(checkpoint: Checkpoint | Stylizer | str | Path, style: StyleSpec = None) -> Stylizer:
-    """The net (or stylizer) to run: a checkpoint's, with `style` chosen among its styles."""
+def as_model(checkpoint: Checkpoint | Stylizer | str | Path, style: StyleSpec = None,
+             device: str | torch.device = "auto", precision: str = "auto") -> Stylizer:
+    """What to run on `device`: a checkpoint's net (`style` chosen among its styles) on the fast
+    path in `precision`; a net or stylizer given is run as it is."""
     if isinstance(checkpoint, nn.Module) or (callable(checkpoint) and not isinstance(checkpoint, (str, Path))):
         if isinstance(checkpoint, TransformerNet) and (checkpoint.config.num_styles > 1 or style is not None):
-            return select_style(checkpoint, _one(parse_style(style, net_style_names(checkpoint))))
-        if style is not None:
+            checkpoint = select_style(checkpoint, _one(parse_style(style, net_style_names(checkpoint))))
+        elif style is not None:
             raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
-        return checkpoint
+        return checkpoint.to(resolve_device(device)).eval() if isinstance(checkpoint, nn.Module) else checkpoint
     loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    return select_style(loaded.model, _one(parse_style(style, loaded.style_names)))
+    net = select_style(loaded.model, _one(parse_style(style, loaded.style_names)))
+    return FastStylizer(net, resolve_device(device), precision)
 
 
 def _one(choices: list) -> Any:
@@ -89,7 +92,7 @@ def stylize_tensor(model: Stylizer, images: torch.Tensor, *, preserve_color: boo
 def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer | str | Path, *,
             max_size: int | None = None, device: str | torch.device = "auto",
             preserve_color: bool = False, strength: float = 1.0, tile: int | None = None,
-            match_tone: bool = False, style: StyleSpec = None) -> Image.Image:
+            match_tone: bool = False, style: StyleSpec = None, precision: str = "auto") -> Image.Image:
     """Stylize one image with a trained network.
 
     Args:
@@ -108,6 +111,9 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
             the photo's; composes with preserve_color and strength.
         style: for a net of several styles, which: a name or index, or a blend such as
             "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first.
+        precision: for a checkpoint (or its path): "auto" runs the fast path in the device's
+            fastest precision (bf16 on CPUs with native bf16, fp16 on CUDA: docs/speed.md), as
+            infer.py does; "fp32", "bf16" or "fp16" force one. A given net runs as it is.
 
     Returns:
         The stylized RGB image (RGBA if the input had transparency), the input's size unless
@@ -117,10 +123,8 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
         raise FastNSTError(f"strength must be between 0 and 1, got {strength}")
     rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(image)
     rgb = resize_long_side(rgb, max_size)
-    model = as_model(checkpoint, style)
     dev = resolve_device(device)
-    if isinstance(model, nn.Module):
-        model = model.to(dev).eval()
+    model = as_model(checkpoint, style, dev, precision)
     if tile is None:
         tile = DEFAULT_TILE if can_tile(model) and rgb.width * rgb.height > AUTO_TILE_PIXELS else 0
     # Tiled, the image stays in host memory and the tiles go to the device one at a time.

@@ -109,13 +109,15 @@ def stylize_video(source: str | Path, target: str | Path, model: Checkpoint | St
                   device: torch.device | str = "auto", max_size: int | None = None, preserve_color: bool = False,
                   strength: float = 1.0, tile: int = 0, batch_size: int = 4, crf: int = DEFAULT_CRF,
                   preset: str = DEFAULT_PRESET, limit: int | None = None, progress: bool | None = None,
-                  allow_partial: bool = False, match_tone: bool = False, style: StyleSpec = None) -> Path:
+                  allow_partial: bool = False, match_tone: bool = False, style: StyleSpec = None,
+                  precision: str = "auto") -> Path:
     """Stylize every frame of a video file (or the first `limit`) and write an H.264 file.
 
     model: a Checkpoint, its path, a TransformerNet (or a FastStylizer / OnnxStylizer); device,
     max_size, preserve_color, strength, tile and match_tone mean what they mean for images
     (fastnst.stylize); match_tone's adjustment is smoothed over the frames, so it does not flicker.
-    style: for a net of several styles, which one or which blend (see fastnst.stylize).
+    style: for a net of several styles, which one or which blend; precision: as for fastnst.stylize
+    (a checkpoint runs on the fast path, in the device's fastest precision by default).
     Returns the written path. progress: True, False, or None to show a bar only on a terminal.
     A file that ends before the frames it declares (damaged or cut short) is an error, and nothing
     is written; with allow_partial the frames read are written, with a warning.
@@ -126,9 +128,7 @@ def stylize_video(source: str | Path, target: str | Path, model: Checkpoint | St
     if limit is not None and limit < 1:
         raise FastNSTError("--frames must be at least 1")
     device = resolve_device(device)
-    model = as_model(model, style)
-    if isinstance(model, torch.nn.Module):
-        model = model.to(device).eval()
+    model = as_model(model, style, device, precision)
     frames_out = FrameStylizer(model, device, preserve_color=preserve_color, strength=strength, tile=tile,
                                match_tone=match_tone)
     info = probe(source)
