@@ -17,6 +17,7 @@ from PIL import Image
 
 import fastnst.video.webcam as webcam
 from fastnst.checkpoint import atomic_save, build_checkpoint
+from fastnst.inference import load_stylizers
 from fastnst.cli import infer_main
 from fastnst.model import TransformerNet
 
@@ -209,3 +210,27 @@ def test_the_real_window_under_a_virtual_x_server_takes_keys(tmp_path, ckpt_file
     assert demo.returncode == 0, err
     assert f"snapshot -> {snapshot.resolve()}" in out and "frames/s" in out
     assert Image.open(snapshot).size == (96, 32)  # the original beside the candy frame
+
+
+def test_n_steps_through_the_styles_of_one_network_and_names_each(tmp_path, capsys, monkeypatch):
+    from .test_multistyle import NAMES, three_style_net
+
+    three = atomic_save(build_checkpoint(three_style_net(), styles=[(n, None) for n in NAMES], train_args={},
+                                        loss={}, step=0), tmp_path / "three.pt")
+    clip = make_clip(tmp_path / "cam.mp4", frames=60, audio=None)
+    prepared = []
+    monkeypatch.setattr(webcam, "load_stylizers", lambda *a, **k: prepared.append(k) or load_stylizers(*a, **k))
+    window = ScriptedWindow
+    window.shown, window.pressed = [], []
+    window.script = [("n", lambda w: w.shown and w.shown[-1][2] == "fastnst: mosaic"),
+                     ("n", lambda w: w.shown[-1][2] == "fastnst: candy"),
+                     ("q", lambda w: w.shown[-1][2] == "fastnst: udnie")]
+    monkeypatch.setattr(webcam, "TkWindow", window)
+    monkeypatch.setenv("DISPLAY", ":0")
+    code, _, err = run_cli(infer_main, capsys, "--webcam", clip, "--ckpt", three)
+    assert code == 0, err
+    assert len(prepared) == 1 and prepared[0]["shared"]  # one network for its three styles, never reloaded
+    last = {title: view for _, view, title in window.shown}
+    assert list(last) == ["fastnst: mosaic", "fastnst: candy", "fastnst: udnie"]
+    views = list(last.values())
+    assert not np.array_equal(views[0], views[1]) and not np.array_equal(views[1], views[2])
