@@ -1,5 +1,6 @@
 """Regenerate the README gallery: for each checkpoint, one figure with a row per photo showing
-content | style | output, saved small under docs/gallery/, and the markdown that shows them.
+content | style | output (a net of several styles: content | each style's output, under a row of
+the style images), saved small under docs/gallery/, and the markdown that shows them.
 
     python scripts/gallery.py                        # every checkpoints/*.pt on ../shared/data/content/val
     python scripts/gallery.py checkpoints/mosaic.pt --images 3 --size 512
@@ -27,18 +28,19 @@ SHARED = ROOT.parent / "shared"
 HEADER = 20  # pixels above the tiles for the column names
 
 
-def style_image_for(checkpoint: Checkpoint, styles_dir: Path | None) -> Image.Image:
-    """The style image: <styles_dir>/<style name>.*, else the file it was trained on if it is here,
-    else the thumbnail stored in the checkpoint."""
-    names = [f"{checkpoint.style_name}{ext}" for ext in sorted(IMAGE_EXTENSIONS)]
-    candidates = [styles_dir / name for name in names] if styles_dir else []
-    if checkpoint.train_args.get("style"):
-        candidates.append(Path(checkpoint.train_args["style"]))
+def style_image_for(checkpoint: Checkpoint, styles_dir: Path | None, index: int = 0) -> Image.Image:
+    """The image of the net's style `index`: <styles_dir>/<style name>.*, else the file it was
+    trained on if it is here, else the thumbnail stored in the checkpoint."""
+    name = checkpoint.style_names[index]
+    candidates = [styles_dir / f"{name}{ext}" for ext in sorted(IMAGE_EXTENSIONS)] if styles_dir else []
+    stored = checkpoint.train_args.get("style")
+    candidates += [Path(p) for p in (stored if isinstance(stored, list) else [stored] if stored else [])
+                   if Path(p).stem == name]
     for path in candidates:
         if path.is_file():
             return open_rgb(path)
-    if checkpoint.style_thumbnail is not None:
-        return checkpoint.style_thumbnail
+    if checkpoint.style_thumbnails[index] is not None:
+        return checkpoint.style_thumbnails[index]
     raise FastNSTError(f"{checkpoint.path}: no style image found and none stored in the checkpoint")
 
 
@@ -51,16 +53,18 @@ def fit(image: Image.Image, tile: int) -> Image.Image:
     return canvas
 
 
-def figure(rows: list[tuple[Image.Image, Image.Image, Image.Image]], tile: int) -> Image.Image:
-    """content | style | output, one row per photo, with column names on top."""
+def figure(rows: list[Sequence[Image.Image | None]], tile: int,
+           columns: Sequence[str] = ("content", "style", "output")) -> Image.Image:
+    """One row of tiles per entry of `rows` (None: an empty tile), with column names on top."""
     gap = 4
-    sheet = Image.new("RGB", (3 * tile + 2 * gap, HEADER + len(rows) * (tile + gap) - gap), "white")
+    sheet = Image.new("RGB", (len(columns) * (tile + gap) - gap, HEADER + len(rows) * (tile + gap) - gap), "white")
     draw = ImageDraw.Draw(sheet)
-    for col, name in enumerate(("content", "style", "output")):
+    for col, name in enumerate(columns):
         draw.text((col * (tile + gap) + tile // 2, HEADER // 2), name, fill="black", anchor="mm")
     for row, images in enumerate(rows):
         for col, image in enumerate(images):
-            sheet.paste(fit(image, tile), (col * (tile + gap), HEADER + row * (tile + gap)))
+            if image is not None:
+                sheet.paste(fit(image, tile), (col * (tile + gap), HEADER + row * (tile + gap)))
     return sheet
 
 
@@ -103,12 +107,20 @@ def make_gallery(checkpoints: Sequence[str | Path], content: str | Path, out_dir
     lines = []
     for path in checkpoints:
         checkpoint = fastnst.load_checkpoint(path)
-        style = style_image_for(checkpoint, styles_dir)
-        rows = [(open_rgb(photo), style, fastnst.stylize(photo, checkpoint, max_size=size, device=device))
-                for photo in photos]
+        names = checkpoint.style_names
+        if len(names) == 1:
+            style = style_image_for(checkpoint, styles_dir)
+            rows = [(open_rgb(photo), style, fastnst.stylize(photo, checkpoint, max_size=size, device=device))
+                    for photo in photos]
+            sheet = figure(rows, tile)
+        else:  # the style images on top, then each photo and its output in every style
+            rows = [[None] + [style_image_for(checkpoint, styles_dir, i) for i in range(len(names))]]
+            rows += [[open_rgb(photo)] + [fastnst.stylize(photo, checkpoint, max_size=size, device=device, style=i)
+                                          for i in range(len(names))] for photo in photos]
+            sheet = figure(rows, tile, ["content", *names])
         target = out_dir / f"{checkpoint.style_name}.{fmt}"
         with atomic_path(target) as tmp:  # never a half-written figure
-            tmp.write_bytes(encode_small(figure(rows, tile), pil_format, max_kb * 1024))
+            tmp.write_bytes(encode_small(sheet, pil_format, max_kb * 1024))
         link = Path(os.path.relpath(target, ROOT)).as_posix() if target.resolve().is_relative_to(ROOT) else target
         lines += [f"**{checkpoint.style_name}** ({describe(checkpoint)})", "",
                   f"![{checkpoint.style_name}: content, style, output]({link})", ""]

@@ -44,3 +44,19 @@ def test_no_checkpoints_is_one_line(tmp_path, capsys):
     code = gallery.main(["--content", str(tmp_path / "none"), str(tmp_path / "missing.pt")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+
+
+def test_a_net_of_several_styles_gets_a_column_per_style_under_its_style_images(tmp_path, photo_dir):
+    from fastnst.checkpoint import atomic_save, build_checkpoint
+
+    from .test_multistyle import NAMES, three_style_net
+    from .conftest import random_image
+
+    ckpt = atomic_save(build_checkpoint(three_style_net(), styles=[(n, random_image(30, 20, seed=i))
+                                                                   for i, n in enumerate(NAMES)],
+                                        train_args={}, loss={}, step=0), tmp_path / "three.pt")
+    out = tmp_path / "gallery"
+    assert gallery.main([str(ckpt), "--content", str(photo_dir), "--out", str(out), "--images", "2", "--size", "48",
+                         "--tile", "40", "--styles", str(tmp_path / "none")]) == 0
+    figure = Image.open(out / "mosaic+candy+udnie.jpg")
+    assert figure.size == (4 * 40 + 3 * 4, gallery.HEADER + 3 * 40 + 2 * 4)  # content + 3 styles; styles + 2 photos
