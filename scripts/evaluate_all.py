@@ -14,20 +14,29 @@ from typing import Any, Sequence
 
 import fastnst
 from fastnst.errors import FastNSTError
+from fastnst.loss import LossConfig
 from fastnst.optimization.evaluate import format_table, steps_text, write_json
 
 from gallery import ROOT, SHARED  # scripts/ is on sys.path when this file is run
 
 
-def _style_file(checkpoint: fastnst.Checkpoint, styles_dir: Path) -> Path:
-    """The style image file to measure style loss against (a thumbnail is too small for that)."""
+def _style_file(checkpoint: fastnst.Checkpoint, styles_dir: Path, name: str) -> Path:
+    """The file of the net's style `name` to measure style loss against (a thumbnail is too small)."""
     for ext in (".jpg", ".jpeg", ".png", ".webp", ".bmp"):
-        if (styles_dir / f"{checkpoint.style_name}{ext}").is_file():
-            return styles_dir / f"{checkpoint.style_name}{ext}"
+        if (styles_dir / f"{name}{ext}").is_file():
+            return styles_dir / f"{name}{ext}"
     stored = checkpoint.train_args.get("style")
-    if stored and Path(stored).is_file():
-        return Path(stored)
-    raise FastNSTError(f"{checkpoint.path}: style image {checkpoint.style_name} not found in {styles_dir}")
+    for path in stored if isinstance(stored, list) else [stored] if stored else []:
+        if Path(path).stem == name and Path(path).is_file():
+            return Path(path)
+    raise FastNSTError(f"{checkpoint.path}: style image {name} not found in {styles_dir}")
+
+
+def today_objective() -> dict[str, Any]:
+    """Today's default loss options (not the loss network or its weights): one objective for all."""
+    defaults = LossConfig()
+    return {k: getattr(defaults, k) for k in ("content_layers", "style_layers", "style_layer_weights",
+                                              "content_weight", "style_weight", "tv_weight", "style_size")}
 
 
 def markdown(reports: list[dict[str, Any]]) -> str:
@@ -57,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--vs-init", choices=["noise", "content"], default="noise")
     p.add_argument("--vs-optimizer", choices=["lbfgs", "adam"], default="lbfgs")
     p.add_argument("--loss-weights", help="override the checkpoints' stored loss network weights path")
+    p.add_argument("--today", action="store_true", help="measure every net with today's default loss options "
+                   "instead of each checkpoint's own, so nets trained with different recipes compare")
     p.add_argument("--json-dir", help="also write <style>_<size>.json reports here")
     p.add_argument("--device", default="auto")
     args = p.parse_args(argv)
@@ -65,18 +76,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not checkpoints:
             raise FastNSTError("no checkpoints given and none in checkpoints/")
+        objective = today_objective() if args.today else {}
         for path in checkpoints:
             checkpoint = fastnst.load_checkpoint(path)
-            style = _style_file(checkpoint, Path(args.styles))
-            for size in args.sizes:
-                report = fastnst.evaluate(checkpoint, args.content, style, size=size, images=args.images,
-                                          vs_optimize=args.vs_optimize or None, vs_init=args.vs_init,
-                                          vs_optimizer=args.vs_optimizer, device=args.device, progress=True,
-                                          loss_weights=args.loss_weights)
-                print(format_table(report), end="\n\n", file=sys.stderr)
-                if args.json_dir:
-                    write_json(report, Path(args.json_dir) / f"{checkpoint.style_name}_{size}.json")
-                reports.append(report)
+            for name in checkpoint.style_names:  # a net of several styles: each of them
+                style = _style_file(checkpoint, Path(args.styles), name)
+                for size in args.sizes:
+                    report = fastnst.evaluate(checkpoint, args.content, style, size=size, images=args.images,
+                                              vs_optimize=args.vs_optimize or None, vs_init=args.vs_init,
+                                              vs_optimizer=args.vs_optimizer, device=args.device, progress=True,
+                                              net_style=name, loss_weights=args.loss_weights, **objective)
+                    if len(checkpoint.style_names) > 1:
+                        report["style_name"] = f"{checkpoint.style_name}: {name}"
+                    print(format_table(report), end="\n\n", file=sys.stderr)
+                    if args.json_dir:
+                        write_json(report, Path(args.json_dir) / f"{checkpoint.style_name}_{name}_{size}.json")
+                    reports.append(report)
     except FastNSTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
