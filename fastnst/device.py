@@ -15,6 +15,8 @@ import torch
 from .errors import FastNSTError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Inference also takes int8 (CPU, onnxruntime, calibrated on the photos: inference/int8.py).
+INFERENCE_PRECISIONS = PRECISIONS + ("int8",)
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEVICE_HELP = "auto (default), cpu, cuda, cuda:N or mps"
 

@@ -7,15 +7,18 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
+from PIL import Image
 from tqdm import tqdm
 
-from ..device import DEVICE_HELP, PRECISIONS
+from ..checkpoint import load_checkpoint
+from ..device import DEVICE_HELP, INFERENCE_PRECISIONS
 from ..errors import FastNSTError, first_line
-from ..images import IMAGE_EXTENSIONS, find_images, save_image
-from ..inference import load_stylizers, stylize
+from ..images import IMAGE_EXTENSIONS, find_images, open_rgb, save_image
+from ..inference import load_stylizers, parse_style, stylize
 from ..inference.stylizer import BACKENDS, check_tile
 from ..inference.tiling import DEFAULT_TILE
 from ..video import find_videos, is_video, output_extension, stylize_video
+from ..video.reader import read_frames
 from ..video.writer import DEFAULT_CRF, DEFAULT_PRESET, PRESETS
 from .common import run, say
 
@@ -43,8 +46,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--match-tone", action="store_true", help="bring the output's brightness and contrast back to "
                    "the photo's (luminance mean and spread; on video and the webcam smoothed over time)")
     g = p.add_argument_group("speed and size (images and videos)")
-    g.add_argument("--precision", choices=PRECISIONS, default="auto", help="auto (default): fp16 on CUDA, bf16 on "
-                   "CPUs with native bf16 (where it is several times faster), else fp32")
+    g.add_argument("--precision", choices=INFERENCE_PRECISIONS, default="auto", help="auto (default): fp16 on CUDA, "
+                   "bf16 on CPUs with native bf16 (where it is several times faster), else fp32; int8: CPU, "
+                   "onnxruntime, calibrated on the inputs (docs/speed.md)")
     g.add_argument("--compile", action="store_true", help="torch.compile the net: a slow start (minutes on a small "
                    "CPU), then the fastest")
     g.add_argument("--tile", type=int, metavar="SIZE", help="stylize images in SIZE x SIZE tiles with blended "
@@ -120,9 +124,29 @@ def check_options(args: argparse.Namespace) -> None:
     check_tile(args.tile)
 
 
+def calibration_photos(files: list[tuple[Path, Path | None]], count: int = 8) -> list[Image.Image]:
+    """Up to `count` of the inputs as pictures (a video: its first frame), for int8 calibration."""
+    photos = []
+    for source, _ in files:
+        if len(photos) == count:
+            break
+        try:
+            photos.append(Image.fromarray(next(read_frames(source, limit=1))) if is_video(source) else open_rgb(source))
+        except (FastNSTError, OSError, StopIteration):
+            continue  # it fails again, with its error, when its turn comes
+    if not photos:
+        raise FastNSTError("--precision int8 calibrates on the inputs, and none of them could be read")
+    return photos
+
+
 def _stylize_files(args: argparse.Namespace) -> int:
-    stylizers, device = load_stylizers(args.ckpt, device=args.device, precision=args.precision, compile=args.compile,
-                                       backend=args.backend, tile=args.tile, style=args.style)
+    checkpoint = args.ckpt if args.backend == "onnxruntime" else load_checkpoint(args.ckpt)
+    calibration = []
+    if args.precision == "int8":  # calibrated on the photos about to be stylized
+        labels = [choice.label for choice in parse_style(args.style, checkpoint.style_names)]
+        calibration = calibration_photos(expand_inputs(args.inputs, labels)[0])
+    stylizers, device = load_stylizers(checkpoint, device=args.device, precision=args.precision, compile=args.compile,
+                                       backend=args.backend, tile=args.tile, style=args.style, calibration=calibration)
     files, errors = expand_inputs(args.inputs, [label for _, label in stylizers])
     for message in errors:
         say(f"error: {message}")

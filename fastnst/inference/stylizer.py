@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 from PIL import Image
 from torch import nn
 
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..device import resolve_device
+from ..device import INFERENCE_PRECISIONS, resolve_device
 from ..errors import FastNSTError
 from ..model import TransformerNet
 from ..images import open_image, resize_long_side, to_pil, to_rgb, to_tensor
@@ -28,15 +28,19 @@ Stylizer = Callable[[torch.Tensor], torch.Tensor]
 
 
 def as_model(checkpoint: Checkpoint | Stylizer | str | Path, style: StyleSpec = None,
-             device: str | torch.device = "auto", precision: str = "auto") -> Stylizer:
+             device: str | torch.device = "auto", precision: str = "auto",
+             calibration: Sequence[Image.Image] = ()) -> Stylizer:
     """What to run on `device`: a checkpoint's net (`style` chosen among its styles) on the fast
-    path in `precision`; a net or stylizer given is run as it is."""
+    path in `precision` (int8: calibrated on `calibration`); a net or stylizer given is run as it is."""
     if isinstance(checkpoint, nn.Module) or (callable(checkpoint) and not isinstance(checkpoint, (str, Path))):
         if isinstance(checkpoint, TransformerNet) and (checkpoint.config.num_styles > 1 or style is not None):
             checkpoint = select_style(checkpoint, _one(parse_style(style, net_style_names(checkpoint))))
         elif style is not None:
             raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
         return checkpoint.to(resolve_device(device)).eval() if isinstance(checkpoint, nn.Module) else checkpoint
+    if precision == "int8":
+        return _one(load_stylizers(checkpoint, device=device, precision="int8", style=style,
+                                   calibration=calibration)[0])[0]
     loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     net = select_style(loaded.model, _one(parse_style(style, loaded.style_names)))
     return FastStylizer(net, resolve_device(device), precision)
@@ -113,7 +117,8 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
             "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first.
         precision: for a checkpoint (or its path): "auto" runs the fast path in the device's
             fastest precision (bf16 on CPUs with native bf16, fp16 on CUDA: docs/speed.md), as
-            infer.py does; "fp32", "bf16" or "fp16" force one. A given net runs as it is.
+            infer.py does; "fp32", "bf16" or "fp16" force one; "int8" quantizes the net for
+            onnxruntime, calibrated on this image. A given net runs as it is.
 
     Returns:
         The stylized RGB image (RGBA if the input had transparency), the input's size unless
@@ -124,7 +129,7 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
     rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(image)
     rgb = resize_long_side(rgb, max_size)
     dev = resolve_device(device)
-    model = as_model(checkpoint, style, dev, precision)
+    model = as_model(checkpoint, style, dev, precision, calibration=[rgb])
     if tile is None:
         tile = DEFAULT_TILE if can_tile(model) and rgb.width * rgb.height > AUTO_TILE_PIXELS else 0
     # Tiled, the image stays in host memory and the tiles go to the device one at a time.
@@ -144,7 +149,8 @@ def check_tile(tile: int | None) -> None:
 
 def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
                   precision: str = "auto", compile: bool = False, backend: str = "torch",
-                  tile: int | None = None, style: StyleSpec = None) -> tuple[Stylizer, str, torch.device]:
+                  tile: int | None = None, style: StyleSpec = None,
+                  calibration: Sequence[Image.Image] = ()) -> tuple[Stylizer, str, torch.device]:
     """(a stylizer: the net prepared the fastest way the options allow, its style's name, its device).
 
     backend "torch": the fast path (fastpath.FastStylizer) in `precision` on `device`;
@@ -152,22 +158,36 @@ def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.de
     on the fly (precision, compile and tile do not apply there). `style`: see stylize().
     """
     stylizers, dev = load_stylizers(checkpoint, device=device, precision=precision, compile=compile,
-                                    backend=backend, tile=tile, style=style)
+                                    backend=backend, tile=tile, style=style, calibration=calibration)
     stylizer, name = _one(stylizers)
     return stylizer, name, dev
 
 
 def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
                    precision: str = "auto", compile: bool = False, backend: str = "torch",
-                   tile: int | None = None, style: StyleSpec = None,
-                   shared: bool = False) -> tuple[list[tuple[Stylizer, str]], torch.device]:
+                   tile: int | None = None, style: StyleSpec = None, shared: bool = False,
+                   calibration: Sequence[Image.Image] = ()) -> tuple[list[tuple[Stylizer, str]], torch.device]:
     """([(stylizer, style name or blend label)] for each choice `style` makes ("all": every style), device).
 
     shared: the choices share one prepared net and switch its norms when called (StyleSwitch):
     one net in memory and no reload, for the webcam; else each choice is a net of its own.
+    precision "int8": the net quantized for onnxruntime on the CPU, calibrated on `calibration`
+    (a few of the photos to stylize; int8.py).
     """
     if backend not in BACKENDS:
         raise FastNSTError(f"backend {backend}: choose one of {', '.join(BACKENDS)}")
+    if precision not in INFERENCE_PRECISIONS:
+        raise FastNSTError(f"--precision {precision}: choose one of {', '.join(INFERENCE_PRECISIONS)}")
+    if precision == "int8":
+        if resolve_device(device).type != "cpu" or backend != "torch" or compile or tile:
+            raise FastNSTError("--precision int8 runs whole images on the CPU (onnxruntime): leave out --device, "
+                               "--backend, --compile and --tile, or use --device cpu")
+        from .int8 import quantize  # onnxruntime is an optional dependency
+
+        loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+        stylizer = quantize(loaded, list(calibration))
+        return [(stylizer.with_style(c.mix), c.label) for c in parse_style(style, loaded.style_names)], \
+            torch.device("cpu")
     if backend == "onnxruntime":
         from .export import OnnxStylizer, export_onnx  # onnxruntime is an optional dependency
 

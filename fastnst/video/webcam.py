@@ -433,6 +433,9 @@ def run_webcam(source: str, checkpoints: Sequence[str | Path], *, style: StyleSp
         raise FastNSTError("--max-size must be a positive number of pixels")
     if frames is not None and frames < 1:
         raise FastNSTError("--frames must be at least 1")
+    if precision == "int8":
+        raise FastNSTError("--precision int8 is for images and videos (it calibrates on them); the webcam "
+                           "takes auto, fp32 or bf16")
     capture, is_file, rate = open_capture(source)  # what is wrong with the camera first, then the display
     try:
         if window:

@@ -1,0 +1,90 @@
+"""int8 inference on CPUs: the net exported to ONNX, quantized after training (static, QDQ, weights
+per channel) with activation ranges calibrated on a few photos, and run by onnxruntime.
+
+    stylizer = quantize(checkpoint, photos)        # an OnnxStylizer: call it like the net
+
+Calibration looks at the photos about to be stylized (infer.py passes its inputs), center-cropped
+to CALIBRATION_SIZE squares: the activation ranges then fit the pictures at hand. The instance
+norms stay in float; the convolutions, which hold nearly all the work, run in int8. Its cost in
+quality and its speed: docs/speed.md (`python benchmarks/int8.py` measures both).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..checkpoint import Checkpoint
+from ..errors import FastNSTError, first_line
+from .export import OnnxStylizer, export_onnx
+
+CALIBRATION_SIZE = 256  # the photos' center squares, in pixels
+CALIBRATION_PHOTOS = 8  # at most this many
+
+
+def _center_square(image: Image.Image, size: int) -> torch.Tensor:
+    """1 x 3 x size x size in [0, 1]: the image's short side scaled to `size`, its center kept."""
+    image = image.convert("RGB")
+    width, height = image.size
+    scale = size / min(width, height)
+    image = image.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.Resampling.BILINEAR)
+    left, top = (image.width - size) // 2, (image.height - size) // 2
+    square = image.crop((left, top, left + size, top + size))
+    return torch.from_numpy(np.asarray(square).copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def quantize(checkpoint: Checkpoint, photos: Sequence[Image.Image], path: str | Path | None = None,
+             threads: int | None = None) -> OnnxStylizer:
+    """The checkpoint's net in int8, calibrated on `photos` (the first CALIBRATION_PHOTOS), as an
+    onnxruntime stylizer; the quantized model is written to `path` (default: a temporary file,
+    gone once the session has read it)."""
+    try:
+        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                              quantize_static)
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+    except ImportError:
+        raise FastNSTError("--precision int8 needs onnxruntime and onnx: pip install 'fastnst[export]'") from None
+    if not photos:
+        raise FastNSTError("int8 needs a few photos to calibrate on")
+    batches = [_center_square(photo, CALIBRATION_SIZE) for photo in photos[:CALIBRATION_PHOTOS]]
+    inputs = ["image"] + (["style_weights"] if checkpoint.model.config.num_styles > 1 else [])
+
+    class Photos(CalibrationDataReader):
+        def __init__(self) -> None:
+            first = torch.zeros(checkpoint.model.config.num_styles)
+            first[0] = 1.0
+            self.feeds = iter([dict(zip(inputs, [x.numpy(), first.numpy()])) for x in batches])
+
+        def get_next(self) -> dict | None:
+            return next(self.feeds, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32, prepared = Path(tmp) / "fp32.onnx", Path(tmp) / "prepared.onnx"
+        int8 = Path(path) if path else Path(tmp) / "int8.onnx"
+        export_onnx(checkpoint, fp32)
+        # The quantizer logs a warning per norm it leaves in float, and prints its progress.
+        quiet = logging.getLogger()
+        level, quiet.level = quiet.level, logging.ERROR
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+                quantize_static(str(prepared), str(int8), Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                calibrate_method=CalibrationMethod.MinMax)
+        except FastNSTError:
+            raise
+        except Exception as exc:
+            raise FastNSTError(f"int8 quantization failed: {first_line(exc)}", exit_code=1) from None
+        finally:
+            quiet.level = level
+        stylizer = OnnxStylizer(int8, threads)
+    stylizer.style_name, stylizer.style_names = checkpoint.style_name, list(checkpoint.style_names)
+    return stylizer

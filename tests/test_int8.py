@@ -1,0 +1,81 @@
+"""int8 on the CPU: the net quantized for onnxruntime, calibrated on the photos it is about to stylize."""
+
+import numpy as np
+import pytest
+import torch
+
+import fastnst
+from fastnst.checkpoint import Checkpoint, atomic_save, build_checkpoint, load_checkpoint
+from fastnst.cli import infer_main
+from fastnst.images import to_tensor
+
+from .conftest import contrasty_net, random_image, run_cli
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+
+def smooth_photo(seed: int, width: int = 64, height: int = 48):
+    """A photo-like picture: smooth colour fields, not noise (int8's activation ranges fit those)."""
+    noise = random_image(width // 8, height // 8, seed=seed)
+    return noise.resize((width, height), resample=3)
+
+
+@pytest.fixture
+def net_file(tmp_path):
+    return atomic_save(build_checkpoint(contrasty_net(), styles=[("bold", None)], train_args={}, loss={}, step=0),
+                       tmp_path / "bold.pt")
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(10 * torch.log10(1 / (a - b).pow(2).mean()))
+
+
+def test_int8_output_stays_close_to_fp32(net_file):
+    from fastnst.inference.int8 import quantize
+
+    checkpoint = load_checkpoint(net_file)
+    photos = [smooth_photo(seed) for seed in range(4)]
+    int8 = quantize(checkpoint, photos)
+    x = to_tensor(smooth_photo(9))
+    with torch.no_grad():
+        exact = checkpoint.model(x).clamp(0, 1)
+    out = int8(x).clamp(0, 1)
+    assert out.shape == exact.shape and 25 < psnr(out, exact) < 200  # close, and not fp32 in disguise
+
+
+def test_infer_precision_int8_calibrates_on_its_inputs(tmp_path, net_file, capsys):
+    for i in range(2):
+        smooth_photo(i).save(tmp_path / f"p{i}.png")
+    code, _, err = run_cli(infer_main, capsys, tmp_path / "p0.png", tmp_path / "p1.png", "--ckpt", net_file,
+                           "--precision", "int8", "-o", tmp_path / "out")
+    assert code == 0, err
+    got = np.asarray(fastnst.stylize(tmp_path / "p0.png", net_file, precision="fp32"), dtype=float)
+    int8 = np.asarray(__import__("PIL.Image").Image.open(tmp_path / "out" / "p0_bold.png"), dtype=float)
+    assert int8.shape == got.shape and np.abs(int8 - got).mean() < 8  # levels of 255
+
+
+def test_int8_blends_the_styles_of_a_net_of_several(tmp_path):
+    from .test_multistyle import NAMES, three_style_net
+
+    from fastnst.inference.int8 import quantize
+    from fastnst.inference import parse_style
+
+    net = three_style_net()
+    checkpoint = Checkpoint(model=net, style_name="+".join(NAMES), style_names=NAMES)
+    int8 = quantize(checkpoint, [smooth_photo(s) for s in range(3)])
+    x, mix = to_tensor(smooth_photo(7)), parse_style("candy=0.5,udnie=0.5", NAMES)[0].mix
+    with torch.no_grad():
+        exact = net(x, mix).clamp(0, 1)
+    assert psnr(int8.with_style(mix)(x).clamp(0, 1), exact) > 20
+    assert int8.style_names == NAMES
+
+
+def test_the_webcam_and_other_devices_refuse_int8_in_one_line(tmp_path, net_file, capsys):
+    code, _, err = run_cli(infer_main, capsys, "--webcam", tmp_path / "none.mp4", "--ckpt", net_file,
+                           "--precision", "int8", "--no-window")
+    assert code == 2 and "--precision int8 is for images and videos" in err
+    smooth_photo(0).save(tmp_path / "p.png")
+    code, _, err = run_cli(infer_main, capsys, tmp_path / "p.png", "--ckpt", net_file, "--precision", "int8",
+                           "--tile", "64")
+    assert code == 2 and "--precision int8 runs whole images on the CPU" in err
