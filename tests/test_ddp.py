@@ -13,7 +13,7 @@ from fastnst.checkpoint import load_checkpoint
 from fastnst.training.data import PositionSampler
 from fastnst.model import TransformerNet
 
-from .conftest import ROOT
+from .conftest import ROOT, random_image
 
 TINY = ["--image-size", "32", "--steps", "3", "--loss-net", "vgg16", "--loss-weights", "random", "--workers", "0",
         "--style-size", "64", "--log-every", "1", "--no-progress",
@@ -70,3 +70,17 @@ def test_torchrun_two_processes_train_the_net_one_process_trains_on_the_whole_ba
     # and 1.7e-2 for how far the 3 steps moved the output.
     moved = (out_one - out_initial).abs().max()
     assert (out_ddp - out_one).abs().max() < 0.05 * moved
+
+
+@pytest.mark.slow
+def test_torchrun_trains_a_net_of_several_styles(tmp_path, photo_dir):
+    style_file, second = tmp_path / "mosaic.png", tmp_path / "candy.png"
+    random_image(48, 40, seed=1).save(style_file)
+    random_image(40, 40, seed=4).save(second)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--standalone",
+                          str(ROOT / "train.py"), "--style", str(style_file), str(second), "--data", str(photo_dir),
+                          *TINY, "--batch-size", "1", "--logdir", str(tmp_path / "ddp")],
+                         capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert load_checkpoint(tmp_path / "ddp" / "mosaic+candy.pt").style_names == ["mosaic", "candy"]
