@@ -148,9 +148,10 @@ def test_pytorch_example_state_dicts_compute_what_that_network_computes(tmp_path
 
 
 def test_format_1_checkpoints_still_load_with_their_loss_options():
-    """The bundled networks were written before the loss options got their own entry."""
-    ckpt = load_checkpoint(ROOT / "checkpoints" / "mosaic.pt")
+    """The bundled candy and starry_night networks were written before the loss options got their own entry."""
+    ckpt = load_checkpoint(ROOT / "checkpoints" / "candy.pt")
     assert ckpt.raw["version"] == 1 and "loss" not in ckpt.raw
     loss = LossConfig.from_dict(ckpt.loss)
     assert loss.loss_net == "vgg19" and loss.loss_weights.endswith("vgg19-imagenet-features.pth")
     assert loss.style_weight == ckpt.train_args["style_weight"] and loss.style_size == ckpt.train_args["style_size"]
+    assert loss.style_layer_weights == (1.0, 1.0, 1.0, 1.0)  # stored None meant 1 each, and still does
