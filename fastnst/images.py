@@ -104,3 +104,9 @@ def find_images(folder: str | Path, recursive: bool = True) -> list[Path]:
     pattern = folder.rglob("*") if recursive else folder.glob("*")
     return sorted(p for p in pattern if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
                   and not p.name.startswith("."))
+
+
+def center_crop(image: Image.Image, size: int) -> torch.Tensor:
+    """3 x size x size in [0, 1]: the short side scaled to `size`, the center kept."""
+    image = TF.resize(image, size, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
+    return TF.pil_to_tensor(TF.center_crop(image, size)).float().div_(255)

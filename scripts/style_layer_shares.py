@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 import fastnst
-from fastnst.training.data import center_crop
+from fastnst.images import center_crop
 from fastnst.images import find_images, open_rgb
 from fastnst.model import ModelConfig, TransformerNet
 from fastnst.loss import LossConfig, Objective

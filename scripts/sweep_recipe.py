@@ -30,6 +30,8 @@ from PIL import Image, ImageDraw
 import fastnst
 from fastnst.images import open_rgb
 
+from gallery import fit  # scripts/ is on sys.path when this file is run
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 VGG19 = SHARED / "weights" / "vgg19-imagenet-features.pth"
@@ -87,14 +89,6 @@ def evaluate_setting(ckpt: Path, style: str, args: argparse.Namespace) -> dict[s
                            style_size=256, **REFERENCE, **common)
     ref512 = fastnst.evaluate(ckpt, val, style_path, size=512, style_size=512, **REFERENCE, **common)
     return {"own": own["mean"], "ref": ref["mean"], "ref_optimize": ref.get("optimize"), "ref512": ref512["mean"]}
-
-
-def fit(image: Image.Image, tile: int) -> Image.Image:
-    image = image.copy()
-    image.thumbnail((tile, tile), Image.Resampling.LANCZOS)
-    canvas = Image.new("RGB", (tile, tile), "white")
-    canvas.paste(image, ((tile - image.width) // 2, (tile - image.height) // 2))
-    return canvas
 
 
 def strip(columns: list[tuple[str, list[Image.Image]]], tile: int) -> Image.Image:

@@ -18,27 +18,16 @@ import tempfile
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import torch
 from PIL import Image
 
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, first_line
+from ..images import center_crop
 from .export import OnnxStylizer, export_onnx
 
 CALIBRATION_SIZE = 256  # the photos' center squares, in pixels
 CALIBRATION_PHOTOS = 8  # at most this many
-
-
-def _center_square(image: Image.Image, size: int) -> torch.Tensor:
-    """1 x 3 x size x size in [0, 1]: the image's short side scaled to `size`, its center kept."""
-    image = image.convert("RGB")
-    width, height = image.size
-    scale = size / min(width, height)
-    image = image.resize((max(size, round(width * scale)), max(size, round(height * scale))), Image.Resampling.BILINEAR)
-    left, top = (image.width - size) // 2, (image.height - size) // 2
-    square = image.crop((left, top, left + size, top + size))
-    return torch.from_numpy(np.asarray(square).copy()).permute(2, 0, 1)[None].float() / 255
 
 
 def quantize(checkpoint: Checkpoint, photos: Sequence[Image.Image], path: str | Path | None = None,
@@ -54,7 +43,7 @@ def quantize(checkpoint: Checkpoint, photos: Sequence[Image.Image], path: str | 
         raise FastNSTError("--precision int8 needs onnxruntime and onnx: pip install 'fastnst[export]'") from None
     if not photos:
         raise FastNSTError("int8 needs a few photos to calibrate on")
-    batches = [_center_square(photo, CALIBRATION_SIZE) for photo in photos[:CALIBRATION_PHOTOS]]
+    batches = [center_crop(photo.convert("RGB"), CALIBRATION_SIZE)[None] for photo in photos[:CALIBRATION_PHOTOS]]
     inputs = ["image"] + (["style_weights"] if checkpoint.model.config.num_styles > 1 else [])
 
     class Photos(CalibrationDataReader):

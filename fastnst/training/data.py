@@ -37,11 +37,6 @@ def random_crop(image: Image.Image, size: int, generator: torch.Generator) -> to
     return TF.pil_to_tensor(crop).float().div_(255)
 
 
-def center_crop(image: Image.Image, size: int) -> torch.Tensor:
-    image = TF.resize(image, size, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)
-    return TF.pil_to_tensor(TF.center_crop(image, size)).float().div_(255)
-
-
 class ImageFolder(Dataset):
     """Every readable image under a folder (recursive). Items are (index, position) pairs."""
 

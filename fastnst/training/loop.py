@@ -21,12 +21,12 @@ from tqdm import tqdm
 from .. import checkpoint as ckpt
 from ..device import memory_format_for, resolve_device, resolve_precision
 from ..errors import FastNSTError, first_line
-from ..images import find_images, open_rgb, to_tensor
+from ..images import center_crop, find_images, open_rgb, to_tensor
 from ..loss import Objective, stored_layer_weights
 from ..model import one_hot
 from . import distributed
 from .config import DEFAULT_STEPS, TrainConfig, styles_name, upgrade_options
-from .data import center_crop, make_loader
+from .data import make_loader
 from .styles import FrozenRows, build_net, norm_parameters
 
 log = logging.getLogger(__name__)
