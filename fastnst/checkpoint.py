@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 from .errors import FastNSTError, first_line
-from .files import atomic_path
+from .files import atomic_path, load_torch_file
 from .model import ModelConfig, TransformerNet
 
 FORMAT_VERSION = 3  # written for nets of several styles; one-style nets are still written as format 2
@@ -143,13 +143,8 @@ def _from_example_state_dict(state: dict[str, torch.Tensor]) -> tuple[ModelConfi
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load a fastnst checkpoint (inference or training) or a PyTorch-example state dict."""
     path = Path(path)
-    if not path.is_file():
-        raise FastNSTError(f"checkpoint not found: {path}")
-    try:
-        # weights_only: a file can carry code, which is never run; torch's advice to allow it is not ours.
-        raw = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception:
-        raise FastNSTError(f"{path} is not a fastnst or PyTorch checkpoint (or it is damaged)") from None
+    raw = load_torch_file(path, f"checkpoint not found: {path}",
+                          f"{path} is not a fastnst or PyTorch checkpoint (or it is damaged)", map_location)
     if not isinstance(raw, dict):
         raise FastNSTError(f"{path} is not a fastnst checkpoint or a TransformerNet state dict")
 

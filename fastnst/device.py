@@ -6,9 +6,18 @@ Precision names: auto, fp32, bf16, fp16. What "auto" picks (measurements: docs/s
 - CPU: bf16 where the CPU computes it natively (AMX, or AVX512-BF16 without AMX), where oneDNN's
   bf16 convolutions are 2 to 4 times faster than fp32; fp32 elsewhere (emulated bf16 is slower).
 - Apple MPS and others: fp32.
+oneDNN limited to an older CPU's instructions (ONEDNN_MAX_CPU_ISA, e.g. AVX2) counts as that CPU.
+
+Inference backends: auto, torch, onnxruntime. "auto" runs the default (johnson) net in onnxruntime
+where the CPU computes it in fp32 and onnxruntime is installed (its fp32 kernels beat our fast path's
+by 1.2 to 1.8 times at 1024² there), and the fast path everywhere else (bf16 on such CPUs is faster
+still; the light net is as fast or faster on the fast path).
 """
 
 from __future__ import annotations
+
+import importlib.util
+import os
 
 import torch
 
@@ -40,16 +49,34 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         raise FastNSTError(f"unknown device '{name}': use {DEVICE_HELP.replace(' (default)', '')}") from None
 
 
+# oneDNN's instruction-set names, oldest first (ONEDNN_MAX_CPU_ISA takes one of them).
+ONEDNN_ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI",
+               "AVX512_CORE_BF16", "AVX10_1_512", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16",
+               "AVX10_2_512", "AVX10_2_512_AMX_2")
+
+
+def onednn_isa_limit() -> str | None:
+    """The instruction set oneDNN has been limited to (ONEDNN_MAX_CPU_ISA or DNNL_MAX_CPU_ISA), if any."""
+    value = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").strip().upper()
+    return value if value in ONEDNN_ISAS else None
+
+
+def _allows(isa: str) -> bool:
+    limit = onednn_isa_limit()
+    return limit is None or ONEDNN_ISAS.index(limit) >= ONEDNN_ISAS.index(isa)
+
+
 def cpu_bf16_class() -> str | None:
     """How this CPU computes bf16: "amx" (AMX tiles), "avx512_bf16" (AVX-512 with BF16, no AMX),
-    or None (emulated: slower than fp32)."""
+    or None (emulated: slower than fp32), as far as oneDNN is allowed to use it."""
     if not torch.backends.mkldnn.is_available():
         return None
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    if amx is not None and amx():
+    if amx is not None and amx() and _allows("AVX512_CORE_AMX"):
         return "amx"
     avx512_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    if avx512_bf16 is not None and avx512_bf16():
+    if (avx512_bf16 is not None and (avx512_bf16() or (amx is not None and amx()))
+            and _allows("AVX512_CORE_BF16")):
         return "avx512_bf16"
     return None
 
@@ -83,3 +110,23 @@ def memory_format_for(device: torch.device) -> torch.memory_format:
     """channels_last (NHWC): what tensor cores want, and on the CPU oneDNN's bf16 convolutions
     (a training step 20% faster there; no slower in fp32). Not on Apple MPS, where support is patchy."""
     return torch.channels_last if device.type in ("cuda", "cpu") else torch.contiguous_format
+
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+
+
+def onnxruntime_available() -> bool:
+    """onnxruntime and what exporting to it needs (onnx, onnxscript): the `export` extra."""
+    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx", "onnxscript"))
+
+
+def resolve_backend(backend: str, device: torch.device, precision: str, arch: str) -> str:
+    """The backend a name means (see the module docstring): "auto" is "onnxruntime" for the
+    default net on a CPU computing in fp32 with onnxruntime installed, else "torch"."""
+    if backend not in BACKENDS:
+        raise FastNSTError(f"--backend {backend}: choose one of {', '.join(BACKENDS)}")
+    if backend != "auto":
+        return backend
+    fp32 = precision == "fp32" or (precision == "auto" and cpu_bf16_class() is None)
+    return "onnxruntime" if device.type == "cpu" and fp32 and arch == "johnson" and onnxruntime_available() \
+        else "torch"

@@ -1,4 +1,5 @@
-"""Writing files so that an interrupted write never leaves a damaged file under the final name."""
+"""Reading PyTorch files with a one-line error, and writing files so that an interrupted write never
+leaves a damaged file under the final name."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
+
+import torch
+
+from .errors import FastNSTError
 
 
 def _umask() -> int:
@@ -34,3 +39,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def load_torch_file(path: Path, not_found: str, unreadable: str, map_location: str | torch.device = "cpu") -> Any:
+    """torch.load of tensors and plain data only, or a FastNSTError with `not_found` or `unreadable`.
+
+    weights_only: a file can carry code, which is never run (torch's advice to allow it is not ours).
+    """
+    if not path.is_file():
+        raise FastNSTError(not_found)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception:
+        raise FastNSTError(unreadable) from None

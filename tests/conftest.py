@@ -113,3 +113,13 @@ def make_clip(path: Path, *, frames: int = 12, rate: Fraction = NTSC_FILM, size:
     return path
 
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def onnx_cache(tmp_path_factory) -> Path:
+    """Exported nets (backend "auto" caches them) go to a folder of the test session, not ~/.cache."""
+    folder = tmp_path_factory.mktemp("cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FASTNST_CACHE", str(folder))
+    yield folder
+    patch.undo()

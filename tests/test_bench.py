@@ -36,3 +36,21 @@ def test_sizes_and_options_are_checked(capsys):
     assert main(["--sizes", "4", "--no-train"]) == 2
     assert main(["--archs", "huge", "--no-train"]) == 2
     assert capsys.readouterr().err.count("error:") == 2
+
+
+def test_cpu_classes_runs_the_benchmark_as_an_older_cpu(tmp_path, capsys):
+    """Under ONEDNN_MAX_CPU_ISA=AVX2 fastnst counts the CPU as one without native bf16: auto runs fp32,
+    and the default net in onnxruntime where it is installed."""
+    import cpu_classes
+
+    path = tmp_path / "classes.json"
+    assert cpu_classes.main(["--isa", "avx2", "--sizes", "32", "--repeats", "1", "--json", str(path)]) == 0
+    report = json.loads(path.read_text())[0]
+    assert report["isa"] == "AVX2" and report["machine"]["onednn_isa_limit"] == "AVX2"
+    assert report["machine"]["cpu_bf16"] is None and set(report["conv_gflops"]) == {"fp32"}
+    defaults = {r["arch"]: r for r in report["rows"] if r.get("default")}
+    assert defaults["light"]["variant"] == "fast" and defaults["light"]["precision"] == "fp32"
+    onnx = any(r["variant"] == "onnxruntime" for r in report["rows"])
+    assert defaults["johnson"]["variant"] == ("onnxruntime" if onnx else "fast")
+    assert "## AVX2" in capsys.readouterr().out
+    assert cpu_classes.main(["--isa", "SSE9"]) == 2

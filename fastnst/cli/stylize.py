@@ -11,11 +11,11 @@ from PIL import Image
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint
-from ..device import DEVICE_HELP, INFERENCE_PRECISIONS
+from ..device import BACKENDS, DEVICE_HELP, INFERENCE_PRECISIONS
 from ..errors import FastNSTError, first_line
 from ..images import IMAGE_EXTENSIONS, find_images, open_rgb, save_image
 from ..inference import load_stylizers, parse_style, stylize
-from ..inference.stylizer import BACKENDS, check_tile
+from ..inference.stylizer import check_tile
 from ..inference.tiling import DEFAULT_TILE
 from ..video import find_videos, is_video, output_extension, stylize_video
 from ..video.reader import read_frames
@@ -53,8 +53,10 @@ def get_parser() -> argparse.ArgumentParser:
                    "CPU), then the fastest")
     g.add_argument("--tile", type=int, metavar="SIZE", help="stylize images in SIZE x SIZE tiles with blended "
                    f"seams, in bounded memory (default: tiles of {DEFAULT_TILE} above 3840x2160 pixels; 0: never)")
-    g.add_argument("--backend", choices=BACKENDS, default="torch", help="onnxruntime (CPU): "
-                   "--ckpt is an .onnx file from fastnst-export, or a checkpoint exported on the fly")
+    g.add_argument("--backend", choices=BACKENDS, default="auto", help="auto (default): onnxruntime for the "
+                   "default net on CPUs without native bf16 where it is installed (faster there; the export is "
+                   "cached), else torch; onnxruntime (CPU): --ckpt is an .onnx file from fastnst-export, or a "
+                   "checkpoint exported on the fly")
     g = p.add_argument_group("video")
     g.add_argument("--crf", type=int, default=DEFAULT_CRF, help=f"H.264 quality, 0 (lossless) .. 51; +6 halves "
                    f"the file (default {DEFAULT_CRF}, visually lossless)")
@@ -140,7 +142,8 @@ def calibration_photos(files: list[tuple[Path, Path | None]], count: int = 8) ->
 
 
 def _stylize_files(args: argparse.Namespace) -> int:
-    checkpoint = args.ckpt if args.backend == "onnxruntime" else load_checkpoint(args.ckpt)
+    onnx = args.backend == "onnxruntime" or Path(args.ckpt).suffix.lower() == ".onnx"
+    checkpoint = args.ckpt if onnx else load_checkpoint(args.ckpt)
     calibration = []
     if args.precision == "int8":  # calibrated on the photos about to be stylized
         labels = [choice.label for choice in parse_style(args.style, checkpoint.style_names)]

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import io
 import json
+import os
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -127,6 +130,41 @@ def export_onnx(checkpoint: Checkpoint | str | Path, path: str | Path, opset: in
         raise FastNSTError(f"ONNX export failed: {first_line(exc)}", exit_code=1) from None
 
 
+def onnx_cache_dir() -> Path:
+    """Where exported nets are kept between runs: $FASTNST_CACHE, else $XDG_CACHE_HOME/fastnst,
+    else ~/.cache/fastnst."""
+    if os.environ.get("FASTNST_CACHE"):
+        return Path(os.environ["FASTNST_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "fastnst"
+
+
+def cached_onnx_stylizer(checkpoint: Checkpoint) -> "OnnxStylizer":
+    """The checkpoint's net in onnxruntime, exported once and then read from the cache: an export
+    takes seconds, and the file is named by a hash of the weights, so a retrained net gets its own.
+    Where the cache cannot be written (a read-only home), the export is for this run only."""
+    digest = hashlib.sha256(repr((checkpoint.model.config, checkpoint.style_names, torch.__version__,
+                                  OPSET)).encode())
+    for name, tensor in checkpoint.model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    folder = onnx_cache_dir() / "onnx"
+    path = folder / f"{digest.hexdigest()[:24]}.onnx"
+    if path.is_file():
+        try:
+            return OnnxStylizer(path)
+        except FastNSTError:  # damaged by something else: export it again
+            path.unlink(missing_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+    except OSError:
+        writable = False
+    if writable:
+        return OnnxStylizer(export_onnx(checkpoint, path))
+    with tempfile.TemporaryDirectory() as tmp:  # onnxruntime has read it once the session exists
+        return OnnxStylizer(export_onnx(checkpoint, Path(tmp) / "model.onnx"))
+
+
 def export_torchscript(checkpoint: Checkpoint | str | Path, path: str | Path) -> Path:
     """Write a TorchScript module (torch.jit.load, no fastnst needed); returns its path.
 
@@ -156,6 +194,8 @@ class OnnxStylizer:
     """An exported net run by onnxruntime on the CPU; call it like the TransformerNet.
 
     Takes N x 3 x H x W float RGB in [0, 1] (any device; the result is on the CPU).
+    `tiler`: the same net as a FastStylizer, for images tiled in bounded memory (tiling needs norms
+    that take fixed statistics, which an ONNX session's do not); None: whole images only.
     """
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
@@ -177,6 +217,7 @@ class OnnxStylizer:
         self.style_names = json.loads(meta["style_names"]) if "style_names" in meta else [self.style_name]
         self.takes_style = len(self.session.get_inputs()) > 1
         self.style_weights: np.ndarray | None = None  # None: the first style
+        self.tiler: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def with_style(self, mix: torch.Tensor) -> "OnnxStylizer":
         """This session, run with the style weights `mix` (one per style)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -11,7 +10,7 @@ from PIL import Image
 from torch import nn
 
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..device import INFERENCE_PRECISIONS, resolve_device
+from ..device import BACKENDS, INFERENCE_PRECISIONS, resolve_backend, resolve_device
 from ..errors import FastNSTError
 from ..model import TransformerNet
 from ..images import open_image, resize_long_side, to_pil, to_rgb, to_tensor
@@ -19,8 +18,6 @@ from .fastpath import FastStylizer, norms
 from .styles import StyleSpec, StyleSwitch, net_style_names, parse_style, select_style
 from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, MIN_TILE, can_tile, stylize_tiled
 from .tone import ToneSmoother, match_tone as _match_tone
-
-BACKENDS = ("torch", "onnxruntime")
 
 
 # A TransformerNet, or anything called like one: FastStylizer, OnnxStylizer.
@@ -30,20 +27,17 @@ Stylizer = Callable[[torch.Tensor], torch.Tensor]
 def as_model(checkpoint: Checkpoint | Stylizer | str | Path, style: StyleSpec = None,
              device: str | torch.device = "auto", precision: str = "auto",
              calibration: Sequence[Image.Image] = ()) -> Stylizer:
-    """What to run on `device`: a checkpoint's net (`style` chosen among its styles) on the fast
-    path in `precision` (int8: calibrated on `calibration`); a net or stylizer given is run as it is."""
+    """What to run on `device`: a checkpoint's net (`style` chosen among its styles) prepared as
+    infer.py prepares it (load_stylizers, backend "auto"; int8: calibrated on `calibration`); a net
+    or stylizer given is run as it is."""
     if isinstance(checkpoint, nn.Module) or (callable(checkpoint) and not isinstance(checkpoint, (str, Path))):
         if isinstance(checkpoint, TransformerNet) and (checkpoint.config.num_styles > 1 or style is not None):
             checkpoint = select_style(checkpoint, _one(parse_style(style, net_style_names(checkpoint))))
         elif style is not None:
             raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
         return checkpoint.to(resolve_device(device)).eval() if isinstance(checkpoint, nn.Module) else checkpoint
-    if precision == "int8":
-        return _one(load_stylizers(checkpoint, device=device, precision="int8", style=style,
-                                   calibration=calibration)[0])[0]
-    loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    net = select_style(loaded.model, _one(parse_style(style, loaded.style_names)))
-    return FastStylizer(net, resolve_device(device), precision)
+    return _one(load_stylizers(checkpoint, device=device, precision=precision, style=style,
+                               calibration=calibration)[0])[0]
 
 
 def _one(choices: list) -> Any:
@@ -115,9 +109,9 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
             the photo's; composes with preserve_color and strength.
         style: for a net of several styles, which: a name or index, or a blend such as
             "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first.
-        precision: for a checkpoint (or its path): "auto" runs the fast path in the device's
-            fastest precision (bf16 on CPUs with native bf16, fp16 on CUDA: docs/speed.md), as
-            infer.py does; "fp32", "bf16" or "fp16" force one; "int8" quantizes the net for
+        precision: for a checkpoint (or its path): "auto" runs it the device's fastest way, as
+            infer.py does (the fast path in bf16 on CPUs with native bf16, fp16 on CUDA; the
+            default net in onnxruntime on other CPUs where it is installed: docs/speed.md); "fp32", "bf16" or "fp16" force one; "int8" quantizes the net for
             onnxruntime, calibrated on this image. A given net runs as it is.
 
     Returns:
@@ -148,14 +142,15 @@ def check_tile(tile: int | None) -> None:
 
 
 def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
-                  precision: str = "auto", compile: bool = False, backend: str = "torch",
+                  precision: str = "auto", compile: bool = False, backend: str = "auto",
                   tile: int | None = None, style: StyleSpec = None,
                   calibration: Sequence[Image.Image] = ()) -> tuple[Stylizer, str, torch.device]:
     """(a stylizer: the net prepared the fastest way the options allow, its style's name, its device).
 
     backend "torch": the fast path (fastpath.FastStylizer) in `precision` on `device`;
     "onnxruntime" (CPU): `checkpoint` is an .onnx file from export, or a checkpoint exported
-    on the fly (precision, compile and tile do not apply there). `style`: see stylize().
+    once and then cached (export.cached_onnx_stylizer; precision, compile and tile do not apply
+    there); "auto": the faster of the two here (device.resolve_backend). `style`: see stylize().
     """
     stylizers, dev = load_stylizers(checkpoint, device=device, precision=precision, compile=compile,
                                     backend=backend, tile=tile, style=style, calibration=calibration)
@@ -164,7 +159,7 @@ def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.de
 
 
 def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
-                   precision: str = "auto", compile: bool = False, backend: str = "torch",
+                   precision: str = "auto", compile: bool = False, backend: str = "auto",
                    tile: int | None = None, style: StyleSpec = None, shared: bool = False,
                    calibration: Sequence[Image.Image] = ()) -> tuple[list[tuple[Stylizer, str]], torch.device]:
     """([(stylizer, style name or blend label)] for each choice `style` makes ("all": every style), device).
@@ -176,10 +171,12 @@ def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.d
     """
     if backend not in BACKENDS:
         raise FastNSTError(f"backend {backend}: choose one of {', '.join(BACKENDS)}")
+    if backend == "auto" and not isinstance(checkpoint, Checkpoint) and Path(checkpoint).suffix.lower() == ".onnx":
+        backend = "onnxruntime"
     if precision not in INFERENCE_PRECISIONS:
         raise FastNSTError(f"--precision {precision}: choose one of {', '.join(INFERENCE_PRECISIONS)}")
     if precision == "int8":
-        if resolve_device(device).type != "cpu" or backend != "torch" or compile or tile:
+        if resolve_device(device).type != "cpu" or backend == "onnxruntime" or compile or tile:
             raise FastNSTError("--precision int8 runs whole images on the CPU (onnxruntime): leave out --device, "
                                "--backend, --compile and --tile, or use --device cpu")
         from .int8 import quantize  # onnxruntime is an optional dependency
@@ -189,7 +186,7 @@ def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.d
         return [(stylizer.with_style(c.mix), c.label) for c in parse_style(style, loaded.style_names)], \
             torch.device("cpu")
     if backend == "onnxruntime":
-        from .export import OnnxStylizer, export_onnx  # onnxruntime is an optional dependency
+        from .export import OnnxStylizer, cached_onnx_stylizer  # onnxruntime is an optional dependency
 
         if str(device) not in ("auto", "cpu"):
             raise FastNSTError("--backend onnxruntime runs on the CPU: use --device cpu (or auto)")
@@ -200,16 +197,26 @@ def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.d
             if not path.is_file():
                 raise FastNSTError(f"ONNX model not found: {path}")
             stylizer = OnnxStylizer(path)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:  # onnxruntime has read it once the session exists
-                loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(path)
-                stylizer = OnnxStylizer(export_onnx(loaded, Path(tmp) / "model.onnx"))
+        else:  # exported once, then read from the cache
+            stylizer = cached_onnx_stylizer(checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(path))
         # One session; each choice feeds its own style weights.
         return [(stylizer.with_style(c.mix), c.label) for c in parse_style(style, stylizer.style_names)], \
             torch.device("cpu")
     loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     dev = resolve_device(device)
     choices = parse_style(style, loaded.style_names)
+    if backend == "auto" and not compile and not tile and \
+            resolve_backend(backend, dev, precision, loaded.model.config.arch) == "onnxruntime":
+        from .export import cached_onnx_stylizer
+
+        session = cached_onnx_stylizer(loaded)
+        stylizers = []
+        for choice in choices:
+            stylizer = session.with_style(choice.mix)
+            if not shared:  # images too large for one pass are tiled by the same net in PyTorch
+                stylizer.tiler = FastStylizer(select_style(loaded.model, choice), dev, "fp32")
+            stylizers.append((stylizer, choice.label))
+        return stylizers, dev
     if shared and len(choices) > 1:
         net = FastStylizer(select_style(loaded.model, choices[0]), dev, precision, compile)
         targets, state = norms(net.net), {}

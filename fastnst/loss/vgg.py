@@ -12,6 +12,7 @@ import torchvision
 from torch import nn
 
 from ..errors import FastNSTError, first_line
+from ..files import load_torch_file
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -64,12 +65,8 @@ def _load_features(name: str, weights: str | Path | None) -> nn.Sequential:
             return build(weights=None).features
     features = build(weights=None).features
     path = Path(weights)
-    if not path.is_file():
-        raise FastNSTError(f"loss network weights not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:
-        raise FastNSTError(f"{path}: not readable loss network weights (not a PyTorch file, or a damaged one)") from None
+    state = load_torch_file(path, f"loss network weights not found: {path}",
+                            f"{path}: not readable loss network weights (not a PyTorch file, or a damaged one)")
     if isinstance(state, dict) and (state.get("format") == "fastnst" or "conv1.conv2d.weight" in state):
         raise FastNSTError(f"{path} is a style network checkpoint, not loss network weights: --loss-weights takes "
                            f"a torchvision {name}().features state dict")

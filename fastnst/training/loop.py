@@ -21,6 +21,7 @@ from tqdm import tqdm
 from .. import checkpoint as ckpt
 from ..device import memory_format_for, resolve_device, resolve_precision
 from ..errors import FastNSTError, first_line
+from ..files import load_torch_file
 from ..images import center_crop, find_images, open_rgb, to_tensor
 from ..loss import Objective, stored_layer_weights
 from ..model import one_hot
@@ -62,13 +63,9 @@ def _merge_resume(config: TrainConfig | None, options: dict[str, Any]) -> TrainC
     stored = {}
     if resume:
         path = Path(resume)
-        if not path.is_file():
-            raise FastNSTError(f"--resume {path}: no such file")
-        try:
-            raw = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:
-            raise FastNSTError(f"--resume {path}: not a readable fastnst training checkpoint (damaged, cut short, "
-                               f"or another kind of file)") from None
+        raw = load_torch_file(path, f"--resume {path}: no such file",
+                              f"--resume {path}: not a readable fastnst training checkpoint (damaged, cut short, "
+                              f"or another kind of file)")
         if not isinstance(raw, dict) or "optimizer" not in raw:
             raise FastNSTError(f"--resume {path}: not a fastnst training checkpoint (one with optimizer state)")
         # Checkpoints of format 1 kept the loss options among train_args.

@@ -414,7 +414,7 @@ class _Session:
 def run_webcam(source: str, checkpoints: Sequence[str | Path], *, style: StyleSpec = None, window: bool = True, output: str | Path | None = None,
                snapshot_dir: str | Path | None = None, max_size: int | None = None, preserve_color: bool = False,
                strength: float = 1.0, match_tone: bool = False, frames: int | None = None, device: str = "auto",
-               precision: str = "auto", compile: bool = False, backend: str = "torch", crf: int = DEFAULT_CRF,
+               precision: str = "auto", compile: bool = False, backend: str = "auto", crf: int = DEFAULT_CRF,
                preset: str = DEFAULT_PRESET, say: Callable[[str], None] = lambda line: None) -> WebcamRun:
     """Stylize a camera (`source` an index like "0") or a video file played as one, live.
 
