@@ -4,6 +4,7 @@ the style images), saved small under docs/gallery/, and the markdown that shows 
 
     python scripts/gallery.py                        # every checkpoints/*.pt on ../shared/data/content/val
     python scripts/gallery.py checkpoints/mosaic.pt --images 3 --size 512
+    python scripts/gallery.py a.pt b.pt --compare "10 min" "1 h" --name budgets    # nets side by side
 """
 
 from __future__ import annotations
@@ -127,6 +128,27 @@ def make_gallery(checkpoints: Sequence[str | Path], content: str | Path, out_dir
     return "\n".join(lines)
 
 
+def make_comparison(checkpoints: Sequence[str | Path], labels: Sequence[str], content: str | Path,
+                    target: str | Path, *, styles_dir: str | Path | None = None, images: int | None = None,
+                    size: int = 512, tile: int = 200, max_kb: int = 300, device: str = "auto") -> Path:
+    """One figure: a row per photo, content | each net's output (column `labels`) | the first net's
+    style; for nets trained on the same style at different budgets or with different recipes."""
+    photos = find_images(content)[:images]
+    if not photos:
+        raise FastNSTError(f"{content}: no images")
+    if len(labels) != len(checkpoints):
+        raise FastNSTError(f"--compare: {len(labels)} label(s) for {len(checkpoints)} checkpoint(s)")
+    nets = [fastnst.load_checkpoint(path) for path in checkpoints]
+    style = style_image_for(nets[0], Path(styles_dir) if styles_dir else None)
+    rows = [[open_rgb(photo)] + [fastnst.stylize(photo, net, max_size=size, device=device) for net in nets] + [style]
+            for photo in photos]
+    sheet = figure(rows, tile, ["content", *labels, "style"])
+    target = Path(target)
+    with atomic_path(target) as tmp:  # never a half-written figure
+        tmp.write_bytes(encode_small(sheet, "PNG" if target.suffix.lower() == ".png" else "JPEG", max_kb * 1024))
+    return target
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoints", nargs="*", help="default: checkpoints/*.pt")
@@ -140,11 +162,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--format", choices=["jpg", "png"], default="jpg")
     p.add_argument("--max-kb", type=int, default=300, help="size limit per figure (default 300 KB)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--compare", nargs="+", metavar="LABEL", help="one figure of the given checkpoints side by "
+                   "side, each column named by its label (written to <out>/<name>.<format>)")
+    p.add_argument("--name", default="comparison", help="the --compare figure's file name (default comparison)")
     args = p.parse_args(argv)
     checkpoints = args.checkpoints or sorted(str(p) for p in (ROOT / "checkpoints").glob("*.pt"))
     try:
         if not checkpoints:
             raise FastNSTError("no checkpoints given and none in checkpoints/")
+        if args.compare:
+            target = Path(args.out) / f"{args.name}.{args.format}"
+            print(make_comparison(checkpoints, args.compare, args.content, target, styles_dir=args.styles,
+                                  images=args.images, size=args.size, tile=args.tile, max_kb=args.max_kb,
+                                  device=args.device))
+            return 0
         print(make_gallery(checkpoints, args.content, args.out, styles_dir=args.styles, images=args.images,
                            size=args.size, tile=args.tile, fmt=args.format, max_kb=args.max_kb, device=args.device))
     except FastNSTError as exc:

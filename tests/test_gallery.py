@@ -60,3 +60,17 @@ def test_a_net_of_several_styles_gets_a_column_per_style_under_its_style_images(
                          "--tile", "40", "--styles", str(tmp_path / "none")]) == 0
     figure = Image.open(out / "mosaic+candy+udnie.jpg")
     assert figure.size == (4 * 40 + 3 * 4, gallery.HEADER + 3 * 40 + 2 * 4)  # content + 3 styles; styles + 2 photos
+
+
+def test_compare_puts_nets_of_one_style_side_by_side_under_their_labels(tmp_path, ckpt_file, photo_dir, capsys):
+    second = shutil.copy(ckpt_file, tmp_path / "longer.pt")
+    out = tmp_path / "figures"
+    code = gallery.main([str(ckpt_file), str(second), "--compare", "10 min", "1 h", "--name", "budgets",
+                         "--content", str(photo_dir), "--out", str(out), "--images", "2", "--size", "48",
+                         "--tile", "40"])
+    assert code == 0
+    figure = Image.open(out / "budgets.jpg")
+    assert figure.size == (4 * 40 + 3 * 4, gallery.HEADER + 2 * 40 + 4)  # content | 10 min | 1 h | style
+    assert str(out / "budgets.jpg") in capsys.readouterr().out
+    assert gallery.main([str(ckpt_file), "--compare", "a", "b", "--content", str(photo_dir), "--out", str(out)]) == 2
+    assert "2 label(s) for 1 checkpoint(s)" in capsys.readouterr().err
