@@ -45,6 +45,11 @@ def style_image_for(checkpoint: Checkpoint, styles_dir: Path | None, index: int 
     raise FastNSTError(f"{checkpoint.path}: no style image found and none stored in the checkpoint")
 
 
+def photos_in(content: str | Path) -> list[Path]:
+    """One photo, or the photos of a folder."""
+    return [Path(content)] if Path(content).is_file() else find_images(content)
+
+
 def fit(image: Image.Image, tile: int) -> Image.Image:
     """The image scaled to fit a tile x tile square, centred on white."""
     image = image.copy()
@@ -99,7 +104,7 @@ def make_gallery(checkpoints: Sequence[str | Path], content: str | Path, out_dir
                  styles_dir: str | Path | None = None, images: int | None = None, size: int = 512,
                  tile: int = 200, fmt: str = "jpg", max_kb: int = 300, device: str = "auto") -> str:
     """Write one figure per checkpoint into out_dir; return the README markdown showing them."""
-    photos = find_images(content)[:images]
+    photos = photos_in(content)[:images]
     if not photos:
         raise FastNSTError(f"{content}: no images")
     out_dir = Path(out_dir)
@@ -133,7 +138,7 @@ def make_comparison(checkpoints: Sequence[str | Path], labels: Sequence[str], co
                     size: int = 512, tile: int = 200, max_kb: int = 300, device: str = "auto") -> Path:
     """One figure: a row per photo, content | each net's output (column `labels`) | the first net's
     style; for nets trained on the same style at different budgets or with different recipes."""
-    photos = find_images(content)[:images]
+    photos = photos_in(content)[:images]
     if not photos:
         raise FastNSTError(f"{content}: no images")
     if len(labels) != len(checkpoints):
@@ -152,7 +157,7 @@ def make_comparison(checkpoints: Sequence[str | Path], labels: Sequence[str], co
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("checkpoints", nargs="*", help="default: checkpoints/*.pt")
-    p.add_argument("--content", default=str(SHARED / "data" / "content" / "val"), help="photos (default shared val)")
+    p.add_argument("--content", default=str(SHARED / "data" / "content" / "val"), help="a folder of photos or one photo (default shared val)")
     p.add_argument("--styles", default=str(SHARED / "data" / "style"),
                    help="folder with <style name>.jpg (default shared styles); else the stored path or thumbnail")
     p.add_argument("--out", default=str(ROOT / "docs" / "gallery"), help="output folder (default docs/gallery)")
