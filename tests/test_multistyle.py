@@ -127,14 +127,27 @@ def test_a_video_takes_the_style_choice_too(tmp_path, three_styles):
 
 
 def test_the_webcam_styles_of_one_net_share_it_and_switch_without_reload(three_styles):
-    choices, _ = load_stylizers(three_styles, device="cpu", precision="fp32", style="all", shared=True)
+    choices, _ = load_stylizers(three_styles, device="cpu", precision="fp32", backend="torch", style="all",
+                                shared=True)
     assert [label for _, label in choices] == NAMES
     assert len({id(stylizer.shared) for stylizer, _ in choices}) == 1  # one net in memory
     x = torch.rand(1, 3, 24, 32)
-    alone, _ = load_stylizers(three_styles, device="cpu", precision="fp32", style="all")
+    alone, _ = load_stylizers(three_styles, device="cpu", precision="fp32", backend="torch", style="all")
     for order in ([0, 1, 2], [2, 0, 1, 1]):  # whatever ran before, a switch gives that style's output
         for i in order:
             torch.testing.assert_close(choices[i][0](x), alone[i][0](x), rtol=0, atol=1e-6)
+
+
+def test_in_onnxruntime_the_styles_share_one_session(three_styles):
+    """fp32 on a CPU: backend auto runs the default net in onnxruntime, one session for every style."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    choices, _ = load_stylizers(three_styles, device="cpu", precision="fp32", style="all", shared=True)
+    assert len({id(stylizer.session) for stylizer, _ in choices}) == 1
+    x = torch.rand(1, 3, 24, 32)
+    alone, _ = load_stylizers(three_styles, device="cpu", precision="fp32", backend="torch", style="all")
+    for (onnx, _), (torch_net, _) in zip(choices, alone):
+        torch.testing.assert_close(onnx(x), torch_net(x), rtol=0, atol=1e-4)
 
 
 def test_training_several_styles_logs_each_and_holds_them_all(tmp_path, photo_dir, style_files):
