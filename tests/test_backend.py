@@ -132,3 +132,10 @@ def test_videos_and_explicit_onnxruntime_read_the_same_cached_export(fp32_cpu, j
                        "-o", str(tmp_path / "ort.mp4")]) == 0
     auto, ort = (list(read_frames(tmp_path / name)) for name in ("auto.mp4", "ort.mp4"))
     assert len(auto) == len(ort) == 4 and all(np.array_equal(a, b) for a, b in zip(auto, ort))
+
+
+def test_onnxruntime_takes_a_checkpoint_loaded_in_memory(fp32_cpu, johnson_ckpt):
+    ckpt = load_checkpoint(johnson_ckpt)
+    ckpt.path = None  # e.g. built by fastnst.train() and never saved
+    stylizer, name, _ = load_stylizer(ckpt, backend="onnxruntime")
+    assert isinstance(stylizer, OnnxStylizer) and name == "tiles"

@@ -111,8 +111,9 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
             "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first.
         precision: for a checkpoint (or its path): "auto" runs it the device's fastest way, as
             infer.py does (the fast path in bf16 on CPUs with native bf16, fp16 on CUDA; the
-            default net in onnxruntime on other CPUs where it is installed: docs/speed.md); "fp32", "bf16" or "fp16" force one; "int8" quantizes the net for
-            onnxruntime, calibrated on this image. A given net runs as it is.
+            default net in onnxruntime on other CPUs where it is installed: docs/speed.md);
+            "fp32", "bf16" or "fp16" force one; "int8" quantizes the net for onnxruntime,
+            calibrated on this image. A given net runs as it is.
 
     Returns:
         The stylized RGB image (RGBA if the input had transparency), the input's size unless
@@ -192,13 +193,14 @@ def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.d
             raise FastNSTError("--backend onnxruntime runs on the CPU: use --device cpu (or auto)")
         if compile or precision not in ("auto", "fp32") or tile:
             raise FastNSTError("--precision, --compile and --tile are for --backend torch")
-        path = Path(checkpoint.path if isinstance(checkpoint, Checkpoint) else checkpoint)
-        if path.suffix.lower() == ".onnx":
-            if not path.is_file():
-                raise FastNSTError(f"ONNX model not found: {path}")
-            stylizer = OnnxStylizer(path)
-        else:  # exported once, then read from the cache
-            stylizer = cached_onnx_stylizer(checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(path))
+        if isinstance(checkpoint, Checkpoint):  # loaded already (perhaps never saved): exported once, cached
+            stylizer = cached_onnx_stylizer(checkpoint)
+        elif Path(checkpoint).suffix.lower() == ".onnx":
+            if not Path(checkpoint).is_file():
+                raise FastNSTError(f"ONNX model not found: {checkpoint}")
+            stylizer = OnnxStylizer(checkpoint)
+        else:
+            stylizer = cached_onnx_stylizer(load_checkpoint(checkpoint))
         # One session; each choice feeds its own style weights.
         return [(stylizer.with_style(c.mix), c.label) for c in parse_style(style, stylizer.style_names)], \
             torch.device("cpu")
