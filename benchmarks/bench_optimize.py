@@ -27,7 +27,7 @@ from fastnst.optimization import run_optimization
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
-def bare_passes(objective: StyleObjective, photo: torch.Tensor, steps: int) -> list[float]:
+def bare_passes(objective: Objective, photo: torch.Tensor, steps: int) -> list[float]:
     """Seconds of each loss evaluation with its backward pass, and no optimizer at all."""
     targets = objective.content_targets(photo)
     image = photo.clone(memory_format=torch.contiguous_format).requires_grad_(True)

@@ -13,7 +13,6 @@ result is the median of `repeats` timed steps after a warm-up step.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import statistics

@@ -8,15 +8,14 @@ Precision names: auto, fp32, bf16, fp16. What "auto" picks (measurements: docs/s
 - Apple MPS and others: fp32.
 oneDNN limited to an older CPU's instructions (ONEDNN_MAX_CPU_ISA, e.g. AVX2) counts as that CPU.
 
-Inference backends: auto, torch, onnxruntime. "auto" runs the default (johnson) net in onnxruntime
-where the CPU computes it in fp32 and onnxruntime is installed (its fp32 kernels beat our fast path's
-by 1.2 to 1.8 times at 1024² there), and the fast path everywhere else (bf16 on such CPUs is faster
-still; the light net is as fast or faster on the fast path).
+Inference backends: auto, torch, onnxruntime. "auto" runs a checkpoint on the fast path and an
+exported .onnx file in onnxruntime: with freed memory kept between layers (host_memory.py) and the
+last layer on pixel blocks, the fast path is as fast as onnxruntime or faster on every CPU class
+measured, fp32 included (docs/speed.md, "Backend").
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import torch
@@ -113,20 +112,3 @@ def memory_format_for(device: torch.device) -> torch.memory_format:
 
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-
-
-def onnxruntime_available() -> bool:
-    """onnxruntime and what exporting to it needs (onnx, onnxscript): the `export` extra."""
-    return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx", "onnxscript"))
-
-
-def resolve_backend(backend: str, device: torch.device, precision: str, arch: str) -> str:
-    """The backend a name means (see the module docstring): "auto" is "onnxruntime" for the
-    default net on a CPU computing in fp32 with onnxruntime installed, else "torch"."""
-    if backend not in BACKENDS:
-        raise FastNSTError(f"--backend {backend}: choose one of {', '.join(BACKENDS)}")
-    if backend != "auto":
-        return backend
-    fp32 = precision == "fp32" or (precision == "auto" and cpu_bf16_class() is None)
-    return "onnxruntime" if device.type == "cpu" and fp32 and arch == "johnson" and onnxruntime_available() \
-        else "torch"

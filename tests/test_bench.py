@@ -12,7 +12,7 @@ from fastnst.errors import FastNSTError
 def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
     code = main(["--sizes", "32,40x24", "--repeats", "1", "--no-onnx", "--train-repeats", "1",
-                 "--train-size", "32", "--train-batch", "1", "--json", str(path)])
+                 "--train-size", "32", "--train-batch", "1", "--memory", "--json", str(path)])
     out = capsys.readouterr().out
     assert code == 0
     report = json.loads(path.read_text())
@@ -21,7 +21,7 @@ def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     for size in ((32, 32), (40, 24)):
         for arch in ("johnson", "light"):
             variants = {r["variant"] for r in inference if (r["width"], r["height"]) == size and r["arch"] == arch}
-            assert {"eager fp32", "fast"} <= variants
+            assert {"eager fp32", "fast", "fast, memory not kept"} <= variants
     baseline = [r for r in inference if r["variant"] == "eager fp32"]
     assert all(r["ratio"] == 1.0 and r["seconds"] > 0 for r in baseline)
     assert any(r["section"] == "training" and r["name"] == "train step fast" for r in rows)
@@ -39,8 +39,8 @@ def test_sizes_and_options_are_checked(capsys):
 
 
 def test_cpu_classes_runs_the_benchmark_as_an_older_cpu(tmp_path, capsys):
-    """Under ONEDNN_MAX_CPU_ISA=AVX2 fastnst counts the CPU as one without native bf16: auto runs fp32,
-    and the default net in onnxruntime where it is installed."""
+    """Under ONEDNN_MAX_CPU_ISA=AVX2 fastnst counts the CPU as one without native bf16: auto runs
+    both nets on the fast path in fp32."""
     import cpu_classes
 
     path = tmp_path / "classes.json"
@@ -49,8 +49,7 @@ def test_cpu_classes_runs_the_benchmark_as_an_older_cpu(tmp_path, capsys):
     assert report["isa"] == "AVX2" and report["machine"]["onednn_isa_limit"] == "AVX2"
     assert report["machine"]["cpu_bf16"] is None and set(report["conv_gflops"]) == {"fp32"}
     defaults = {r["arch"]: r for r in report["rows"] if r.get("default")}
-    assert defaults["light"]["variant"] == "fast" and defaults["light"]["precision"] == "fp32"
-    onnx = any(r["variant"] == "onnxruntime" for r in report["rows"])
-    assert defaults["johnson"]["variant"] == ("onnxruntime" if onnx else "fast")
+    for arch in ("johnson", "light"):
+        assert defaults[arch]["variant"] == "fast" and defaults[arch]["precision"] == "fp32"
     assert "## AVX2" in capsys.readouterr().out
     assert cpu_classes.main(["--isa", "SSE9"]) == 2

@@ -11,9 +11,7 @@ import av
 import pytest
 import torch
 
-from fastnst.checkpoint import atomic_save, build_checkpoint
 from fastnst.cli import infer_main, train_main
-from fastnst.model import TransformerNet
 
 from .conftest import make_clip, random_image, run_cli
 

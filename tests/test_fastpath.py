@@ -8,9 +8,8 @@ from torch import nn
 import fastnst
 from fastnst.errors import FastNSTError
 from fastnst.device import cpu_bf16_class, resolve_precision
-from fastnst.inference.fastpath import FastStylizer, InstanceNorm
+from fastnst.inference.fastpath import BlockConv, FastStylizer, InstanceNorm
 from fastnst.video.frames import FrameStylizer
-from fastnst.model import ModelConfig, TransformerNet
 from fastnst.inference import stylize_tensor
 
 from .conftest import contrasty_net, random_image
@@ -41,6 +40,17 @@ def test_fp32_fast_path_matches_the_plain_net(arch):
     out = FastStylizer(model, "cpu", "fp32")(x)
     assert out.dtype == torch.float32 and out.shape == x.shape
     assert (out - expected).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("kernel", [5, 9])
+def test_the_last_layer_on_blocks_of_pixels_computes_the_same_convolution(kernel):
+    conv = nn.Conv2d(16, 3, kernel, padding=kernel // 2, padding_mode="reflect")
+    x = torch.randn(2, 16, 36, 20)  # sides a multiple of 4, as the net pads them
+    assert BlockConv.fits(conv)
+    with torch.no_grad():
+        assert torch.allclose(BlockConv(conv)(x), conv(x), atol=1e-5)
+    assert not BlockConv.fits(nn.Conv2d(16, 32, 9, padding=4, padding_mode="reflect"))  # enough outputs already
+    assert not BlockConv.fits(nn.Conv2d(16, 3, 9, padding=4))  # zero padding: not this layer
 
 
 def test_bf16_fast_path_is_within_bf16_rounding_of_fp32():

@@ -139,10 +139,9 @@ def test_the_webcam_styles_of_one_net_share_it_and_switch_without_reload(three_s
 
 
 def test_in_onnxruntime_the_styles_share_one_session(three_styles):
-    """fp32 on a CPU: backend auto runs the default net in onnxruntime, one session for every style."""
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    choices, _ = load_stylizers(three_styles, device="cpu", precision="fp32", style="all", shared=True)
+    choices, _ = load_stylizers(three_styles, device="cpu", backend="onnxruntime", style="all", shared=True)
     assert len({id(stylizer.session) for stylizer, _ in choices}) == 1
     x = torch.rand(1, 3, 24, 32)
     alone, _ = load_stylizers(three_styles, device="cpu", precision="fp32", backend="torch", style="all")

@@ -7,12 +7,14 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
+import torch
 from PIL import Image
 from tqdm import tqdm
 
 from ..checkpoint import load_checkpoint
 from ..device import BACKENDS, DEVICE_HELP, INFERENCE_PRECISIONS
 from ..errors import FastNSTError, first_line
+from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_rgb, save_image
 from ..inference import load_stylizers, parse_style, stylize
 from ..inference.stylizer import check_tile
@@ -53,10 +55,9 @@ def get_parser() -> argparse.ArgumentParser:
                    "CPU), then the fastest")
     g.add_argument("--tile", type=int, metavar="SIZE", help="stylize images in SIZE x SIZE tiles with blended "
                    f"seams, in bounded memory (default: tiles of {DEFAULT_TILE} above 3840x2160 pixels; 0: never)")
-    g.add_argument("--backend", choices=BACKENDS, default="auto", help="auto (default): onnxruntime for the "
-                   "default net on CPUs without native bf16 where it is installed (faster there; the export is "
-                   "cached), else torch; onnxruntime (CPU): --ckpt is an .onnx file from fastnst-export, or a "
-                   "checkpoint exported on the fly")
+    g.add_argument("--backend", choices=BACKENDS, default="auto", help="auto (default): onnxruntime for an .onnx "
+                   "--ckpt, else torch (the fast path: as fast or faster on every CPU measured); onnxruntime (CPU): "
+                   "--ckpt is an .onnx file from fastnst-export, or a checkpoint exported once and cached")
     g = p.add_argument_group("video")
     g.add_argument("--crf", type=int, default=DEFAULT_CRF, help=f"H.264 quality, 0 (lossless) .. 51; +6 halves "
                    f"the file (default {DEFAULT_CRF}, visually lossless)")
@@ -161,6 +162,19 @@ def _stylize_files(args: argparse.Namespace) -> int:
     failed = len(errors)
     jobs = [(source, folder, model, style) for source, folder in files for model, style in stylizers]
     names = "+".join(label for _, label in stylizers) if len(stylizers) <= 3 else f"{len(stylizers)} styles"
+    with keep_host_memory():  # each photo reuses the memory of the one before
+        failed += _run_jobs(jobs, names, args, device, output, many, inputs)
+    if failed:
+        what = "output(s)" if len(stylizers) > 1 else "input(s)"
+        say(f"{failed} of {len(jobs) + len(errors)} {what} failed")
+        return 1
+    return 0
+
+
+def _run_jobs(jobs: list, names: str, args: argparse.Namespace, device: torch.device, output: Path | None,
+              many: bool, inputs: set[Path]) -> int:
+    """Stylize every (source, folder, stylizer, style) job; the number that failed."""
+    failed = 0
     for source, folder, model, style in tqdm(jobs, desc=f"stylize {names}", unit="img", disable=len(jobs) < 2):
         target = output_path(source, folder, style, output, many)
         try:
@@ -184,11 +198,7 @@ def _stylize_files(args: argparse.Namespace) -> int:
         except (OSError, RuntimeError) as exc:  # disk full, out of memory, ...
             say(f"error: {source}: {first_line(exc)}")
             failed += 1
-    if failed:
-        what = "output(s)" if len(stylizers) > 1 else "input(s)"
-        say(f"{failed} of {len(jobs) + len(errors)} {what} failed")
-        return 1
-    return 0
+    return failed
 
 
 def _webcam(args: argparse.Namespace) -> int:

@@ -193,9 +193,8 @@ def export_torchscript(checkpoint: Checkpoint | str | Path, path: str | Path) ->
 class OnnxStylizer:
     """An exported net run by onnxruntime on the CPU; call it like the TransformerNet.
 
-    Takes N x 3 x H x W float RGB in [0, 1] (any device; the result is on the CPU).
-    `tiler`: the same net as a FastStylizer, for images tiled in bounded memory (tiling needs norms
-    that take fixed statistics, which an ONNX session's do not); None: whole images only.
+    Takes N x 3 x H x W float RGB in [0, 1] (any device; the result is on the CPU). Whole images
+    only: tiling needs norms that take fixed statistics, which an ONNX session's do not.
     """
 
     def __init__(self, path: str | Path, threads: int | None = None) -> None:
@@ -217,7 +216,6 @@ class OnnxStylizer:
         self.style_names = json.loads(meta["style_names"]) if "style_names" in meta else [self.style_name]
         self.takes_style = len(self.session.get_inputs()) > 1
         self.style_weights: np.ndarray | None = None  # None: the first style
-        self.tiler: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def with_style(self, mix: torch.Tensor) -> "OnnxStylizer":
         """This session, run with the style weights `mix` (one per style)."""

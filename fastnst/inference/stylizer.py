@@ -10,7 +10,7 @@ from PIL import Image
 from torch import nn
 
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..device import BACKENDS, INFERENCE_PRECISIONS, resolve_backend, resolve_device
+from ..device import BACKENDS, INFERENCE_PRECISIONS, resolve_device
 from ..errors import FastNSTError
 from ..model import TransformerNet
 from ..images import open_image, resize_long_side, to_pil, to_rgb, to_tensor
@@ -151,7 +151,7 @@ def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.de
     backend "torch": the fast path (fastpath.FastStylizer) in `precision` on `device`;
     "onnxruntime" (CPU): `checkpoint` is an .onnx file from export, or a checkpoint exported
     once and then cached (export.cached_onnx_stylizer; precision, compile and tile do not apply
-    there); "auto": the faster of the two here (device.resolve_backend). `style`: see stylize().
+    there); "auto": onnxruntime for an .onnx file, else the fast path. `style`: see stylize().
     """
     stylizers, dev = load_stylizers(checkpoint, device=device, precision=precision, compile=compile,
                                     backend=backend, tile=tile, style=style, calibration=calibration)
@@ -207,18 +207,6 @@ def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.d
     loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     dev = resolve_device(device)
     choices = parse_style(style, loaded.style_names)
-    if backend == "auto" and not compile and not tile and \
-            resolve_backend(backend, dev, precision, loaded.model.config.arch) == "onnxruntime":
-        from .export import cached_onnx_stylizer
-
-        session = cached_onnx_stylizer(loaded)
-        stylizers = []
-        for choice in choices:
-            stylizer = session.with_style(choice.mix)
-            if not shared:  # images too large for one pass are tiled by the same net in PyTorch
-                stylizer.tiler = FastStylizer(select_style(loaded.model, choice), dev, "fp32")
-            stylizers.append((stylizer, choice.label))
-        return stylizers, dev
     if shared and len(choices) > 1:
         net = FastStylizer(select_style(loaded.model, choices[0]), dev, precision, compile)
         targets, state = norms(net.net), {}

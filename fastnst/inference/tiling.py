@@ -72,9 +72,8 @@ def blend_weights(starts: list[int], tile: int, length: int, overlap: int) -> li
 
 
 def can_tile(model: object) -> bool:
-    """Tiling needs norms that take fixed statistics: our nets yes, an ONNX session only with the
-    same net in PyTorch beside it (its `tiler`, which backend "auto" gives it)."""
-    return isinstance(model, (TransformerNet, FastStylizer)) or getattr(model, "tiler", None) is not None
+    """Tiling needs norms that take fixed statistics: our nets yes, an ONNX session no."""
+    return isinstance(model, (TransformerNet, FastStylizer))
 
 
 @torch.inference_mode()
@@ -161,7 +160,6 @@ def stylize_tiled(net: FastStylizer | TransformerNet, images: torch.Tensor, tile
     """
     if not can_tile(net):
         raise FastNSTError("tiling needs a fastnst network (the onnxruntime backend runs whole images)")
-    net = getattr(net, "tiler", None) or net
     if not isinstance(net, FastStylizer):  # its norms can take fixed statistics
         net = FastStylizer(net, next(net.parameters()).device, "fp32")
     tile = tile // 4 * 4

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from ..checkpoint import Checkpoint
 from ..device import resolve_device
 from ..errors import FastNSTError
+from ..host_memory import keep_host_memory
 from ..inference import StyleSpec, Stylizer, as_model
 from .frames import FrameStylizer
 from .reader import VideoInfo, decode, display_matrix, open_video, probe
@@ -167,39 +168,40 @@ def stylize_video(source: str | Path, target: str | Path, model: Checkpoint | St
     bar = tqdm(total=total, desc=source.name, unit="frame", dynamic_ncols=True,
                disable=None if progress is None else not progress)
     count = 0
-    try:
-        reader.start()
-        writer.start()
-        item = _get(decoded, stop)
-        while isinstance(item, _Frame):
-            batch = [item]
-            while len(batch) < batch_size and isinstance(item := _get(decoded, stop), _Frame):
-                batch.append(item)
-            for frame, rgb in zip(batch, frames_out(np.stack([f.rgb for f in batch]))):
-                _put(stylized, _Frame(frame.pts, rgb, frame.display_matrix), stop)
-            count += len(batch)
-            bar.update(len(batch))
-            if len(batch) == batch_size:
-                item = _get(decoded, stop)
-        if count == 0:
-            raise FastNSTError(f"{source}: the video has no frames")
-        short = _shortfall(info, count, limit)
-        if short and not allow_partial:
-            raise FastNSTError(f"{short}; nothing was written (allow_partial / --allow-partial keeps the frames "
-                               f"that could be read)", exit_code=1)
-        _put(stylized, _End(cut_short=limit is not None and count == limit and info.frames != limit), stop)
-        writer.join()
-        if writer.error is not None:
-            raise writer.error
-        if short:
+    with keep_host_memory():  # each frame reuses the previous frame's memory
+        try:
+            reader.start()
+            writer.start()
+            item = _get(decoded, stop)
+            while isinstance(item, _Frame):
+                batch = [item]
+                while len(batch) < batch_size and isinstance(item := _get(decoded, stop), _Frame):
+                    batch.append(item)
+                for frame, rgb in zip(batch, frames_out(np.stack([f.rgb for f in batch]))):
+                    _put(stylized, _Frame(frame.pts, rgb, frame.display_matrix), stop)
+                count += len(batch)
+                bar.update(len(batch))
+                if len(batch) == batch_size:
+                    item = _get(decoded, stop)
+            if count == 0:
+                raise FastNSTError(f"{source}: the video has no frames")
+            short = _shortfall(info, count, limit)
+            if short and not allow_partial:
+                raise FastNSTError(f"{short}; nothing was written (allow_partial / --allow-partial keeps the frames "
+                                   f"that could be read)", exit_code=1)
+            _put(stylized, _End(cut_short=limit is not None and count == limit and info.frames != limit), stop)
+            writer.join()
+            if writer.error is not None:
+                raise writer.error
+            if short:
+                bar.close()
+                log.warning("%s; wrote the %d frames that could be read to %s", short, count, target)
+            return writer.result
+        except _Stopped:
+            failed = reader.error or writer.error
+            raise failed if failed is not None else FastNSTError(f"{source}: stopped") from None
+        finally:
+            stop.set()
             bar.close()
-            log.warning("%s; wrote the %d frames that could be read to %s", short, count, target)
-        return writer.result
-    except _Stopped:
-        failed = reader.error or writer.error
-        raise failed if failed is not None else FastNSTError(f"{source}: stopped") from None
-    finally:
-        stop.set()
-        bar.close()
-        reader.join(timeout=5)
-        writer.join(timeout=5)
+            reader.join(timeout=5)
+            writer.join(timeout=5)

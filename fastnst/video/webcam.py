@@ -41,6 +41,7 @@ import torch
 from PIL import Image
 
 from ..errors import FastNSTError, first_line
+from ..host_memory import keep_host_memory
 from ..images import fit_size, save_image
 from ..inference import StyleSpec, load_stylizers
 from .frames import FrameStylizer
@@ -452,7 +453,7 @@ def run_webcam(source: str, checkpoints: Sequence[str | Path], *, style: StyleSp
         session = _Session(capture, is_file, rate, source, stylizers, names, output=output, max_size=max_size,
                            frames=frames, crf=crf, preset=preset, say=say,
                            snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())
-        with _first_ctrl_c_stops(session.interrupt):
+        with _first_ctrl_c_stops(session.interrupt), keep_host_memory():  # frames reuse one frame's memory
             if window:
                 session.window_loop()
             else:
