@@ -8,13 +8,15 @@ every allocation from its heap and keeps what is freed there: after the first fr
 grown the heap (by about a sixth more than one frame's peak, measured at 1024²), layers and frames
 reuse the same pages, as PyTorch's CUDA caching allocator does on a GPU. When the outermost user leaves, glibc's
 settings are restored and the kept memory is given back (malloc_trim). onnxruntime needs none of
-this: it has its own arena. Elsewhere than glibc (macOS, Windows, musl) this does nothing.
+this: it has its own arena. Elsewhere than glibc (macOS, Windows, musl), or with the environment
+variable FASTNST_KEEP_MEMORY=0 (peak memory over speed), this does nothing.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -42,8 +44,8 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 def available() -> bool:
-    """Whether this process's C library lets fastnst keep freed memory (Linux with glibc)."""
-    return _glibc() is not None
+    """Whether fastnst keeps freed memory here: Linux with glibc, not turned off by FASTNST_KEEP_MEMORY=0."""
+    return _glibc() is not None and os.environ.get("FASTNST_KEEP_MEMORY", "1") != "0"
 
 
 @contextmanager
@@ -52,7 +54,7 @@ def keep_host_memory() -> Iterator[None]:
     process for reuse; the outermost exit gives it back. Affects the whole process meanwhile."""
     global _users
     libc = _glibc()
-    if libc is None:
+    if not available():
         yield
         return
     with _lock:

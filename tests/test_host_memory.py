@@ -12,7 +12,7 @@ from fastnst.inference import FastStylizer
 
 from .conftest import contrasty_net
 
-pytestmark = pytest.mark.skipif(not host_memory.available(), reason="needs glibc (Linux)")
+pytestmark = pytest.mark.skipif(host_memory._glibc() is None, reason="needs glibc (Linux)")
 
 BLOCK = 64 * 2**20  # a 16-channel fp32 feature map at 1024 x 1024
 
@@ -54,6 +54,23 @@ def test_kept_memory_goes_back_when_the_outermost_user_leaves():
         held = resident_bytes()
     assert not host_memory.kept()
     assert resident_bytes() < held - 2 * BLOCK
+
+
+def test_fastnst_keep_memory_0_leaves_glibc_as_it_is(monkeypatch):
+    calls = []
+
+    class RecordingLibc:
+        def __getattr__(self, name):
+            return lambda *args: calls.append(name)
+
+    monkeypatch.setattr(host_memory, "_glibc", RecordingLibc)
+    with keep_host_memory():
+        assert host_memory.kept() and calls == ["mallopt", "mallopt"]
+    monkeypatch.setenv("FASTNST_KEEP_MEMORY", "0")
+    calls.clear()
+    with keep_host_memory():
+        assert not host_memory.kept()
+    assert calls == []
 
 
 def test_the_fast_path_keeps_memory_only_while_it_runs():
