@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -58,6 +59,15 @@ def ckpt_file(tmp_path: Path) -> Path:
     state = build_checkpoint(model, styles=[("tiles", random_image(64, 64))],
                              train_args={"steps": 0}, loss={"loss_net": "vgg16"}, step=0, half=True)
     return atomic_save(state, tmp_path / "tiles.pt")
+
+
+@pytest.fixture
+def ctrl_c_reaches_python() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt, as in a terminal, even where the tests were started with SIGINT
+    ignored (a shell's background job, nohup): there a simulated Ctrl-C would never arrive."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def run_cli(main: Callable[[Sequence[str]], int], capsys, *argv) -> tuple[int, str, str]:

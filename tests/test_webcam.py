@@ -114,6 +114,7 @@ def _interrupt_at_frame(monkeypatch, frame: int, times: int) -> None:
     monkeypatch.setattr(webcam.FrameStylizer, "__call__", call)
 
 
+@pytest.mark.usefixtures("ctrl_c_reaches_python")
 def test_ctrl_c_stops_the_demo_like_q_and_keeps_the_recording(tmp_path, ckpt_file, capsys, monkeypatch):
     clip = make_clip(tmp_path / "cam.mp4", frames=20, audio=None)
     _interrupt_at_frame(monkeypatch, 3, times=1)
@@ -125,6 +126,7 @@ def test_ctrl_c_stops_the_demo_like_q_and_keeps_the_recording(tmp_path, ckpt_fil
     assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C does what it did before the demo
 
 
+@pytest.mark.usefixtures("ctrl_c_reaches_python")
 def test_a_second_ctrl_c_interrupts_at_once_and_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypatch):
     clip = make_clip(tmp_path / "cam.mp4", frames=20, audio=None)
     _interrupt_at_frame(monkeypatch, 3, times=2)
