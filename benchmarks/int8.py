@@ -5,7 +5,7 @@
 
 Quality: each photo (long side --size) stylized in int8 against the fp32 output of the same net:
 PSNR and SSIM (Gaussian window 11, sigma 1.5, on luminance), and a side-by-side picture (--picture).
-Speed, in one process, interleaved, median of --repeats, one forward pass of batch 1 at each
+Speed, in one process, median of --repeats (grouped as bench.py groups them), one forward pass of batch 1 at each
 --sizes square: eager fp32, the fast path in each precision this CPU has (fp32, and bf16 where
 native), onnxruntime fp32 and onnxruntime int8. Calibration uses other photos than the ones
 measured (--calibrate), as a user's int8 run would calibrate on its own inputs.
@@ -14,6 +14,7 @@ measured (--calibrate), as a user's int8 run would calibrate on its own inputs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -26,6 +27,7 @@ from PIL import Image
 
 import fastnst
 from fastnst.device import cpu_bf16_class
+from fastnst.host_memory import keep_host_memory
 from fastnst.images import find_images, open_rgb, resize_long_side, to_pil, to_tensor
 from fastnst.inference import FastStylizer
 from fastnst.inference.export import OnnxStylizer, export_onnx
@@ -85,23 +87,30 @@ def speed(checkpoint, int8, sizes: list[int], repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         runners["onnxruntime fp32"] = OnnxStylizer(export_onnx(checkpoint, Path(tmp) / "fp32.onnx"))
     runners["onnxruntime int8"] = int8
+    # Eager and onnxruntime in turns (a slow spell of the machine hits each alike); each fast path
+    # alone, its calls one after another with freed memory kept between them, as fastnst runs a
+    # folder of photos or a video (the same grouping as bench.py).
+    turns = [name for name in runners if not name.startswith("fast")]
+    groups = [(turns, contextlib.nullcontext)] + [([name], keep_host_memory) for name in runners
+                                                   if name not in turns]
     out = {}
     for size in sizes:
         x = torch.rand(1, 3, size, size)
         times = {name: [] for name in runners}
         with torch.inference_mode():
-            for run in runners.values():
-                run(x)  # warm-up
-            for _ in range(repeats):  # interleaved: a slow spell of the machine hits every runner alike
-                for name, run in runners.items():
-                    tick = time.perf_counter()
-                    run(x)
-                    times[name].append(time.perf_counter() - tick)
+            for names, memory in groups:
+                with memory():
+                    for round_ in range(repeats + 1):  # round 0 warms up
+                        for name in names:
+                            tick = time.perf_counter()
+                            runners[name](x)
+                            if round_:
+                                times[name].append(time.perf_counter() - tick)
         out[size] = {name: statistics.median(t) for name, t in times.items()}
     return out
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ckpt", required=True)
     p.add_argument("--photos", required=True, help="photos to measure quality on")
@@ -112,7 +121,7 @@ def main() -> int:
     p.add_argument("--no-speed", action="store_true")
     p.add_argument("--picture", help="write fp32 | int8 side by side here")
     p.add_argument("--json")
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
     checkpoint = fastnst.load_checkpoint(args.ckpt)
     checkpoint.model.float().eval()

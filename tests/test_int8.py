@@ -44,6 +44,35 @@ def test_int8_output_stays_close_to_fp32(net_file):
     assert out.shape == exact.shape and 25 < psnr(out, exact) < 200  # close, and not fp32 in disguise
 
 
+@pytest.mark.parametrize("vnni", [True, False])
+def test_weights_keep_to_7_bits_where_the_cpus_int8_kernels_would_overflow(tmp_path, net_file, monkeypatch, vnni):
+    import onnx
+    from onnx.numpy_helper import to_array
+
+    from fastnst.inference.int8 import quantize
+
+    monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: vnni, raising=False)
+    quantize(load_checkpoint(net_file), [smooth_photo(0)], path=tmp_path / "int8.onnx")
+    graph = onnx.load(tmp_path / "int8.onnx").graph
+    weights = [to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    largest = max(int(np.abs(w.astype(int)).max()) for w in weights)
+    assert largest > 64 if vnni else largest <= 64  # without VNNI: 7 bits, which pairs of products cannot overflow
+
+
+def test_the_int8_benchmark_reports_quality_and_speed(tmp_path, net_file, capsys):
+    import int8 as bench_int8  # benchmarks/int8.py
+
+    for folder in ("val", "train"):
+        (tmp_path / folder).mkdir()
+        smooth_photo(len(folder)).save(tmp_path / folder / "p.png")
+    assert bench_int8.main(["--ckpt", str(net_file), "--photos", str(tmp_path / "val"), "--calibrate",
+                            str(tmp_path / "train"), "--size", "32", "--sizes", "32", "--repeats", "1",
+                            "--json", str(tmp_path / "r.json")]) == 0
+    report = __import__("json").loads((tmp_path / "r.json").read_text())
+    assert 20 < report["quality"][0]["psnr"] < 200
+    assert {"eager fp32", "fast fp32", "onnxruntime fp32", "onnxruntime int8"} <= set(report["speed"]["32"])
+
+
 def test_infer_precision_int8_calibrates_on_its_inputs(tmp_path, net_file, capsys):
     for i in range(2):
         smooth_photo(i).save(tmp_path / f"p{i}.png")

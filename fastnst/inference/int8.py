@@ -5,7 +5,8 @@ per channel) with activation ranges calibrated on a few photos, and run by onnxr
 
 Calibration looks at the photos about to be stylized (infer.py passes its inputs), center-cropped
 to CALIBRATION_SIZE squares: the activation ranges then fit the pictures at hand. The instance
-norms stay in float; the convolutions, which hold nearly all the work, run in int8. Its cost in
+norms stay in float; the convolutions, which hold nearly all the work, run in int8 (weights in 7
+bits on CPUs without VNNI, whose int8 kernels would otherwise overflow: saturates()). Its cost in
 quality and its speed: docs/speed.md (`python benchmarks/int8.py` measures both).
 """
 
@@ -28,6 +29,15 @@ from .export import OnnxStylizer, export_onnx
 
 CALIBRATION_SIZE = 256  # the photos' center squares, in pixels
 CALIBRATION_PHOTOS = 8  # at most this many
+
+
+def saturates() -> bool:
+    """Whether onnxruntime's uint8 x int8 kernels can overflow on this CPU. Without VNNI (AVX2, plain
+    AVX-512) they add products in pairs into int16 (vpmaddubsw), which full 8-bit weights can
+    saturate: on an AVX2 CPU that cost 8 dB of PSNR. 7-bit weights (reduce_range) cannot overflow.
+    The CPU's own instructions count here: onnxruntime does not follow oneDNN's ISA limit."""
+    vnni = getattr(torch.cpu, "_is_vnni_supported", None)
+    return vnni is None or not vnni()
 
 
 def quantize(checkpoint: Checkpoint, photos: Sequence[Image.Image], path: str | Path | None = None,
@@ -67,7 +77,8 @@ def quantize(checkpoint: Checkpoint, photos: Sequence[Image.Image], path: str | 
                 quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
                 quantize_static(str(prepared), str(int8), Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                                calibrate_method=CalibrationMethod.MinMax)
+                                calibrate_method=CalibrationMethod.MinMax, reduce_range=saturates(),
+                                op_types_to_quantize=["Conv"])  # norms, adds, resizes stay in float
         except FastNSTError:
             raise
         except Exception as exc:
