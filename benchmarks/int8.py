@@ -5,9 +5,9 @@
 
 Quality: each photo (long side --size) stylized in int8 against the fp32 output of the same net:
 PSNR and SSIM (Gaussian window 11, sigma 1.5, on luminance), and a side-by-side picture (--picture).
-Speed, in one process, median of --repeats (grouped as bench.py groups them), one forward pass of batch 1 at each
---sizes square: eager fp32, the fast path in each precision this CPU has (fp32, and bf16 where
-native), onnxruntime fp32 and onnxruntime int8. Calibration uses other photos than the ones
+Speed, in one process, median of --repeats (grouped as bench.py groups them), one forward pass
+of batch 1 at each --sizes square: eager fp32, the fast path in each precision this CPU has (fp32,
+and bf16 where native), onnxruntime fp32 and onnxruntime int8. Calibration uses other photos than the ones
 measured (--calibrate), as a user's int8 run would calibrate on its own inputs.
 """
 

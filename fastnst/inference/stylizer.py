@@ -111,8 +111,8 @@ def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer |
             "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first.
         precision: for a checkpoint (or its path): "auto" runs it the device's fastest way, as
             infer.py does (the fast path: bf16 on CPUs with native bf16, fp16 on CUDA, fp32 on
-            other CPUs: docs/speed.md); "fp32", "bf16" or "fp16" force one; "int8" quantizes the net for onnxruntime,
-            calibrated on this image. A given net runs as it is.
+            other CPUs: docs/speed.md); "fp32", "bf16" or "fp16" force one; "int8" quantizes the
+            net for onnxruntime, calibrated on this image. A given net runs as it is.
 
     Returns:
         The stylized RGB image (RGBA if the input had transparency), the input's size unless
