@@ -81,9 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     checkpoints = args.checkpoints or [str(ROOT / "checkpoints" / f"{name}.pt") for name in ONE_STYLE_NETS]
     try:
+        if not Path(args.content).exists():
+            raise FastNSTError(f"{args.content}: no such file or folder")
         photos = find_images(args.content)[:args.images]
         if not photos:
-            raise FastNSTError(f"{args.content}: no photos")
+            raise FastNSTError(f"{args.content}: no photos (jpg, png, webp, bmp) there")
+        missing = [path for path in checkpoints if not Path(path).is_file()]
+        if missing:
+            raise FastNSTError(f"checkpoint not found: {missing[0]}")
         other = arbitrary_stylizer()
         print("| style | size | network | content | style | relu1_2 | relu2_2 | relu3_3 | relu4_3 | total |")
         print("|---|---|---|---|---|---|---|---|---|---|")
