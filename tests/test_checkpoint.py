@@ -148,8 +148,8 @@ def test_pytorch_example_state_dicts_compute_what_that_network_computes(tmp_path
 
 
 def test_format_1_checkpoints_still_load_with_their_loss_options():
-    """The bundled candy and starry_night networks were written before the loss options got their own entry."""
-    ckpt = load_checkpoint(ROOT / "checkpoints" / "candy.pt")
+    """The bundled starry_night network was written before the loss options got their own entry."""
+    ckpt = load_checkpoint(ROOT / "checkpoints" / "starry_night.pt")
     assert ckpt.raw["version"] == 1 and "loss" not in ckpt.raw
     loss = LossConfig.from_dict(ckpt.loss)
     assert loss.loss_net == "vgg19" and loss.loss_weights.endswith("vgg19-imagenet-features.pth")
