@@ -106,6 +106,19 @@ def find_images(folder: str | Path, recursive: bool = True) -> list[Path]:
                   and not p.name.startswith("."))
 
 
+def image_files(path: str | Path) -> list[Path]:
+    """One image file, or the images under a folder; a one-line error when there are none."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FastNSTError(f"{path}: no such file or folder")
+    files = find_images(path)
+    if not files:
+        raise FastNSTError(f"{path}: no images (jpg, png, webp, bmp) in this folder")
+    return files
+
+
 def center_crop(image: Image.Image, size: int) -> torch.Tensor:
     """3 x size x size in [0, 1]: the short side scaled to `size`, the center kept."""
     image = TF.resize(image, size, interpolation=TF.InterpolationMode.BILINEAR, antialias=True)

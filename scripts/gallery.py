@@ -22,7 +22,7 @@ import fastnst
 from fastnst.checkpoint import Checkpoint
 from fastnst.errors import FastNSTError
 from fastnst.files import atomic_path
-from fastnst.images import IMAGE_EXTENSIONS, find_images, open_rgb
+from fastnst.images import IMAGE_EXTENSIONS, image_files, open_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -43,11 +43,6 @@ def style_image_for(checkpoint: Checkpoint, styles_dir: Path | None, index: int 
     if checkpoint.style_thumbnails[index] is not None:
         return checkpoint.style_thumbnails[index]
     raise FastNSTError(f"{checkpoint.path}: no style image found and none stored in the checkpoint")
-
-
-def photos_in(content: str | Path) -> list[Path]:
-    """One photo, or the photos of a folder."""
-    return [Path(content)] if Path(content).is_file() else find_images(content)
 
 
 def fit(image: Image.Image, tile: int) -> Image.Image:
@@ -104,9 +99,7 @@ def make_gallery(checkpoints: Sequence[str | Path], content: str | Path, out_dir
                  styles_dir: str | Path | None = None, images: int | None = None, size: int = 512,
                  tile: int = 200, fmt: str = "jpg", max_kb: int = 300, device: str = "auto") -> str:
     """Write one figure per checkpoint into out_dir; return the README markdown showing them."""
-    photos = photos_in(content)[:images]
-    if not photos:
-        raise FastNSTError(f"{content}: no images")
+    photos = image_files(content)[:images]
     out_dir = Path(out_dir)
     styles_dir = Path(styles_dir) if styles_dir else None
     pil_format = {"jpg": "JPEG", "png": "PNG"}[fmt]
@@ -138,9 +131,7 @@ def make_comparison(checkpoints: Sequence[str | Path], labels: Sequence[str], co
                     size: int = 512, tile: int = 200, max_kb: int = 300, device: str = "auto") -> Path:
     """One figure: a row per photo, content | each net's output (column `labels`) | the first net's
     style; for nets trained on the same style at different budgets or with different recipes."""
-    photos = photos_in(content)[:images]
-    if not photos:
-        raise FastNSTError(f"{content}: no images")
+    photos = image_files(content)[:images]
     if len(labels) != len(checkpoints):
         raise FastNSTError(f"--compare: {len(labels)} label(s) for {len(checkpoints)} checkpoint(s)")
     nets = [fastnst.load_checkpoint(path) for path in checkpoints]

@@ -23,7 +23,7 @@ from PIL import Image
 import fastnst
 from fastnst.errors import FastNSTError
 from fastnst.files import atomic_path
-from fastnst.images import find_images, open_rgb, resize_long_side, to_pil, to_tensor
+from fastnst.images import image_files, open_rgb, resize_long_side, to_pil, to_tensor
 from fastnst.loss import LossConfig, Objective
 
 from evaluate_all import _style_file  # scripts/ is on sys.path when this file is run
@@ -81,11 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     checkpoints = args.checkpoints or [str(ROOT / "checkpoints" / f"{name}.pt") for name in ONE_STYLE_NETS]
     try:
-        if not Path(args.content).exists():
-            raise FastNSTError(f"{args.content}: no such file or folder")
-        photos = find_images(args.content)[:args.images]
-        if not photos:
-            raise FastNSTError(f"{args.content}: no photos (jpg, png, webp, bmp) there")
+        photos = image_files(args.content)[:args.images]
         missing = [path for path in checkpoints if not Path(path).is_file()]
         if missing:
             raise FastNSTError(f"checkpoint not found: {missing[0]}")

@@ -23,22 +23,10 @@ from ..checkpoint import Checkpoint, load_checkpoint
 from ..device import resolve_device
 from ..errors import FastNSTError
 from ..files import atomic_path
-from ..images import find_images, open_rgb, resize_long_side, to_tensor
+from ..images import image_files, open_rgb, resize_long_side, to_tensor
 from ..inference.styles import parse_style, select_style
 from ..loss import RANDOM_WEIGHTS, LossConfig, Objective
 from .optimize import check_run, run_optimization
-
-
-def _content_files(content: str | Path) -> list[Path]:
-    path = Path(content)
-    if path.is_dir():
-        files = find_images(path)
-        if not files:
-            raise FastNSTError(f"{path}: no images (jpg, png, webp, bmp) in this folder")
-        return files
-    if path.is_file():
-        return [path]
-    raise FastNSTError(f"{path}: no such file or folder")
 
 
 def _loss_config(checkpoint: Checkpoint, overrides: dict[str, Any]) -> LossConfig:
@@ -105,7 +93,7 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
     check_run(size=size, init=vs_init, optimizer=vs_optimizer, lr=vs_lr, loss_options=loss_overrides, flag="vs-")
     if images is not None and images < 1:
         raise FastNSTError("--images must be at least 1")
-    files = _content_files(content)[:images]
+    files = image_files(content)[:images]
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     config = _loss_config(ckpt, loss_overrides)
     choices = parse_style(net_style, ckpt.style_names)
