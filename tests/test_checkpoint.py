@@ -147,11 +147,24 @@ def test_pytorch_example_state_dicts_compute_what_that_network_computes(tmp_path
     assert diff.max() <= 1
 
 
-def test_format_1_checkpoints_still_load_with_their_loss_options():
-    """The bundled starry_night network was written before the loss options got their own entry."""
-    ckpt = load_checkpoint(ROOT / "checkpoints" / "starry_night.pt")
-    assert ckpt.raw["version"] == 1 and "loss" not in ckpt.raw
+def test_format_1_checkpoints_still_load_with_their_loss_options(tmp_path):
+    """Networks saved before the loss options got their own entry kept them among train_args and,
+    renamed, in "loss_net"; they still load with the options they were trained with."""
+    train_args = {"style": "starry_night.jpg", "steps": 3000, "loss_net": "vgg19",
+                  "loss_weights": "../shared/weights/vgg19-imagenet-features.pth",
+                  "content_layers": ["relu2_2"], "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
+                  "style_layer_weights": None, "content_weight": 1.0, "style_weight": 1e4,
+                  "tv_weight": 0.01, "stability_weight": 300.0, "style_size": 256}
+    state = build_checkpoint(TransformerNet(), styles=[("starry_night", None)], train_args=train_args,
+                             loss={}, step=3000)
+    del state["loss"]
+    state["version"] = 1
+    state["loss_net"] = {"name": "vgg19", "weights": train_args["loss_weights"],
+                         "content_layers": ["relu2_2"], "style_layers": train_args["style_layers"],
+                         "style_layer_weights": [1.0, 1.0, 1.0, 1.0]}
+    ckpt = load_checkpoint(atomic_save(state, tmp_path / "starry_night.pt"))
+    assert ckpt.style_name == "starry_night" and ckpt.step == 3000
     loss = LossConfig.from_dict(ckpt.loss)
     assert loss.loss_net == "vgg19" and loss.loss_weights.endswith("vgg19-imagenet-features.pth")
-    assert loss.style_weight == ckpt.train_args["style_weight"] and loss.style_size == ckpt.train_args["style_size"]
+    assert loss.style_weight == 1e4 and loss.style_size == 256 and loss.tv_weight == 0.01
     assert loss.style_layer_weights == (1.0, 1.0, 1.0, 1.0)  # stored None meant 1 each, and still does
