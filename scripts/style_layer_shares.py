@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             mult = [r * scale for r in raw]
             weights = [current[n] * m for n, m in zip(layers, mult)]
             print(f"- {label} at {key}: " + ", ".join(f"{n} {w:.3g}" for n, w in zip(layers, weights))
-                  + f"  (relative to relu1_2: " + ", ".join(f"{w / weights[0]:.3g}" for w in weights) + ")")
+                  + "  (relative to relu1_2: " + ", ".join(f"{w / weights[0]:.3g}" for w in weights) + ")")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
