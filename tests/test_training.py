@@ -89,6 +89,20 @@ def test_bad_options_are_one_line_errors(tmp_path, photo_dir, style_file, capsys
         assert len(err) == 1 and err[0].startswith("error: "), err
 
 
+def test_without_a_progress_bar_a_training_reports_a_line_every_log_step(tmp_path, photo_dir, style_file, capsys):
+    # A run in the background (nohup, a cluster job) writes its progress to the log file as plain lines.
+    code = train_main(["--style", str(style_file), "--data", str(photo_dir), "--steps", "4", "--log-every", "2",
+                       "--image-size", "32", "--batch-size", "2", "--workers", "0", "--style-size", "64",
+                       "--loss-net", "vgg16", "--loss-weights", "random", "--logdir", str(tmp_path / "r"),
+                       "--no-progress"])
+    out, err = capsys.readouterr()
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines[:2]] == ["step 2/4", "step 4/4"]
+    assert "content " in lines[0] and "style " in lines[0] and "img/s" in lines[0]
+    assert lines[-1].startswith("saved ")
+
+
 @needs_shared
 @pytest.mark.slow
 def test_short_real_run_lowers_the_style_loss(tmp_path):

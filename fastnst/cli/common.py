@@ -27,7 +27,7 @@ def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPars
     package_log = logging.getLogger("fastnst")
     if not any(isinstance(h, _Lines) for h in package_log.handlers):
         package_log.addHandler(_Lines())
-        package_log.setLevel(logging.WARNING)
+        package_log.setLevel(logging.INFO)
     try:
         return main(args)
     except FastNSTError as exc:
@@ -44,10 +44,14 @@ def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPars
 
 
 class _Lines(logging.Handler):
-    """The package's warnings as "warning: ..." lines, like our errors."""
+    """The package's warnings as "warning: ..." lines on stderr, like our errors; its progress reports
+    (info) as plain lines on stdout, so that stderr stays for what went wrong."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        say(f"{record.levelname.lower()}: {record.getMessage()}")
+        if record.levelno <= logging.INFO:
+            tqdm.write(record.getMessage(), file=sys.stdout)
+        else:
+            say(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 def say(line: str) -> None:

@@ -62,7 +62,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--only-norms", action="store_true", default=None, help="with --init: add the --style images "
                    "to that net's styles, training only their instance norm scales and biases (minutes, not hours); "
                    "the net's other styles stay exactly as they were")
-    g.add_argument("--no-progress", dest="progress", action="store_false", default=None, help="no progress bar")
+    g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar: a line on stdout every --log-every steps instead")
     return p
 
 

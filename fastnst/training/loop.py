@@ -293,6 +293,9 @@ def _train(config: TrainConfig, device: torch.device) -> Path:
                     writer.add_scalar("train/images_per_s", images_per_s, step)
                 bar.set_postfix(content=f"{logs['loss/content']:.3g}", style=f"{logs['loss/style']:.3g}",
                                 tv=f"{logs['loss/tv']:.3g}", img_s=f"{images_per_s:.1f}")
+                if bar.disable and main:  # without a bar (a log file, a cluster job) a line instead
+                    log.info("step %d/%d: content %.3g, style %.3g, tv %.3g, %.1f img/s", step, total_steps,
+                             logs["loss/content"], logs["loss/style"], logs["loss/tv"], images_per_s)
                 tick, images_seen = time.perf_counter(), 0
             if val is not None and (step % config.sample_every == 0 or step == total_steps):
                 model.eval()
