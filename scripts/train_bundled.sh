@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Train the bundled networks (checkpoints/*.pt) from scratch, in the order they were made: each stage
+# continues the file the previous stage of that style wrote (--init, or --resume for a training checkpoint).
+#
+#   scripts/train_bundled.sh --dry-run      # print the commands only
+#   scripts/train_bundled.sh [OUT_DIR]      # train; networks go to OUT_DIR (default runs/bundled)
+#
+# Data: ../shared (55 training photos, 6 val photos, the five paintings, the ImageNet VGG19 weights; see
+# docs/development.md). Override with SHARED=/path. Each stage's time on a 2-core CPU is in
+# checkpoints/README.md; the stages ran two side by side, one thread each (OMP_NUM_THREADS=1), in bf16 on an
+# Intel Xeon with AMX (what --precision auto picks there) and in fp32 on an AVX2-only AMD EPYC. Training is
+# seeded but not bit-exact across machines and precisions: a rerun gives networks close to the bundled ones.
+# On a CPU without native bf16, set CONTINUATION_PRECISION=fp32 (emulated bf16 is many times slower).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dry_run=0
+if [ "${1:-}" = "--dry-run" ]; then dry_run=1; shift; fi
+OUT=${1:-runs/bundled}
+SHARED=${SHARED:-../shared}
+STYLES=$SHARED/data/style
+
+# The objective and data every stage shares; the defaults (layer weights 0.5,0.75,4,4, style at 512 px,
+# lr 3e-3 with its tenfold drop at 70 %, stability weight 3e2) are the current recipe, docs/recipe.md.
+COMMON=(--data "$SHARED/data/content/train" --val-dir "$SHARED/data/content/val" --loss-net vgg19
+        --loss-weights "$SHARED/weights/vgg19-imagenet-features.pth" --workers 1)
+CPU_BUDGET=(--image-size 128 --batch-size 4)            # the stages at 128-px crops
+FINISH=(--image-size 256 --batch-size 1)                # the last stage: larger crops, the same pixels a step
+FIRST_RECIPE=(--style-layer-weights 1,1,1,1 --style-size 256 --lr 1e-3 --lr-decay-at 1)
+CONTINUATION_PRECISION=${CONTINUATION_PRECISION:-bf16}
+
+run() {
+    echo "+ $*"
+    if [ "$dry_run" = 0 ]; then "$@"; fi
+}
+
+train() {  # train STYLE_NAME ARGS...: one stage; writes $OUT/<name>.pt unless ARGS give --out
+    local name=$1; shift
+    run python train.py "${COMMON[@]}" --logdir "$OUT/logs/$name" "$@"
+}
+
+net() { echo "$OUT/$1.pt"; }
+
+if [ "$dry_run" = 0 ]; then
+    for needed in "$STYLES/mosaic.jpg" "$SHARED/weights/vgg19-imagenet-features.pth" "$SHARED/data/content/train"; do
+        [ -e "$needed" ] || { echo "missing $needed (set SHARED=/path/to/shared)" >&2; exit 1; }
+    done
+    mkdir -p "$OUT"
+fi
+
+# 1. mosaic, starry_night, candy: the first recipe, first without the stability term, then continued
+#    with it (--resume keeps the run's options; fp32 first, bf16 for the continuation).
+for style in mosaic starry_night candy; do
+    if [ "$style" = mosaic ]; then first=2000 total=4000; else first=1000 total=3000; fi
+    train "$style" --style "$STYLES/$style.jpg" "${CPU_BUDGET[@]}" "${FIRST_RECIPE[@]}" --steps "$first" \
+        --stability-weight 0 --precision fp32 --out "$OUT/logs/$style/first.pt"
+    run python train.py --resume "$OUT/logs/$style/checkpoint.pt" --steps "$total" --stability-weight 3e2 \
+        --precision "$CONTINUATION_PRECISION" --workers 1 --out "$(net "$style")"
+done
+
+# 2. five.pt: the five styles in one network, from the 4,000-step mosaic network.
+train five --style "$STYLES/mosaic.jpg" "$STYLES/candy.jpg" "$STYLES/starry_night.jpg" "$STYLES/udnie.jpg" \
+    "$STYLES/rain-princess.jpg" --init "$(net mosaic)" "${CPU_BUDGET[@]}" --steps 750 --out "$(net five)"
+
+# 3. rain-princess: 200 steps from the 4,000-step mosaic network (no stability term, lr 1e-3), then 700 of
+#    the defaults from that run's training checkpoint.
+train rain-princess --style "$STYLES/rain-princess.jpg" --init "$(net mosaic)" "${CPU_BUDGET[@]}" --steps 200 \
+    --stability-weight 0 --lr 1e-3 --lr-decay-at 1 --out "$OUT/logs/rain-princess/first.pt"
+train rain-princess-defaults --style "$STYLES/rain-princess.jpg" --init "$OUT/logs/rain-princess/checkpoint.pt" \
+    "${CPU_BUDGET[@]}" --steps 700 --out "$(net rain-princess)"
+
+# 4. mosaic: 300 steps of the defaults.
+train mosaic-300 --style "$STYLES/mosaic.jpg" --init "$(net mosaic)" "${CPU_BUDGET[@]}" --steps 300 --out "$(net mosaic)"
+
+# 5. udnie: from five.pt's udnie (the shared layers and the norms of the style of that name), 1,400 steps,
+#    then resumed to 3,000 at lr 1e-3 (a tenth after step 2,100).
+train udnie --style "$STYLES/udnie.jpg" --init "$(net five)" "${CPU_BUDGET[@]}" --steps 1400 --ckpt-every 100 \
+    --out "$(net udnie)"
+run python train.py --resume "$OUT/logs/udnie/checkpoint.pt" --steps 3000 --lr 1e-3 --ckpt-every 100 \
+    --out "$(net udnie)"
+
+# 6. 1,200 steps of the defaults: mosaic, candy, rain-princess.
+for style in mosaic candy rain-princess; do
+    train "$style-1200" --style "$STYLES/$style.jpg" --init "$(net "$style")" "${CPU_BUDGET[@]}" --steps 1200 \
+        --out "$(net "$style")"
+done
+
+# 7. 1,200 steps at a tripled style weight: starry_night, mosaic, candy, rain-princess.
+for style in starry_night mosaic candy rain-princess; do
+    train "$style-3e4" --style "$STYLES/$style.jpg" --init "$(net "$style")" "${CPU_BUDGET[@]}" --steps 1200 \
+        --style-weight 3e4 --out "$(net "$style")"
+done
+
+# 8. 1,000 more steps: udnie at the defaults, starry_night at the tripled style weight.
+train udnie-1000 --style "$STYLES/udnie.jpg" --init "$(net udnie)" "${CPU_BUDGET[@]}" --steps 1000 --out "$(net udnie)"
+train starry_night-1000 --style "$STYLES/starry_night.jpg" --init "$(net starry_night)" "${CPU_BUDGET[@]}" \
+    --steps 1000 --style-weight 3e4 --out "$(net starry_night)"
+
+# 9. The finish: 800 steps at 256-px crops, batch 1; udnie at the defaults, the others at style weight 3e4.
+train udnie-finish --style "$STYLES/udnie.jpg" --init "$(net udnie)" "${FINISH[@]}" --steps 800 --out "$(net udnie)"
+for style in candy rain-princess mosaic starry_night; do
+    train "$style-finish" --style "$STYLES/$style.jpg" --init "$(net "$style")" "${FINISH[@]}" --steps 800 \
+        --style-weight 3e4 --out "$(net "$style")"
+done
+
+echo "networks in $OUT: mosaic.pt starry_night.pt candy.pt rain-princess.pt udnie.pt five.pt"
