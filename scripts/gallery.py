@@ -107,15 +107,16 @@ def make_gallery(checkpoints: Sequence[str | Path], content: str | Path, out_dir
     for path in checkpoints:
         checkpoint = fastnst.load_checkpoint(path)
         names = checkpoint.style_names
+        stylizers = fastnst.Stylizer.load_all(checkpoint, device=device)  # loaded once, one per style
+        options = fastnst.StylizeOptions(max_size=size)
         if len(names) == 1:
             style = style_image_for(checkpoint, styles_dir)
-            rows = [(open_rgb(photo), style, fastnst.stylize(photo, checkpoint, max_size=size, device=device))
-                    for photo in photos]
+            rows = [(open_rgb(photo), style, stylizers[0].stylize(photo, options)) for photo in photos]
             sheet = figure(rows, tile)
         else:  # the style images on top, then each photo and its output in every style
             rows = [[None] + [style_image_for(checkpoint, styles_dir, i) for i in range(len(names))]]
-            rows += [[open_rgb(photo)] + [fastnst.stylize(photo, checkpoint, max_size=size, device=device, style=i)
-                                          for i in range(len(names))] for photo in photos]
+            rows += [[open_rgb(photo)] + [stylizer.stylize(photo, options) for stylizer in stylizers]
+                     for photo in photos]
             sheet = figure(rows, tile, ["content", *names])
         target = out_dir / f"{checkpoint.style_name}.{fmt}"
         with atomic_path(target) as tmp:  # never a half-written figure
@@ -136,7 +137,9 @@ def make_comparison(checkpoints: Sequence[str | Path], labels: Sequence[str], co
         raise FastNSTError(f"--compare: {len(labels)} label(s) for {len(checkpoints)} checkpoint(s)")
     nets = [fastnst.load_checkpoint(path) for path in checkpoints]
     style = style_image_for(nets[0], Path(styles_dir) if styles_dir else None)
-    rows = [[open_rgb(photo)] + [fastnst.stylize(photo, net, max_size=size, device=device) for net in nets] + [style]
+    stylizers = [fastnst.Stylizer.load(net, device=device) for net in nets]
+    options = fastnst.StylizeOptions(max_size=size)
+    rows = [[open_rgb(photo)] + [stylizer.stylize(photo, options) for stylizer in stylizers] + [style]
             for photo in photos]
     sheet = figure(rows, tile, ["content", *labels, "style"])
     target = Path(target)

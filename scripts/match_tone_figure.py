@@ -41,9 +41,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows = []
     for path in args.ckpt:
         ckpt = fastnst.load_checkpoint(path)
-        rows.append((ckpt.style_name, [photo, fastnst.stylize(photo, ckpt),
-                                       fastnst.stylize(photo, ckpt, match_tone=True),
-                                       fastnst.stylize(photo, ckpt, match_tone=True, preserve_color=True)]))
+        stylizer = fastnst.Stylizer.load(ckpt)
+        rows.append((ckpt.style_name, [photo, stylizer.stylize(photo),
+                                       stylizer.stylize(photo, fastnst.StylizeOptions(match_tone=True)),
+                                       stylizer.stylize(photo, fastnst.StylizeOptions(match_tone=True,
+                                                                                     preserve_color=True))]))
     w, h = photo.size
     row_h = h + CAPTION + GAP
     sheet = Image.new("RGB", (len(COLUMNS) * (w + GAP) - GAP, HEADER + len(rows) * row_h - GAP), "white")

@@ -11,7 +11,7 @@ from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import infer_main
 from fastnst.device import cpu_bf16_class
 from fastnst.errors import FastNSTError
-from fastnst.inference import FastStylizer, load_stylizer
+from fastnst.inference import FastStylizer, Stylizer
 from fastnst.inference import export
 from fastnst.inference.export import OnnxStylizer
 
@@ -43,12 +43,12 @@ def johnson_ckpt(tmp_path):
 def test_auto_backend_is_the_fast_path_for_a_checkpoint_and_onnxruntime_for_an_onnx_file(fp32_cpu, johnson_ckpt,
                                                                                        tmp_path):
     for precision in ("auto", "fp32"):  # on a CPU without native bf16 too
-        assert isinstance(load_stylizer(johnson_ckpt, precision=precision)[0], FastStylizer)
+        assert isinstance(Stylizer.load(johnson_ckpt, precision=precision).net, FastStylizer)
     assert not list(fp32_cpu.glob("onnx/*.onnx"))  # nothing exported behind the user's back
     onnx_file = export.export_onnx(load_checkpoint(johnson_ckpt), tmp_path / "tiles.onnx")
-    assert isinstance(load_stylizer(onnx_file)[0], OnnxStylizer)
+    assert isinstance(Stylizer.load(onnx_file).net, OnnxStylizer)
     with pytest.raises(FastNSTError, match="choose one of"):
-        load_stylizer(johnson_ckpt, backend="tensorrt")
+        Stylizer.load(johnson_ckpt, backend="tensorrt")
 
 
 def test_onednn_limited_to_an_older_cpu_counts_as_that_cpu(monkeypatch):
@@ -62,8 +62,8 @@ def test_onednn_limited_to_an_older_cpu_counts_as_that_cpu(monkeypatch):
 
 
 def test_onnxruntime_gives_the_torch_picture_and_exports_once(fp32_cpu, johnson_ckpt, monkeypatch):
-    stylizer, name, dev = load_stylizer(johnson_ckpt, backend="onnxruntime")
-    assert isinstance(stylizer, OnnxStylizer) and name == "tiles" and dev == CPU
+    stylizer = Stylizer.load(johnson_ckpt, backend="onnxruntime")
+    assert isinstance(stylizer.net, OnnxStylizer) and stylizer.label == "tiles" and stylizer.device == CPU
     cached = list(fp32_cpu.glob("onnx/*.onnx"))
     assert len(cached) == 1
     x = torch.rand(1, 3, 37, 50)
@@ -75,15 +75,15 @@ def test_onnxruntime_gives_the_torch_picture_and_exports_once(fp32_cpu, johnson_
         raise AssertionError("exported again")
 
     monkeypatch.setattr(export, "export_onnx", no_export)
-    again, _, _ = load_stylizer(johnson_ckpt, backend="onnxruntime")  # the next run reads the cache
+    again = Stylizer.load(johnson_ckpt, backend="onnxruntime")  # the next run reads the cache
     assert torch.allclose(again(x), expected, atol=1e-4)
 
 
 def test_a_retrained_net_gets_its_own_export(fp32_cpu, johnson_ckpt):
-    load_stylizer(johnson_ckpt, backend="onnxruntime")
+    Stylizer.load(johnson_ckpt, backend="onnxruntime")
     ckpt = load_checkpoint(johnson_ckpt)
     ckpt.model.conv1.conv2d.bias.data += 0.1
-    load_stylizer(ckpt, backend="onnxruntime")
+    Stylizer.load(ckpt, backend="onnxruntime")
     assert len(list(fp32_cpu.glob("onnx/*.onnx"))) == 2
 
 
@@ -91,8 +91,8 @@ def test_an_unwritable_cache_costs_an_export_per_run_not_an_error(fp32_cpu, john
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("FASTNST_CACHE", str(blocker / "cache"))
-    stylizer, _, _ = load_stylizer(johnson_ckpt, backend="onnxruntime")
-    assert isinstance(stylizer, OnnxStylizer)
+    stylizer = Stylizer.load(johnson_ckpt, backend="onnxruntime")
+    assert isinstance(stylizer.net, OnnxStylizer)
     assert stylizer(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16, 16)
 
 
@@ -112,5 +112,5 @@ def test_videos_and_photos_in_onnxruntime_read_the_same_cached_export(fp32_cpu, 
 def test_onnxruntime_takes_a_checkpoint_loaded_in_memory(fp32_cpu, johnson_ckpt):
     ckpt = load_checkpoint(johnson_ckpt)
     ckpt.path = None  # e.g. built by fastnst.train() and never saved
-    stylizer, name, _ = load_stylizer(ckpt, backend="onnxruntime")
-    assert isinstance(stylizer, OnnxStylizer) and name == "tiles"
+    stylizer = Stylizer.load(ckpt, backend="onnxruntime")
+    assert isinstance(stylizer.net, OnnxStylizer) and stylizer.label == "tiles"

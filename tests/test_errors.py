@@ -11,6 +11,8 @@ import av
 import pytest
 import torch
 
+import fastnst
+from fastnst import FastNSTError
 from fastnst.cli import infer_main, train_main
 
 from .conftest import make_clip, random_image, run_cli
@@ -212,7 +214,7 @@ def test_an_unexpected_failure_is_one_line_with_a_debug_hint(tmp_path, ckpt_file
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(command, "load_stylizers", broken)
+    monkeypatch.setattr(command, "plan_jobs", broken)
     photo = tmp_path / "photo.png"
     random_image(16, 16).save(photo)
     code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", ckpt_file)
@@ -220,3 +222,26 @@ def test_an_unexpected_failure_is_one_line_with_a_debug_hint(tmp_path, ckpt_file
     assert code == 1 and "ZeroDivisionError" in line and "--debug" in line
     with pytest.raises(ZeroDivisionError):
         infer_main([str(photo), "--ckpt", str(ckpt_file), "--debug"])
+
+
+@pytest.mark.parametrize("backend", [[], ["--backend", "onnxruntime"]])
+def test_int8_for_an_onnx_model_is_refused_in_one_line(tmp_path, ckpt_file, capsys, backend):
+    photo = tmp_path / "photo.png"
+    random_image(16, 16).save(photo)
+    onnx_file = tmp_path / "net.onnx"
+    onnx_file.write_bytes(b"exported elsewhere")
+    for ckpt in (onnx_file, ckpt_file) if backend else (onnx_file,):
+        code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", ckpt, "--precision", "int8", *backend)
+        assert code == 2 and "--precision int8 runs whole images on the CPU" in one_line(err)
+
+
+def test_the_python_api_names_options_as_python_does(tmp_path, ckpt_file):
+    photo = random_image(16, 16)
+    with pytest.raises(FastNSTError, match=r"^strength must be between 0 and 1, got 2$"):
+        fastnst.stylize(photo, ckpt_file, strength=2)
+    with pytest.raises(FastNSTError, match=r"^max_size must be a positive number of pixels$"):
+        fastnst.stylize(photo, ckpt_file, options=fastnst.StylizeOptions(max_size=0))
+    with pytest.raises(FastNSTError, match=r"^precision int8 runs whole images on the CPU .*leave out device, backend"):
+        fastnst.Stylizer.load(tmp_path / "net.onnx", precision="int8")
+    with pytest.raises(FastNSTError, match=r"^tile 3: tiles must be at least"):
+        fastnst.Stylizer.load(ckpt_file).stylize(photo, fastnst.StylizeOptions(tile=3))

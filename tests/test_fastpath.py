@@ -10,7 +10,7 @@ from fastnst.errors import FastNSTError
 from fastnst.device import cpu_bf16_class, resolve_precision
 from fastnst.inference.fastpath import BlockConv, FastStylizer, InstanceNorm
 from fastnst.video.frames import FrameStylizer
-from fastnst.inference import stylize_tensor
+from fastnst.inference import StylizeOptions, Stylizer
 
 from .conftest import contrasty_net, random_image
 
@@ -100,7 +100,7 @@ def test_stylize_and_stylize_tensor_take_the_fast_path(tmp_path, ckpt_file):
     quick = np.asarray(fastnst.stylize(photo, fast), dtype=int)
     assert np.abs(plain - quick).max() <= 1
     x = torch.rand(1, 3, 20, 24)
-    assert stylize_tensor(fast, x, strength=0.0).equal(x)
+    assert Stylizer(fast, CPU).stylize_tensor(x, StylizeOptions(strength=0.0)).equal(x)
 
 
 def test_frame_stylizer_takes_and_gives_uint8_frames():
@@ -110,7 +110,7 @@ def test_frame_stylizer_takes_and_gives_uint8_frames():
     out = stylizer(frames)
     assert out.shape == frames.shape and out.dtype == np.uint8
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
-    expected = stylize_tensor(model, x, preserve_color=True, strength=0.8)
+    expected = Stylizer(model, CPU).stylize_tensor(x, StylizeOptions(preserve_color=True, strength=0.8))
     expected = (expected * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
     assert np.abs(out.astype(int) - expected).max() <= 1
     with pytest.raises(FastNSTError, match="uint8"):

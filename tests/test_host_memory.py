@@ -95,15 +95,15 @@ def test_the_fast_path_keeps_memory_only_while_it_runs():
 
 
 def test_a_folder_and_a_video_keep_memory_from_one_picture_to_the_next(monkeypatch, tmp_path, photo_dir, ckpt_file):
-    import fastnst.cli.stylize as cli
+    import fastnst.video.jobs as jobs
     from fastnst.cli import infer_main
     from fastnst.video.writer import VideoWriter
 
     from .conftest import make_clip
 
     between = []  # whether memory is kept while a finished picture is saved, between two forward passes
-    save, write = cli.save_image, VideoWriter.write
-    monkeypatch.setattr(cli, "save_image", lambda *a, **k: (between.append(host_memory.kept()), save(*a, **k)))
+    save, write = jobs.save_image, VideoWriter.write
+    monkeypatch.setattr(jobs, "save_image", lambda *a, **k: (between.append(host_memory.kept()), save(*a, **k)))
     monkeypatch.setattr(VideoWriter, "write", lambda *a, **k: (between.append(host_memory.kept()), write(*a, **k)))
     clip = make_clip(photo_dir / "clip.mp4", frames=3)
     assert infer_main([str(photo_dir), "--ckpt", str(ckpt_file), "--backend", "torch", "-o", str(tmp_path / "out")]) == 0

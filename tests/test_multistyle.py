@@ -10,7 +10,7 @@ from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import infer_main, info_main
 from fastnst.errors import FastNSTError
 from fastnst.images import to_tensor
-from fastnst.inference import load_stylizers, parse_style
+from fastnst.inference import Stylizer, parse_style
 from fastnst.model import ModelConfig, TransformerNet, one_hot
 from fastnst.training.styles import build_net
 
@@ -127,25 +127,25 @@ def test_a_video_takes_the_style_choice_too(tmp_path, three_styles):
 
 
 def test_the_webcam_styles_of_one_net_share_it_and_switch_without_reload(three_styles):
-    choices, _ = load_stylizers(three_styles, device="cpu", precision="fp32", backend="torch", style="all",
+    choices = Stylizer.load_all(three_styles, device="cpu", precision="fp32", backend="torch", style="all",
                                 shared=True)
-    assert [label for _, label in choices] == NAMES
-    assert len({id(stylizer.shared) for stylizer, _ in choices}) == 1  # one net in memory
+    assert [stylizer.label for stylizer in choices] == NAMES
+    assert len({id(stylizer.net.shared) for stylizer in choices}) == 1  # one net in memory
     x = torch.rand(1, 3, 24, 32)
-    alone, _ = load_stylizers(three_styles, device="cpu", precision="fp32", backend="torch", style="all")
+    alone = Stylizer.load_all(three_styles, device="cpu", precision="fp32", backend="torch", style="all")
     for order in ([0, 1, 2], [2, 0, 1, 1]):  # whatever ran before, a switch gives that style's output
         for i in order:
-            torch.testing.assert_close(choices[i][0](x), alone[i][0](x), rtol=0, atol=1e-6)
+            torch.testing.assert_close(choices[i](x), alone[i](x), rtol=0, atol=1e-6)
 
 
 def test_in_onnxruntime_the_styles_share_one_session(three_styles):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    choices, _ = load_stylizers(three_styles, device="cpu", backend="onnxruntime", style="all", shared=True)
-    assert len({id(stylizer.session) for stylizer, _ in choices}) == 1
+    choices = Stylizer.load_all(three_styles, device="cpu", backend="onnxruntime", style="all", shared=True)
+    assert len({id(stylizer.net.session) for stylizer in choices}) == 1
     x = torch.rand(1, 3, 24, 32)
-    alone, _ = load_stylizers(three_styles, device="cpu", precision="fp32", backend="torch", style="all")
-    for (onnx, _), (torch_net, _) in zip(choices, alone):
+    alone = Stylizer.load_all(three_styles, device="cpu", precision="fp32", backend="torch", style="all")
+    for onnx, torch_net in zip(choices, alone):
         torch.testing.assert_close(onnx(x), torch_net(x), rtol=0, atol=1e-4)
 
 

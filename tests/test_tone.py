@@ -8,7 +8,7 @@ from PIL import Image
 import fastnst
 from fastnst.checkpoint import atomic_save, build_checkpoint
 from fastnst.cli import infer_main
-from fastnst.inference import stylize_tensor
+from fastnst.inference import StylizeOptions, Stylizer
 from fastnst.inference.tone import luminance, tone_stats
 from fastnst.video.frames import FrameStylizer
 
@@ -49,8 +49,8 @@ def same_chroma(a: torch.Tensor, b: torch.Tensor, atol: float) -> bool:
 
 def test_match_tone_brings_the_luminance_mean_and_spread_back_to_the_photos():
     photo = dim_photo()
-    plain = stylize_tensor(washed_out, photo)
-    matched = stylize_tensor(washed_out, photo, match_tone=True)
+    plain = Stylizer(washed_out, CPU).stylize_tensor(photo, StylizeOptions())
+    matched = Stylizer(washed_out, CPU).stylize_tensor(photo, StylizeOptions(match_tone=True))
     (photo_mean, photo_std), (plain_mean, plain_std), (mean, std) = map(mean_std, (photo, plain, matched))
     assert abs(plain_mean - photo_mean) > 0.3 and plain_std < 0.6 * photo_std  # the style's light
     assert abs(mean - photo_mean) < 0.01 and abs(std - photo_std) < 0.01      # the photo's light
@@ -60,11 +60,11 @@ def test_match_tone_brings_the_luminance_mean_and_spread_back_to_the_photos():
 
 def test_match_tone_composes_with_preserve_color_and_strength():
     photo = dim_photo()
-    both = stylize_tensor(washed_out, photo, match_tone=True, preserve_color=True)
+    both = Stylizer(washed_out, CPU).stylize_tensor(photo, StylizeOptions(match_tone=True, preserve_color=True))
     assert same_chroma(both, photo, atol=1e-4)  # the photo's colours
     assert np.allclose(mean_std(both), mean_std(photo), atol=0.01)            # and its light
-    matched = stylize_tensor(washed_out, photo, match_tone=True)
-    half = stylize_tensor(washed_out, photo, match_tone=True, strength=0.5)
+    matched = Stylizer(washed_out, CPU).stylize_tensor(photo, StylizeOptions(match_tone=True))
+    half = Stylizer(washed_out, CPU).stylize_tensor(photo, StylizeOptions(match_tone=True, strength=0.5))
     inside = (matched > 0) & (matched < 1)  # (where matched is not clipped)
     assert torch.allclose(half[inside], (0.5 * matched + 0.5 * photo)[inside], atol=1e-6)
 

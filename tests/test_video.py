@@ -7,7 +7,7 @@ import pytest
 
 import fastnst.video
 from fastnst.cli import infer_main
-from fastnst.cli.stylize import expand_inputs
+from fastnst.video.jobs import expand_inputs
 from fastnst.video.frames import FrameStylizer
 from fastnst.video.writer import FrameClock
 

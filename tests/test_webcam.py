@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import fastnst.video.webcam as webcam
+import fastnst.video.live as live
 from fastnst.checkpoint import atomic_save, build_checkpoint
-from fastnst.inference import load_stylizers
+from fastnst.inference import Stylizer
+from fastnst.video import window as window_module
 from fastnst.cli import infer_main
 from fastnst.model import TransformerNet
 
@@ -57,17 +58,17 @@ class ScriptedWindow:
 
 def test_keys_show_at_once_though_a_frame_takes_half_a_second(tmp_path, ckpt_file, candy, capsys, monkeypatch):
     clip = make_clip(tmp_path / "cam.mp4", frames=40, audio=None)  # 48 x 32
-    stylize = webcam.FrameStylizer.__call__
-    monkeypatch.setattr(webcam.FrameStylizer, "__call__", lambda self, f: time.sleep(0.5) or stylize(self, f))
+    stylize = live.FrameStylizer.__call__
+    monkeypatch.setattr(live.FrameStylizer, "__call__", lambda self, f: time.sleep(0.5) or stylize(self, f))
     captions = []
-    monkeypatch.setattr(webcam, "overlay", lambda view, lines, left=0: captions.append((lines, left)) or view)
+    monkeypatch.setattr(live, "overlay", lambda view, lines, left=0: captions.append((lines, left)) or view)
     window = ScriptedWindow
     window.shown, window.pressed = [], []
     window.script = [("o", lambda w: w.shown),
                      ("n", lambda w: w.shown[-1][1].shape[1] == 96),
                      ("s", lambda w: w.shown[-1][2] == "fastnst: candy"),
                      ("q", lambda w: True)]
-    monkeypatch.setattr(webcam, "TkWindow", window)
+    monkeypatch.setattr(live, "TkWindow", window)
     monkeypatch.setenv("DISPLAY", ":0")
     code, out, err = run_cli(infer_main, capsys, "--webcam", clip, "--ckpt", ckpt_file, candy,
                              "--snapshot-dir", tmp_path / "snaps")
@@ -93,7 +94,7 @@ def test_keys_show_at_once_though_a_frame_takes_half_a_second(tmp_path, ckpt_fil
 
 def test_overlay_reads_on_a_light_picture_through_its_dark_backing():
     light = np.full((60, 200, 3), 250, np.uint8)
-    view = webcam.overlay(light.copy(), ["mosaic  5.0 fps", "saved a.png"], left=100)
+    view = window_module.overlay(light.copy(), ["mosaic  5.0 fps", "saved a.png"], left=100)
     assert np.array_equal(view[:, :100], light[:, :100])          # nothing over the left half
     box = view[4:40, 104:190]
     assert (box < 100).mean() > 0.5 and (box > 200).any()          # white text on a dark backing
@@ -102,7 +103,7 @@ def test_overlay_reads_on_a_light_picture_through_its_dark_backing():
 
 def _interrupt_at_frame(monkeypatch, frame: int, times: int) -> None:
     """Ctrl-C (SIGINT to this process, `times` in a row) while the demo stylizes its frame-th frame."""
-    stylize, calls = webcam.FrameStylizer.__call__, []
+    stylize, calls = live.FrameStylizer.__call__, []
 
     def call(self, frames):
         calls.append(1)
@@ -111,7 +112,7 @@ def _interrupt_at_frame(monkeypatch, frame: int, times: int) -> None:
                 os.kill(os.getpid(), signal.SIGINT)
         return stylize(self, frames)
 
-    monkeypatch.setattr(webcam.FrameStylizer, "__call__", call)
+    monkeypatch.setattr(live.FrameStylizer, "__call__", call)
 
 
 @pytest.mark.usefixtures("ctrl_c_reaches_python")
@@ -221,13 +222,14 @@ def test_n_steps_through_the_styles_of_one_network_and_names_each(tmp_path, caps
                                         loss={}, step=0), tmp_path / "three.pt")
     clip = make_clip(tmp_path / "cam.mp4", frames=60, audio=None)
     prepared = []
-    monkeypatch.setattr(webcam, "load_stylizers", lambda *a, **k: prepared.append(k) or load_stylizers(*a, **k))
+    load_all = Stylizer.load_all
+    monkeypatch.setattr(Stylizer, "load_all", lambda *a, **k: prepared.append(k) or load_all(*a, **k))
     window = ScriptedWindow
     window.shown, window.pressed = [], []
     window.script = [("n", lambda w: w.shown and w.shown[-1][2] == "fastnst: mosaic"),
                      ("n", lambda w: w.shown[-1][2] == "fastnst: candy"),
                      ("q", lambda w: w.shown[-1][2] == "fastnst: udnie")]
-    monkeypatch.setattr(webcam, "TkWindow", window)
+    monkeypatch.setattr(live, "TkWindow", window)
     monkeypatch.setenv("DISPLAY", ":0")
     code, _, err = run_cli(infer_main, capsys, "--webcam", clip, "--ckpt", three)
     assert code == 0, err

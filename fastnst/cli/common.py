@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..device import DEVICE_HELP
 from ..errors import FastNSTError, first_line
+from ..inference import OptionError
 from ..loss import LOSS_NETS, LossConfig
 
 LOSS_DEFAULTS = LossConfig()
@@ -31,7 +32,7 @@ def run(main: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPars
     try:
         return main(args)
     except FastNSTError as exc:
-        say(f"error: {exc}")
+        say(f"error: {flag_message(exc)}")
         return exc.exit_code
     except KeyboardInterrupt:
         say("interrupted")
@@ -52,6 +53,17 @@ class _Lines(logging.Handler):
             tqdm.write(record.getMessage(), file=sys.stdout)
         else:
             say(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+# Options whose flag is not --<name with dashes>.
+FLAGS = {"output": "-o"}
+
+
+def flag_message(exc: FastNSTError) -> str:
+    """The error as the command line words it: an option's name as its flag ("--max-size")."""
+    if isinstance(exc, OptionError):
+        return exc.worded(lambda field: FLAGS.get(field, "--" + field.replace("_", "-")))
+    return str(exc)
 
 
 def say(line: str) -> None:

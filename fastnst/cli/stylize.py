@@ -7,22 +7,15 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
-import torch
-from PIL import Image
 from tqdm import tqdm
 
-from ..checkpoint import load_checkpoint
 from ..device import BACKENDS, DEVICE_HELP, INFERENCE_PRECISIONS
-from ..errors import FastNSTError, first_line
-from ..host_memory import keep_host_memory
-from ..images import IMAGE_EXTENSIONS, find_images, open_rgb, save_image
-from ..inference import load_stylizers, parse_style, stylize
-from ..inference.stylizer import check_tile
+from ..errors import FastNSTError
+from ..inference import StylizeOptions
 from ..inference.tiling import DEFAULT_TILE
-from ..video import find_videos, is_video, output_extension, stylize_video
-from ..video.reader import read_frames
+from ..video.jobs import plan_jobs
 from ..video.writer import DEFAULT_CRF, DEFAULT_PRESET, PRESETS
-from .common import run, say
+from .common import flag_message, run, say
 
 CHECKPOINT_SUFFIXES = {".pt", ".pth", ".model", ".ckpt", ".onnx"}
 
@@ -78,139 +71,44 @@ def get_parser() -> argparse.ArgumentParser:
     return p
 
 
-def expand_inputs(inputs: list[str], style_names: list[str]) -> tuple[list[tuple[Path, Path | None]], list[str]]:
-    """(file, folder it came from or None) pairs, and errors for inputs that do not exist."""
-    files, errors = [], []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            # Skip our own earlier outputs so a second run does not stylize them again.
-            candidates = sorted(find_images(path) + find_videos(path))
-            found = [p for p in candidates if not any(p.stem.endswith(f"_{name}") for name in style_names)]
-            if not found:
-                errors.append(f"{path}: no images (jpg, png, webp, bmp) or videos (mp4, mov, mkv, webm, avi) "
-                              f"in this folder")
-            files += [(p, path) for p in found]
-        elif path.exists():
-            files.append((path, None))
-        else:
-            errors.append(f"{path}: no such file or folder")
-    return files, errors
+def stylize_options(args: argparse.Namespace) -> StylizeOptions:
+    """The StylizeOptions the flags give, checked before any work starts."""
+    return StylizeOptions(max_size=args.max_size, preserve_color=args.preserve_color, strength=args.strength,
+                          match_tone=args.match_tone, tile=args.tile, batch_size=args.batch_size, crf=args.crf,
+                          preset=args.preset, frames=args.frames, allow_partial=args.allow_partial).check()
 
 
-def output_path(source: Path, folder: Path | None, style_name: str, output: Path | None, many: bool) -> Path:
-    if is_video(source):
-        ext = output_extension(source)  # .webm cannot hold H.264: .mp4
-    else:
-        ext = source.suffix.lower() if source.suffix.lower() in IMAGE_EXTENSIONS else ".png"
-    name = f"{source.stem}_{style_name}{ext}"
-    if output is None:
-        return source.with_name(name)
-    if not many and not output.is_dir() and output.suffix:
-        return output
-    relative = source.relative_to(folder).with_name(name) if folder else Path(name)
-    return output / relative
-
-
-def check_options(args: argparse.Namespace) -> None:
-    """Options every input shares, checked before any work starts."""
-    if not 0.0 <= args.strength <= 1.0:
-        raise FastNSTError(f"--strength must be between 0 and 1, got {args.strength}")
-    if args.max_size is not None and args.max_size < 1:
-        raise FastNSTError("--max-size must be a positive number of pixels")
-    if args.frames is not None and args.frames < 1:
-        raise FastNSTError("--frames must be at least 1")
-    if args.batch_size < 1:
-        raise FastNSTError("--batch-size must be at least 1")
-    if not 0 <= args.crf <= 51:
-        raise FastNSTError(f"--crf must be between 0 and 51, got {args.crf}")
-    check_tile(args.tile)
-
-
-def calibration_photos(files: list[tuple[Path, Path | None]], count: int = 8) -> list[Image.Image]:
-    """Up to `count` of the inputs as pictures (a video: its first frame), for int8 calibration."""
-    photos = []
-    for source, _ in files:
-        if len(photos) == count:
-            break
-        try:
-            photos.append(Image.fromarray(next(read_frames(source, limit=1))) if is_video(source) else open_rgb(source))
-        except (FastNSTError, OSError, StopIteration):
-            continue  # it fails again, with its error, when its turn comes
-    if not photos:
-        raise FastNSTError("--precision int8 calibrates on the inputs, and none of them could be read")
-    return photos
-
-
-def _stylize_files(args: argparse.Namespace) -> int:
-    onnx = args.backend == "onnxruntime" or Path(args.ckpt).suffix.lower() == ".onnx"
-    checkpoint = args.ckpt if onnx else load_checkpoint(args.ckpt)
-    calibration = []
-    if args.precision == "int8":  # calibrated on the photos about to be stylized
-        labels = [choice.label for choice in parse_style(args.style, checkpoint.style_names)]
-        calibration = calibration_photos(expand_inputs(args.inputs, labels)[0])
-    stylizers, device = load_stylizers(checkpoint, device=args.device, precision=args.precision, compile=args.compile,
-                                       backend=args.backend, tile=args.tile, style=args.style, calibration=calibration)
-    files, errors = expand_inputs(args.inputs, [label for _, label in stylizers])
-    for message in errors:
+def _stylize_files(args: argparse.Namespace, options: StylizeOptions) -> int:
+    jobs = plan_jobs(args.inputs, args.ckpt, output=args.output, style=args.style, device=args.device,
+                     precision=args.precision, backend=args.backend, compile=args.compile, tile=args.tile)
+    for message in jobs.errors:
         say(f"error: {message}")
-    output = Path(args.output) if args.output else None
-    many = len(files) * len(stylizers) > 1 or any(folder for _, folder in files)
-    if output is not None and many and output.exists() and not output.is_dir():
-        raise FastNSTError(f"-o {output}: several inputs need an output folder, and this is a file")
-    inputs = {p.resolve() for p, _ in files}
-    failed = len(errors)
-    jobs = [(source, folder, model, style) for source, folder in files for model, style in stylizers]
-    names = "+".join(label for _, label in stylizers) if len(stylizers) <= 3 else f"{len(stylizers)} styles"
-    with keep_host_memory():  # each photo reuses the memory of the one before
-        failed += _run_jobs(jobs, names, args, device, output, many, inputs)
+    failed = len(jobs.errors)
+    results = tqdm(jobs.run(options), total=len(jobs.jobs), desc=f"stylize {jobs.names}", unit="img",
+                   disable=len(jobs.jobs) < 2)
+    for job, error in results:
+        if error is not None:
+            say(f"error: {flag_message(error)}")
+            failed += 1
+        elif jobs.many:
+            tqdm.write(f"{job.source} -> {job.target}")
+        else:
+            print(f"{job.source} -> {job.target}")
     if failed:
-        what = "output(s)" if len(stylizers) > 1 else "input(s)"
-        say(f"{failed} of {len(jobs) + len(errors)} {what} failed")
+        what = "output(s)" if len(jobs.stylizers) > 1 else "input(s)"
+        say(f"{failed} of {len(jobs.jobs) + len(jobs.errors)} {what} failed")
         return 1
     return 0
 
 
-def _run_jobs(jobs: list, names: str, args: argparse.Namespace, device: torch.device, output: Path | None,
-              many: bool, inputs: set[Path]) -> int:
-    """Stylize every (source, folder, stylizer, style) job; the number that failed."""
-    failed = 0
-    for source, folder, model, style in tqdm(jobs, desc=f"stylize {names}", unit="img", disable=len(jobs) < 2):
-        target = output_path(source, folder, style, output, many)
-        try:
-            if target.resolve() in inputs:
-                raise FastNSTError(f"{source}: the output {target} would overwrite an input; choose another -o")
-            if is_video(source):
-                stylize_video(source, target, model, device=device, max_size=args.max_size,
-                              preserve_color=args.preserve_color, strength=args.strength, tile=args.tile or 0,
-                              match_tone=args.match_tone,
-                              batch_size=args.batch_size, crf=args.crf, preset=args.preset, limit=args.frames,
-                              allow_partial=args.allow_partial)
-            else:
-                image = stylize(source, model, max_size=args.max_size, device=device,
-                                preserve_color=args.preserve_color, strength=args.strength, tile=args.tile,
-                                match_tone=args.match_tone)
-                save_image(image, target)
-            tqdm.write(f"{source} -> {target}") if many else print(f"{source} -> {target}")
-        except FastNSTError as exc:
-            say(f"error: {exc}")
-            failed += 1
-        except (OSError, RuntimeError) as exc:  # disk full, out of memory, ...
-            say(f"error: {source}: {first_line(exc)}")
-            failed += 1
-    return failed
-
-
-def _webcam(args: argparse.Namespace) -> int:
+def _webcam(args: argparse.Namespace, options: StylizeOptions) -> int:
     import torch
 
-    from ..video.webcam import run_webcam  # needs OpenCV
+    from ..video.live import run_webcam  # needs OpenCV
 
-    session = run_webcam(args.webcam, args.ckpt, style=args.style, window=not args.no_window, output=args.output,
-                         snapshot_dir=args.snapshot_dir, max_size=args.max_size, preserve_color=args.preserve_color,
-                         strength=args.strength, match_tone=args.match_tone, frames=args.frames, device=args.device,
-                         precision=args.precision, compile=args.compile, backend=args.backend, crf=args.crf,
-                         preset=args.preset, say=print)
+    session = run_webcam(args.webcam, args.ckpt, options, style=args.style, window=not args.no_window,
+                         output=args.output, snapshot_dir=args.snapshot_dir, device=args.device,
+                         precision=args.precision, compile=args.compile, backend=args.backend, say=print)
     if session.recorded is not None:
         print(f"recorded {session.frames} frames -> {session.recorded}")
     if session.frames_per_s is not None:
@@ -236,11 +134,11 @@ def _list_styles(args: argparse.Namespace) -> int:
 def _infer(args: argparse.Namespace) -> int:
     if args.list_styles:
         return _list_styles(args)
-    check_options(args)
+    options = stylize_options(args)
     if args.webcam is not None:
         if args.inputs:
             raise FastNSTError(f"--webcam takes no input files (got {args.inputs[0]}); use --webcam PATH for a file")
-        return _webcam(args)
+        return _webcam(args, options)
     if args.no_window or args.snapshot_dir:
         raise FastNSTError(f"{'--no-window' if args.no_window else '--snapshot-dir'} is for --webcam")
     # Files take one checkpoint; what argparse put after it are inputs (`--ckpt a.pt photo.jpg`).
@@ -250,7 +148,7 @@ def _infer(args: argparse.Namespace) -> int:
     args.inputs = args.inputs + extra
     if not args.inputs:
         raise FastNSTError("no input given: image or video files, folders, or --webcam")
-    return _stylize_files(args)
+    return _stylize_files(args, options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

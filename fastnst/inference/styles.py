@@ -16,6 +16,7 @@ import torch
 
 from ..errors import FastNSTError
 from ..model import TransformerNet, one_hot, set_norms
+from .options import OptionError
 
 # What `--style` and the Python API's `style=` take.
 StyleSpec = str | int | Mapping[str | int, float] | None
@@ -61,7 +62,7 @@ def parse_style(spec: StyleSpec, names: list[str]) -> list[StyleChoice]:
             try:
                 pairs[key] = float(value)
             except ValueError:
-                raise FastNSTError(f"--style {spec}: '{part}' is not NAME=WEIGHT") from None
+                raise OptionError(f"{{style}} {spec}: '{part}' is not NAME=WEIGHT") from None
         spec = pairs
     if isinstance(spec, Mapping):
         mix = torch.zeros(count)

@@ -1,7 +1,16 @@
-"""Image in -> stylized image out, in one forward pass of a trained TransformerNet."""
+"""A trained net loaded once, then called on images: image in, stylized image out.
+
+    stylizer = Stylizer.load("mosaic.pt")                 # the fast path on the best device
+    stylizer.stylize("photo.jpg", StylizeOptions(max_size=1024)).save("photo_mosaic.jpg")
+    y = stylizer(x)                                       # N x 3 x H x W in [0, 1]: the raw net
+
+Which runtime runs the net (the torch fast path, onnxruntime, int8) is chosen in one place,
+`choose_runtime`, which also refuses the combinations that cannot run.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -12,39 +21,46 @@ from torch import nn
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..device import BACKENDS, INFERENCE_PRECISIONS, resolve_device
 from ..errors import FastNSTError
+from ..images import open_image, open_rgb, resize_long_side, to_pil, to_rgb, to_tensor
 from ..model import TransformerNet
-from ..images import open_image, resize_long_side, to_pil, to_rgb, to_tensor
 from .fastpath import FastStylizer, norms
+from .options import OptionError, StylizeOptions
 from .styles import StyleSpec, StyleSwitch, net_style_names, parse_style, select_style
-from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, MIN_TILE, can_tile, stylize_tiled
-from .tone import ToneSmoother, match_tone as _match_tone
+from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, can_tile, stylize_tiled
+from .tone import ToneSmoother, match_tone
+
+# What runs the net: a TransformerNet, or anything called like one (FastStylizer, OnnxStylizer).
+Runtime = Callable[[torch.Tensor], torch.Tensor]
+
+INT8_REFUSAL = ("{precision} int8 runs whole images on the CPU (onnxruntime): leave out {device}, {backend}, "
+                "{compile} and {tile}, or use {device} cpu")
+ONNX_REFUSAL = "{precision}, {compile} and {tile} are for {backend} torch"
 
 
-# A TransformerNet, or anything called like one: FastStylizer, OnnxStylizer.
-Stylizer = Callable[[torch.Tensor], torch.Tensor]
+def choose_runtime(checkpoint: object, *, device: str | torch.device = "auto", precision: str = "auto",
+                   backend: str = "auto", compile: bool = False, tile: int | None = None) -> str:
+    """What runs `checkpoint`: "torch" (the fast path), "onnxruntime" or "int8" (quantized, run by
+    onnxruntime); an OptionError for a combination that cannot run.
 
-
-def as_model(checkpoint: Checkpoint | Stylizer | str | Path, style: StyleSpec = None,
-             device: str | torch.device = "auto", precision: str = "auto",
-             calibration: Sequence[Image.Image] = ()) -> Stylizer:
-    """What to run on `device`: a checkpoint's net (`style` chosen among its styles) prepared as
-    infer.py prepares it (load_stylizers, backend "auto"; int8: calibrated on `calibration`); a net
-    or stylizer given is run as it is."""
-    if isinstance(checkpoint, nn.Module) or (callable(checkpoint) and not isinstance(checkpoint, (str, Path))):
-        if isinstance(checkpoint, TransformerNet) and (checkpoint.config.num_styles > 1 or style is not None):
-            checkpoint = select_style(checkpoint, _one(parse_style(style, net_style_names(checkpoint))))
-        elif style is not None:
-            raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
-        return checkpoint.to(resolve_device(device)).eval() if isinstance(checkpoint, nn.Module) else checkpoint
-    return _one(load_stylizers(checkpoint, device=device, precision=precision, style=style,
-                               calibration=calibration)[0])[0]
-
-
-def _one(choices: list) -> Any:
-    if len(choices) > 1:
-        raise FastNSTError("style 'all' makes one output per style: stylize once per name in the "
-                           "checkpoint's style_names (infer.py --style all does)")
-    return choices[0]
+    backend "auto": onnxruntime for an .onnx file, else the fast path.
+    """
+    if backend not in BACKENDS:
+        raise OptionError(f"{{backend}} {backend}: choose one of {', '.join(BACKENDS)}")
+    if precision not in INFERENCE_PRECISIONS:
+        raise OptionError(f"{{precision}} {precision}: choose one of {', '.join(INFERENCE_PRECISIONS)}")
+    if backend == "auto":
+        onnx_file = isinstance(checkpoint, (str, Path)) and Path(checkpoint).suffix.lower() == ".onnx"
+        backend = "onnxruntime" if onnx_file else "torch"
+    if precision == "int8":
+        if resolve_device(device).type != "cpu" or backend == "onnxruntime" or compile or tile:
+            raise OptionError(INT8_REFUSAL)
+        return "int8"
+    if backend == "onnxruntime":
+        if str(device) not in ("auto", "cpu"):
+            raise OptionError("{backend} onnxruntime runs on the CPU: use {device} cpu (or auto)")
+        if compile or precision not in ("auto", "fp32") or tile:
+            raise OptionError(ONNX_REFUSAL)
+    return backend
 
 
 def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
@@ -62,152 +78,202 @@ def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Ten
     return torch.stack([r, g, b], 1)
 
 
-@torch.inference_mode()
-def stylize_tensor(model: Stylizer, images: torch.Tensor, *, preserve_color: bool = False,
-                   strength: float = 1.0, tile: int = 0, match_tone: bool | ToneSmoother = False) -> torch.Tensor:
-    """N x 3 x H x W in [0, 1] on the model's device -> stylized, same shape, clamped to [0, 1].
+class Stylizer:
+    """A net prepared for one device and one style (or blend), loaded once and called many times.
 
-    tile: run the net on tiles of this size with blended seams (tiling.py), 0 for the whole image.
-    match_tone: True brings each output's brightness and contrast back to its photo's (tone.py); a
-    ToneSmoother does it for a stream of frames with statistics smoothed over time. Applied first,
-    then preserve_color, then strength.
+    `stylizer(x)` runs the raw net on N x 3 x H x W in [0, 1] (what video and the webcam feed it);
+    `stylize_tensor(x, options)` and `stylize(image, options)` apply the options around it.
+    Attributes: device, label (the style's name or blend label, for file names and captions),
+    style_names (every style the checkpoint holds), runtime ("torch", "onnxruntime" or "int8").
     """
-    if tile:
-        out = stylize_tiled(model, images, tile)
-    else:
-        out = model(images).to(images.device)
-    if isinstance(match_tone, ToneSmoother):
-        out = match_tone(out, images)
-    elif match_tone:
-        out = _match_tone(out, images)
-    if preserve_color:
-        out = preserve_colors(out, images)
-    if strength != 1.0:
-        out = strength * out + (1.0 - strength) * images
-    return out.clamp_(0, 1)
 
+    def __init__(self, net: Runtime, device: torch.device, label: str = "", style_names: Sequence[str] = (),
+                 runtime: str = "torch") -> None:
+        self.net, self.device, self.label = net, device, label
+        self.style_names, self.runtime = list(style_names), runtime
 
-def stylize(image: Image.Image | str | Path, checkpoint: Checkpoint | Stylizer | str | Path, *,
-            max_size: int | None = None, device: str | torch.device = "auto",
-            preserve_color: bool = False, strength: float = 1.0, tile: int | None = None,
-            match_tone: bool = False, style: StyleSpec = None, precision: str = "auto") -> Image.Image:
-    """Stylize one image with a trained network.
+    @classmethod
+    def load(cls, checkpoint: Stylizer | Checkpoint | TransformerNet | Runtime | str | Path, *,
+             style: StyleSpec = None, device: str | torch.device = "auto", precision: str = "auto",
+             backend: str = "auto", compile: bool = False, calibration: Sequence[Image.Image] = ()) -> Stylizer:
+        """A checkpoint (its path, an .onnx file, a loaded Checkpoint or a TransformerNet) prepared
+        the fastest way the options allow.
 
-    Args:
-        image: a PIL image (any mode) or the path of an image file (EXIF orientation applied).
-        checkpoint: a loaded Checkpoint, a TransformerNet (or a fastpath.FastStylizer,
-            export.OnnxStylizer), or the path of a checkpoint file (fastnst's or a PyTorch
-            fast_neural_style example state dict).
-        max_size: shrink the image first so its long side is at most this many pixels.
-        device: "auto", "cpu", "cuda", "cuda:N" or "mps".
-        preserve_color: keep the photo's colours, transfer only luminance.
-        strength: 0..1, blend of stylized (1) and original (0).
-        tile: stylize in tiles of this many pixels with blended seams, in bounded memory; 0 never;
-            None (default) tiles images larger than 3840 x 2160 (tiling.AUTO_TILE_PIXELS) in
-            tiles of 1024 (onnxruntime runs whole images).
-        match_tone: bring the output's brightness and contrast (luminance mean and spread) back to
-            the photo's; composes with preserve_color and strength.
         style: for a net of several styles, which: a name or index, or a blend such as
             "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first.
-        precision: for a checkpoint (or its path): "auto" runs it the device's fastest way, as
-            infer.py does (the fast path: bf16 on CPUs with native bf16, fp16 on CUDA, fp32 on
-            other CPUs: docs/speed.md); "fp32", "bf16" or "fp16" force one; "int8" quantizes the
-            net for onnxruntime, calibrated on this image. A given net runs as it is.
+        device: "auto", "cpu", "cuda", "cuda:N" or "mps".
+        precision: "auto" runs the fast path in the device's fastest precision (bf16 on CPUs with
+            native bf16, fp16 on CUDA, else fp32: docs/speed.md); "fp32", "bf16" or "fp16" force
+            one; "int8" quantizes the net for onnxruntime on the CPU, calibrated on `calibration`
+            (a few of the photos to stylize). A TransformerNet given runs as it is.
+        backend: "torch" (the fast path), "onnxruntime" (CPU: an .onnx file from export, or a
+            checkpoint exported once and cached), or "auto": onnxruntime for an .onnx file.
+        compile: torch.compile the net (a slow start, then the fastest).
+        """
+        return _one(cls.load_all(checkpoint, style=style, device=device, precision=precision, backend=backend,
+                                 compile=compile, calibration=calibration))
 
-    Returns:
-        The stylized RGB image (RGBA if the input had transparency), the input's size unless
-        max_size shrank it.
-    """
-    if not 0.0 <= strength <= 1.0:
-        raise FastNSTError(f"strength must be between 0 and 1, got {strength}")
-    rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(image)
-    rgb = resize_long_side(rgb, max_size)
-    dev = resolve_device(device)
-    model = as_model(checkpoint, style, dev, precision, calibration=[rgb])
-    if tile is None:
-        tile = DEFAULT_TILE if can_tile(model) and rgb.width * rgb.height > AUTO_TILE_PIXELS else 0
-    # Tiled, the image stays in host memory and the tiles go to the device one at a time.
-    x = to_tensor(rgb) if tile else to_tensor(rgb).to(dev)
-    out = to_pil(stylize_tensor(model, x, preserve_color=preserve_color, strength=strength, tile=tile,
-                                match_tone=match_tone))
-    if alpha is not None:
-        out.putalpha(alpha.resize(out.size))
-    return out
+    @classmethod
+    def load_all(cls, checkpoint: Stylizer | Checkpoint | TransformerNet | Runtime | str | Path, *,
+                 style: StyleSpec = "all", shared: bool = False, device: str | torch.device = "auto",
+                 precision: str = "auto", backend: str = "auto", compile: bool = False,
+                 calibration: Sequence[Image.Image] = ()) -> list[Stylizer]:
+        """A Stylizer for each choice `style` makes ("all": every style of the checkpoint).
 
+        shared: the choices share one prepared net and switch its norms when called (StyleSwitch):
+        one net in memory and no reload, for the webcam; else each choice is a net of its own.
+        """
+        if isinstance(checkpoint, Stylizer):
+            if style not in (None, "all"):
+                raise FastNSTError("a style is chosen when loading: give the checkpoint, not a loaded Stylizer")
+            return [checkpoint]
+        if not isinstance(checkpoint, (Checkpoint, str, Path)):
+            return _prepared(checkpoint, style, resolve_device(device))
+        runtime = choose_runtime(checkpoint, device=device, precision=precision, backend=backend, compile=compile)
+        cpu = torch.device("cpu")
+        if runtime == "int8":
+            from .int8 import quantize  # onnxruntime is an optional dependency
 
-def check_tile(tile: int | None) -> None:
-    """Tiles are None (automatic), 0 (never) or at least MIN_TILE pixels."""
-    if tile is not None and tile != 0 and not tile >= MIN_TILE:
-        raise FastNSTError(f"--tile {tile}: tiles must be at least {MIN_TILE} pixels (0: never tile)")
-
-
-def load_stylizer(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
-                  precision: str = "auto", compile: bool = False, backend: str = "auto",
-                  tile: int | None = None, style: StyleSpec = None,
-                  calibration: Sequence[Image.Image] = ()) -> tuple[Stylizer, str, torch.device]:
-    """(a stylizer: the net prepared the fastest way the options allow, its style's name, its device).
-
-    backend "torch": the fast path (fastpath.FastStylizer) in `precision` on `device`;
-    "onnxruntime" (CPU): `checkpoint` is an .onnx file from export, or a checkpoint exported
-    once and then cached (export.cached_onnx_stylizer; precision, compile and tile do not apply
-    there); "auto": onnxruntime for an .onnx file, else the fast path. `style`: see stylize().
-    """
-    stylizers, dev = load_stylizers(checkpoint, device=device, precision=precision, compile=compile,
-                                    backend=backend, tile=tile, style=style, calibration=calibration)
-    stylizer, name = _one(stylizers)
-    return stylizer, name, dev
-
-
-def load_stylizers(checkpoint: Checkpoint | str | Path, *, device: str | torch.device = "auto",
-                   precision: str = "auto", compile: bool = False, backend: str = "auto",
-                   tile: int | None = None, style: StyleSpec = None, shared: bool = False,
-                   calibration: Sequence[Image.Image] = ()) -> tuple[list[tuple[Stylizer, str]], torch.device]:
-    """([(stylizer, style name or blend label)] for each choice `style` makes ("all": every style), device).
-
-    shared: the choices share one prepared net and switch its norms when called (StyleSwitch):
-    one net in memory and no reload, for the webcam; else each choice is a net of its own.
-    precision "int8": the net quantized for onnxruntime on the CPU, calibrated on `calibration`
-    (a few of the photos to stylize; int8.py).
-    """
-    if backend not in BACKENDS:
-        raise FastNSTError(f"backend {backend}: choose one of {', '.join(BACKENDS)}")
-    if backend == "auto" and not isinstance(checkpoint, Checkpoint) and Path(checkpoint).suffix.lower() == ".onnx":
-        backend = "onnxruntime"
-    if precision not in INFERENCE_PRECISIONS:
-        raise FastNSTError(f"--precision {precision}: choose one of {', '.join(INFERENCE_PRECISIONS)}")
-    if precision == "int8":
-        if resolve_device(device).type != "cpu" or backend == "onnxruntime" or compile or tile:
-            raise FastNSTError("--precision int8 runs whole images on the CPU (onnxruntime): leave out --device, "
-                               "--backend, --compile and --tile, or use --device cpu")
-        from .int8 import quantize  # onnxruntime is an optional dependency
-
+            loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
+            quantized = quantize(loaded, list(calibration))
+            return [cls(quantized.with_style(c.mix), cpu, c.label, loaded.style_names, runtime)
+                    for c in parse_style(style, loaded.style_names)]
+        if runtime == "onnxruntime":
+            session = _onnx_session(checkpoint)
+            # One session; each choice feeds its own style weights.
+            return [cls(session.with_style(c.mix), cpu, c.label, session.style_names, runtime)
+                    for c in parse_style(style, session.style_names)]
         loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-        stylizer = quantize(loaded, list(calibration))
-        return [(stylizer.with_style(c.mix), c.label) for c in parse_style(style, loaded.style_names)], \
-            torch.device("cpu")
-    if backend == "onnxruntime":
-        from .export import OnnxStylizer, cached_onnx_stylizer  # onnxruntime is an optional dependency
+        dev = resolve_device(device)
+        choices = parse_style(style, loaded.style_names)
+        if shared and len(choices) > 1:
+            net = FastStylizer(select_style(loaded.model, choices[0]), dev, precision, compile)
+            targets, state = norms(net.net), {}
+            return [cls(StyleSwitch(net, loaded.model, c, targets, state), dev, c.label, loaded.style_names)
+                    for c in choices]
+        return [cls(FastStylizer(select_style(loaded.model, c), dev, precision, compile), dev, c.label,
+                    loaded.style_names) for c in choices]
 
-        if str(device) not in ("auto", "cpu"):
-            raise FastNSTError("--backend onnxruntime runs on the CPU: use --device cpu (or auto)")
-        if compile or precision not in ("auto", "fp32") or tile:
-            raise FastNSTError("--precision, --compile and --tile are for --backend torch")
-        if isinstance(checkpoint, Checkpoint):  # loaded already (perhaps never saved): exported once, cached
-            stylizer = cached_onnx_stylizer(checkpoint)
-        elif Path(checkpoint).suffix.lower() == ".onnx":
-            if not Path(checkpoint).is_file():
-                raise FastNSTError(f"ONNX model not found: {checkpoint}")
-            stylizer = OnnxStylizer(checkpoint)
-        else:
-            stylizer = cached_onnx_stylizer(load_checkpoint(checkpoint))
-        # One session; each choice feeds its own style weights.
-        return [(stylizer.with_style(c.mix), c.label) for c in parse_style(style, stylizer.style_names)], \
-            torch.device("cpu")
-    loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    dev = resolve_device(device)
-    choices = parse_style(style, loaded.style_names)
-    if shared and len(choices) > 1:
-        net = FastStylizer(select_style(loaded.model, choices[0]), dev, precision, compile)
-        targets, state = norms(net.net), {}
-        return [(StyleSwitch(net, loaded.model, c, targets, state), c.label) for c in choices], dev
-    return [(FastStylizer(select_style(loaded.model, c), dev, precision, compile), c.label) for c in choices], dev
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def check(self, options: StylizeOptions) -> StylizeOptions:
+        """The options, checked, and checked against this runtime (only the torch nets tile)."""
+        options.check()
+        if options.tile and not can_tile(self.net):
+            raise OptionError(INT8_REFUSAL if self.runtime == "int8" else ONNX_REFUSAL)
+        return options
+
+    def auto_tile(self, options: StylizeOptions, pixels: int) -> int:
+        """The tile size for an image of `pixels` pixels: the option's, or when it is None, tiles
+        of DEFAULT_TILE above AUTO_TILE_PIXELS where the net can tile."""
+        if options.tile is not None:
+            return options.tile
+        return DEFAULT_TILE if can_tile(self.net) and pixels > AUTO_TILE_PIXELS else 0
+
+    @torch.inference_mode()
+    def stylize_tensor(self, images: torch.Tensor, options: StylizeOptions | None = None,
+                       tone: ToneSmoother | None = None) -> torch.Tensor:
+        """N x 3 x H x W in [0, 1] -> stylized, same shape and device, clamped to [0, 1], with the
+        options' tile, match_tone, preserve_color and strength (applied in that order).
+
+        tone: for a stream of frames, match_tone with statistics smoothed over time (tone.py).
+        """
+        options = self.check(options or StylizeOptions())
+        tile = self.auto_tile(options, images.shape[-2] * images.shape[-1])
+        out = stylize_tiled(self.net, images, tile) if tile else self.net(images).to(images.device)
+        if options.match_tone:
+            out = tone(out, images) if tone is not None else match_tone(out, images)
+        if options.preserve_color:
+            out = preserve_colors(out, images)
+        if options.strength != 1.0:
+            out = options.strength * out + (1.0 - options.strength) * images
+        return out.clamp_(0, 1)
+
+    def stylize(self, image: Image.Image | str | Path, options: StylizeOptions | None = None) -> Image.Image:
+        """One image (a PIL image in any mode, or a file's path: EXIF orientation applied) ->
+        the stylized RGB image (RGBA if the input had transparency), the input's size unless
+        max_size shrank it."""
+        options = self.check(options or StylizeOptions())
+        rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(image)
+        rgb = resize_long_side(rgb, options.max_size)
+        tile = self.auto_tile(options, rgb.width * rgb.height)
+        # Tiled, the image stays in host memory and the tiles go to the device one at a time.
+        x = to_tensor(rgb) if tile else to_tensor(rgb).to(self.device)
+        out = to_pil(self.stylize_tensor(x, dataclasses.replace(options, tile=tile)))
+        if alpha is not None:
+            out.putalpha(alpha.resize(out.size))
+        return out
+
+
+def _one(stylizers: list[Stylizer]) -> Stylizer:
+    if len(stylizers) > 1:
+        raise FastNSTError("style 'all' makes one output per style: stylize once per name in the "
+                           "checkpoint's style_names (infer.py --style all does)")
+    return stylizers[0]
+
+
+def _prepared(net: TransformerNet | Runtime, style: StyleSpec, device: torch.device) -> list[Stylizer]:
+    """A net or runtime given: run as it is on `device` (a TransformerNet: in the chosen style)."""
+    if isinstance(net, TransformerNet):
+        names = net_style_names(net)
+        if net.config.num_styles == 1 and style is None:
+            return [Stylizer(net.to(device).eval(), device, names[0], names)]
+        return [Stylizer(select_style(net, c).to(device).eval(), device, c.label, names)
+                for c in parse_style(style, names)]
+    if style is not None and style != "all":
+        raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
+    if not callable(net):
+        raise FastNSTError(f"cannot stylize with a {type(net).__name__}: give a checkpoint, its path or a net")
+    names = list(getattr(net, "style_names", []))
+    runtime = "torch" if can_tile(net) else "onnxruntime"
+    net = net.to(device).eval() if isinstance(net, nn.Module) else net
+    return [Stylizer(net, device, names[0] if names else "", names, runtime)]
+
+
+def _onnx_session(checkpoint: Checkpoint | str | Path) -> Any:
+    from .export import OnnxStylizer, cached_onnx_stylizer  # onnxruntime is an optional dependency
+
+    if isinstance(checkpoint, Checkpoint):  # loaded already (perhaps never saved): exported once, cached
+        return cached_onnx_stylizer(checkpoint)
+    if Path(checkpoint).suffix.lower() == ".onnx":
+        if not Path(checkpoint).is_file():
+            raise FastNSTError(f"ONNX model not found: {checkpoint}")
+        return OnnxStylizer(checkpoint)
+    return cached_onnx_stylizer(load_checkpoint(checkpoint))
+
+
+def stylizer_and_options(model: Stylizer | Checkpoint | TransformerNet | str | Path, options: StylizeOptions | None,
+                         arguments: dict, calibration: Callable[[], list[Image.Image]] = list,
+                         ) -> tuple[Stylizer, StylizeOptions]:
+    """What fastnst.stylize and stylize_video take, sorted: keyword arguments that are
+    StylizeOptions fields update `options`, the others go to Stylizer.load (a Stylizer given
+    takes none). int8 calibrates on `calibration()` unless calibration photos are given."""
+    fields = StylizeOptions.field_names()
+    options = dataclasses.replace(options or StylizeOptions(),
+                                  **{k: v for k, v in arguments.items() if k in fields}).check()
+    load = {k: v for k, v in arguments.items() if k not in fields}
+    if isinstance(model, Stylizer):
+        if load:
+            raise FastNSTError(f"{', '.join(load)}: these apply when loading; give the checkpoint, or pass them "
+                               f"to Stylizer.load")
+        return model, options
+    if load.get("precision") == "int8" and "calibration" not in load:
+        load["calibration"] = calibration()
+    return Stylizer.load(model, **load), options
+
+
+def stylize(image: Image.Image | str | Path, model: Stylizer | Checkpoint | TransformerNet | str | Path,
+            options: StylizeOptions | None = None, **arguments: Any) -> Image.Image:
+    """Stylize one image: `model` a Stylizer, or what Stylizer.load takes (then loaded for this call).
+
+    arguments: StylizeOptions fields (max_size, strength, tile, ...) and Stylizer.load's (style,
+    device, precision, backend, ...), e.g. stylize("photo.jpg", "mosaic.pt", max_size=512,
+    style="candy"). precision "int8" calibrates on this image.
+    """
+    def this_image() -> list[Image.Image]:
+        rgb = open_rgb(image) if isinstance(image, (str, Path)) else to_rgb(image)[0]
+        return [rgb]
+
+    stylizer, options = stylizer_and_options(model, options, arguments, this_image)
+    return stylizer.stylize(image, options)

@@ -1,7 +1,7 @@
 """Frames as decoders give them (N x H x W x 3 uint8 RGB) through a stylizer and back: the one
 frame path of video files, the webcam and the flicker metric.
 
-Each batch takes the image path of inference/stylize.py (stylize_tensor), so max_size,
+Each batch takes the image path of inference/stylizer.py (Stylizer.stylize_tensor), so max_size,
 preserve_color, strength, tile and match_tone mean the same for frames as for photos; a stream's
 tone adjustment is smoothed over its frames (inference/tone.py ToneSmoother), so it cannot flicker. On CUDA, with the fast
 path and whole frames, a video's frames all have one size: the ~100 kernel launches of a forward
@@ -15,7 +15,8 @@ import numpy as np
 import torch
 
 from ..errors import FastNSTError
-from ..inference import FastStylizer, Stylizer, ToneSmoother, stylize_tensor
+from ..inference import FastStylizer, StylizeOptions, Stylizer, ToneSmoother
+from ..inference.stylizer import Runtime
 
 
 def to_batch(frames: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
@@ -35,20 +36,20 @@ class FrameStylizer:
     """uint8 RGB frame batches (N x H x W x 3, numpy or torch) -> stylized uint8 frames of the
     same shape, as a numpy array on the host.
 
-    stylizer: a FastStylizer (the fast path), an OnnxStylizer or a TransformerNet, on `device`.
+    stylizer: a Stylizer, or a FastStylizer (the fast path), an OnnxStylizer or a TransformerNet, on `device`.
     CUDA graphs are used for a FastStylizer on CUDA with whole frames (tile 0); elsewhere each
     batch runs eagerly. The frames of one call and of successive calls are one stream in order
     (match_tone smooths over it); reset() starts a new one.
     """
 
-    def __init__(self, stylizer: Stylizer, device: torch.device, *, preserve_color: bool = False,
+    def __init__(self, stylizer: Stylizer | Runtime, device: torch.device, *, preserve_color: bool = False,
                  strength: float = 1.0, tile: int = 0, match_tone: bool = False, cuda_graph: bool = True) -> None:
-        if not 0.0 <= strength <= 1.0:
-            raise FastNSTError(f"strength must be between 0 and 1, got {strength}")
-        self.stylizer, self.device = stylizer, torch.device(device)
-        self.preserve_color, self.strength, self.tile = preserve_color, strength, tile
+        self.device = torch.device(device)
+        self.stylizer = stylizer if isinstance(stylizer, Stylizer) else Stylizer(stylizer, self.device)
+        self.options = self.stylizer.check(StylizeOptions(preserve_color=preserve_color, strength=strength, tile=tile,
+                                                          match_tone=match_tone))
         self.tone = ToneSmoother() if match_tone else None
-        self.cuda_graph = (cuda_graph and self.device.type == "cuda" and isinstance(stylizer, FastStylizer)
+        self.cuda_graph = (cuda_graph and self.device.type == "cuda" and isinstance(self.stylizer.net, FastStylizer)
                            and not tile)
         self.shape: tuple[int, ...] | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -56,8 +57,7 @@ class FrameStylizer:
     def _step(self, frames: torch.Tensor) -> torch.Tensor:
         # NHWC uint8 permuted to NCHW is channels_last already: no copy before the net.
         x = frames.permute(0, 3, 1, 2).float().div_(255)
-        y = stylize_tensor(self.stylizer, x, preserve_color=self.preserve_color, strength=self.strength,
-                           tile=self.tile, match_tone=self.tone or False)
+        y = self.stylizer.stylize_tensor(x, self.options, tone=self.tone)
         return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
     def _prepare(self, shape: tuple[int, ...]) -> None:

@@ -22,16 +22,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
+from PIL import Image
+
 from ..checkpoint import Checkpoint
-from ..device import resolve_device
 from ..errors import FastNSTError
 from ..host_memory import keep_host_memory
-from ..inference import StyleSpec, Stylizer, as_model
+from ..inference import StylizeOptions, Stylizer
+from ..inference.stylizer import stylizer_and_options
+from ..model import TransformerNet
 from .frames import FrameStylizer
-from .reader import VideoInfo, decode, display_matrix, open_video, probe
+from .reader import VideoInfo, decode, display_matrix, open_video, probe, read_frames
 from .writer import DEFAULT_CRF, DEFAULT_PRESET, FrameClock, VideoWriter
 
 log = logging.getLogger(__name__)
@@ -106,32 +108,32 @@ def _shortfall(info: VideoInfo, frames_read: int, limit: int | None) -> str | No
     return None
 
 
-def stylize_video(source: str | Path, target: str | Path, model: Checkpoint | Stylizer | str | Path, *,
-                  device: torch.device | str = "auto", max_size: int | None = None, preserve_color: bool = False,
-                  strength: float = 1.0, tile: int = 0, batch_size: int = 4, crf: int = DEFAULT_CRF,
-                  preset: str = DEFAULT_PRESET, limit: int | None = None, progress: bool | None = None,
-                  allow_partial: bool = False, match_tone: bool = False, style: StyleSpec = None,
-                  precision: str = "auto") -> Path:
-    """Stylize every frame of a video file (or the first `limit`) and write an H.264 file.
+def _first_frame(source: Path) -> Image.Image:
+    """What int8 calibrates on for a video given alone: its first frame."""
+    for rgb in read_frames(source, limit=1):
+        return Image.fromarray(rgb)
+    raise FastNSTError(f"{source}: the video has no frames")
 
-    model: a Checkpoint, its path, a TransformerNet (or a FastStylizer / OnnxStylizer); device,
-    max_size, preserve_color, strength, tile and match_tone mean what they mean for images
-    (fastnst.stylize); match_tone's adjustment is smoothed over the frames, so it does not flicker.
-    style: for a net of several styles, which one or which blend; precision: as for fastnst.stylize
-    (a checkpoint runs on the fast path, in the device's fastest precision by default).
+
+def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Checkpoint | TransformerNet | str | Path,
+                  options: StylizeOptions | None = None, *, progress: bool | None = None, **arguments: Any) -> Path:
+    """Stylize every frame of a video file (or the first `options.frames`) and write an H.264 file.
+
+    model: a Stylizer, or what Stylizer.load takes (then loaded for this video). options: as for
+    images (fastnst.stylize), plus the video fields (batch_size, crf, preset, frames, allow_partial);
+    match_tone's adjustment is smoothed over the frames, so it does not flicker. arguments:
+    StylizeOptions fields and Stylizer.load's, as fastnst.stylize takes them.
     Returns the written path. progress: True, False, or None to show a bar only on a terminal.
     A file that ends before the frames it declares (damaged or cut short) is an error, and nothing
     is written; with allow_partial the frames read are written, with a warning.
     """
     source, target = Path(source), Path(target)
-    if batch_size < 1:
-        raise FastNSTError("--batch-size must be at least 1")
-    if limit is not None and limit < 1:
-        raise FastNSTError("--frames must be at least 1")
-    device = resolve_device(device)
-    model = as_model(model, style, device, precision)
-    frames_out = FrameStylizer(model, device, preserve_color=preserve_color, strength=strength, tile=tile,
-                               match_tone=match_tone)
+    stylizer, options = stylizer_and_options(model, options, arguments, lambda: [_first_frame(source)])
+    batch_size, limit = options.batch_size, options.frames
+    crf = DEFAULT_CRF if options.crf is None else options.crf
+    preset = DEFAULT_PRESET if options.preset is None else options.preset
+    frames_out = FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
+                               strength=options.strength, tile=options.tile or 0, match_tone=options.match_tone)
     info = probe(source)
     container, stream = open_video(source)
     stop = threading.Event()
@@ -140,7 +142,7 @@ def stylize_video(source: str | Path, target: str | Path, model: Checkpoint | St
 
     def read() -> None:
         with container:
-            for i, (pts, rgb, frame) in enumerate(decode(container, stream, max_size, limit, source)):
+            for i, (pts, rgb, frame) in enumerate(decode(container, stream, options.max_size, limit, source)):
                 _put(decoded, _Frame(pts, rgb, display_matrix(frame) if i == 0 else None), stop)
             _put(decoded, _End(), stop)
 
@@ -186,7 +188,7 @@ def stylize_video(source: str | Path, target: str | Path, model: Checkpoint | St
             if count == 0:
                 raise FastNSTError(f"{source}: the video has no frames")
             short = _shortfall(info, count, limit)
-            if short and not allow_partial:
+            if short and not options.allow_partial:
                 raise FastNSTError(f"{short}; nothing was written (allow_partial / --allow-partial keeps the frames "
                                    f"that could be read)", exit_code=1)
             _put(stylized, _End(cut_short=limit is not None and count == limit and info.frames != limit), stop)

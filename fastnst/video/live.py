@@ -3,19 +3,13 @@
     python infer.py --webcam --ckpt mosaic.pt candy.pt              # window; n/p style, o original, s snapshot, q quit
     python infer.py --webcam clip.mp4 --ckpt mosaic.pt --no-window --output out.mp4   # headless recording
 
-Two threads. The caller's runs the window (Tk, through tkinter and Pillow's ImageTk) and takes each
-key the moment it is pressed; a worker reads the camera (OpenCV), stylizes each frame through the
-frame path of video files (frames.py) and records --output with writer.VideoWriter (H.264, under a
-temporary name until the end). So a key shows that it was taken at once even when a frame takes a
-second, and the window moves, redraws and closes meanwhile. Without a window the same frame loop
-runs in the caller's thread. A camera is recorded with wall-clock timestamps, so the file plays at
-the speed the demo ran; a video file keeps its own frame rate (and plays at it in the window).
-
-Why Tk and not OpenCV's window: OpenCV's GUI wheel (opencv-python) bundles Qt with its own libxcb,
-and PyAV's wheel bundles another libxcb whose xcb extension libraries carry the same names. With
-av imported first (fastnst imports it for video files) Qt's window then hangs in cv2.namedWindow at
-100% CPU, deaf to Ctrl-C. Tk draws through the system's own X11 libraries (or Cocoa, or Win32) and
-meets neither bundled copy, in any import order; OpenCV, in its headless build, only captures.
+Two threads. The caller's runs the window (window.py) and takes each key the moment it is pressed;
+a worker reads the camera (camera.py), stylizes each frame through the frame path of video files
+(frames.py) and records the output with writer.VideoWriter (H.264, under a temporary name until the
+end). So a key shows that it was taken at once even when a frame takes a second, and the window
+moves, redraws and closes meanwhile. Without a window the same frame loop runs in the caller's
+thread. A camera is recorded with wall-clock timestamps, so the file plays at the speed the demo
+ran; a video file keeps its own frame rate (and plays at it in the window).
 
 Ctrl-C stops the demo as q does (a recording is kept); a second Ctrl-C interrupts at once.
 """
@@ -23,9 +17,7 @@ Ctrl-C stops the demo as q does (a recording is kept); a second Ctrl-C interrupt
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,81 +26,28 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # quiet: FFmpeg's lines would come before ours
-import cv2  # noqa: E402
+import cv2
 import numpy as np
 import torch
 from PIL import Image
 
+from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, first_line
 from ..host_memory import keep_host_memory
 from ..images import fit_size, save_image
-from ..inference import StyleSpec, load_stylizers
+from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer
+from .camera import open_capture
 from .frames import FrameStylizer
+from .window import WINDOW_TITLE, TkWindow, check_display, overlay
 from .writer import DEFAULT_CRF, DEFAULT_PRESET, VideoWriter
 
-WINDOW_TITLE = "fastnst"
-CAMERA_SIZE = (640, 480)   # asked of a camera; it may give another
 FEEDBACK_SECONDS = 2.0     # how long the line saying what a key did stays
-FONT = cv2.FONT_HERSHEY_SIMPLEX
 KEYS_HELP = "keys: n/p style, o original, s snapshot, q quit"
 
 
 def default_snapshot_dir() -> Path:
     """Where snapshots go unless told: ~/Pictures/fastnst (created on the first snapshot)."""
     return Path.home() / "Pictures" / "fastnst"
-
-
-def open_capture(source: str) -> tuple[cv2.VideoCapture, bool, Fraction]:
-    """(capture, whether it is a file, frame rate) for a camera index or a video file path."""
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # we say it in one line instead
-    if source.isdigit():
-        capture = cv2.VideoCapture(int(source))
-        if not capture.isOpened():
-            raise FastNSTError(f"--webcam {source}: no camera with that index could be opened "
-                               f"(none connected, no permission, or another program uses it)")
-        capture.set(cv2.CAP_PROP_FRAME_WIDTH, CAMERA_SIZE[0])
-        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, CAMERA_SIZE[1])
-        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a backlog, when we run slower
-        is_file = False
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FastNSTError(f"--webcam {source}: no such file (give a camera index like 0, or a video file)")
-        capture = cv2.VideoCapture(str(path))
-        if not capture.isOpened():
-            raise FastNSTError(f"--webcam {source}: not a video file OpenCV can read")
-        is_file = True
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    rate = Fraction(fps).limit_denominator(1001) if 0 < fps < 1000 else Fraction(30)
-    return capture, is_file, rate
-
-
-def check_display() -> None:
-    """Fail in one line, before any work, where no window can be shown."""
-    if sys.platform.startswith(("linux", "freebsd", "openbsd")) and not os.environ.get("DISPLAY"):
-        raise FastNSTError("no display to open a window on; record headless with --no-window --output out.mp4")
-
-
-def overlay(rgb: np.ndarray, lines: Sequence[str | None], left: int = 0) -> np.ndarray:
-    """Caption lines in the top left corner of the part of `rgb` from column `left` on, in place:
-    white text (the second line yellow: what a key just did) on a dark translucent backing, so it
-    reads on light and dark styles alike."""
-    lines = [line for line in lines if line]
-    height, width = rgb.shape[:2]
-    if not lines or left >= width:
-        return rgb
-    scale = 0.55 if width - left >= 320 else 0.35
-    sizes = [cv2.getTextSize(line, FONT, scale, 1) for line in lines]
-    step = max(h + base for (_, h), base in sizes) + 4
-    x0, y0 = left + 4, 4
-    x1, y1 = min(x0 + max(w for (w, _), _ in sizes) + 10, width), min(y0 + step * len(lines) + 4, height)
-    backing = rgb[y0:y1, x0:x1]
-    backing[:] = backing // 3  # two thirds black
-    for i, (line, ((_, h), base)) in enumerate(zip(lines, sizes)):
-        color = (255, 255, 255) if i == 0 else (255, 214, 10)
-        cv2.putText(rgb, line, (x0 + 5, y0 + 2 + step * i + h + 2), FONT, scale, color, 1, cv2.LINE_AA)
-    return rgb
 
 
 @dataclass
@@ -154,65 +93,6 @@ class _Latest:
         return self.frame
 
 
-class TkWindow:
-    """The demo's window: shows RGB frames (scaled down to fit the screen) and calls on_key with
-    each key's name ("n", "escape", ...); closing it or Ctrl-C in it calls on_close. Hidden until
-    the first frame."""
-
-    def __init__(self, on_key: Callable[[str], None], on_close: Callable[[], None]) -> None:
-        try:
-            import tkinter
-
-            from PIL import ImageTk
-        except ImportError as exc:
-            raise FastNSTError(f"the window needs Tk, which this Python lacks ({first_line(exc)}); on Debian "
-                               f"and Ubuntu: sudo apt install python3-tk; or record headless with --no-window "
-                               f"--output out.mp4") from None
-        self.image_tk = ImageTk
-        try:
-            self.root = tkinter.Tk()
-        except tkinter.TclError as exc:
-            raise FastNSTError(f"no window could be opened ({first_line(exc)}); record headless with --no-window "
-                               f"--output out.mp4") from None
-        self.error = tkinter.TclError
-        self.root.withdraw()
-        self.root.title(WINDOW_TITLE)
-        self.root.configure(background="black")
-        self.label = tkinter.Label(self.root, borderwidth=0, highlightthickness=0, background="black")
-        self.label.pack()
-        self.root.bind("<KeyPress>", lambda event: on_key(event.keysym.lower()))
-        self.root.bind("<Control-c>", lambda event: on_close())
-        self.root.protocol("WM_DELETE_WINDOW", on_close)
-        self.fit = (int(self.root.winfo_screenwidth() * 0.95), int(self.root.winfo_screenheight() * 0.9))
-        self.photo = None
-        self.title = WINDOW_TITLE
-
-    def show(self, rgb: np.ndarray, title: str) -> None:
-        height, width = rgb.shape[:2]
-        scale = min(1.0, self.fit[0] / width, self.fit[1] / height)
-        if scale < 1:
-            rgb = cv2.resize(rgb, (max(1, round(width * scale)), max(1, round(height * scale))),
-                             interpolation=cv2.INTER_AREA)
-        image = Image.fromarray(rgb)
-        if self.photo is None or (self.photo.width(), self.photo.height()) != image.size:
-            self.photo = self.image_tk.PhotoImage(image)
-            self.label.configure(image=self.photo)
-            self.root.deiconify()
-        else:
-            self.photo.paste(image)
-        if title != self.title:
-            self.root.title(title)
-            self.title = title
-
-    def update(self) -> None:
-        """Handle what happened (keys, redraws, moves); returns at once."""
-        self.root.update()
-
-    def close(self) -> None:
-        with contextlib.suppress(self.error):
-            self.root.destroy()
-
-
 @contextlib.contextmanager
 def _first_ctrl_c_stops(stop: Callable[[], None]) -> Iterator[None]:
     """The first Ctrl-C calls stop (the demo ends after the frame in hand, as with q); the handler
@@ -240,12 +120,14 @@ class _Session:
 
     def __init__(self, capture: cv2.VideoCapture, is_file: bool, rate: Fraction, source: str,
                  stylizers: list[FrameStylizer], names: list[str], *, output: str | Path | None,
-                 max_size: int | None, frames: int | None, snapshot_dir: Path, crf: int, preset: str,
-                 say: Callable[[str], None]) -> None:
+                 options: StylizeOptions, snapshot_dir: Path, say: Callable[[str], None]) -> None:
         self.capture, self.is_file, self.rate, self.source = capture, is_file, rate, source
         self.stylizers, self.names = stylizers, names
-        self.output, self.max_size, self.limit, self.snapshot_dir = output, max_size, frames, snapshot_dir
-        self.crf, self.preset, self.say = crf, preset, say
+        self.output, self.snapshot_dir = output, snapshot_dir
+        self.max_size, self.limit = options.max_size, options.frames
+        self.crf = DEFAULT_CRF if options.crf is None else options.crf
+        self.preset = DEFAULT_PRESET if options.preset is None else options.preset
+        self.say = say
         self.stopped = threading.Event()
         self.interrupted = False
         self.current = 0            # the style the next frame takes (the window's keys change it)
@@ -412,46 +294,42 @@ class _Session:
                          self.interrupted)
 
 
-def run_webcam(source: str, checkpoints: Sequence[str | Path], *, style: StyleSpec = None, window: bool = True, output: str | Path | None = None,
-               snapshot_dir: str | Path | None = None, max_size: int | None = None, preserve_color: bool = False,
-               strength: float = 1.0, match_tone: bool = False, frames: int | None = None, device: str = "auto",
-               precision: str = "auto", compile: bool = False, backend: str = "auto", crf: int = DEFAULT_CRF,
-               preset: str = DEFAULT_PRESET, say: Callable[[str], None] = lambda line: None) -> WebcamRun:
+def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path], options: StylizeOptions | None = None,
+               *, style: StyleSpec = None, window: bool = True, output: str | Path | None = None,
+               snapshot_dir: str | Path | None = None, device: str = "auto", precision: str = "auto",
+               compile: bool = False, backend: str = "auto", say: Callable[[str], None] = lambda line: None,
+               ) -> WebcamRun:
     """Stylize a camera (`source` an index like "0") or a video file played as one, live.
 
-    style: for nets of several styles, the choice n/p steps through (a name, a blend, "all"); None:
-    every style of each. One net's styles share it: a switch rewrites its norms, nothing reloads.
+    models: Stylizers, or checkpoints loaded here (with device, precision, compile and backend, as
+    Stylizer.load takes them); style: for nets of several styles, the choice n/p steps through (a
+    name, a blend, "all"); None: every style of each. One net's styles share it: a switch rewrites
+    its norms, nothing reloads. options: as for images (match_tone's adjustment is smoothed over
+    the frames); frames: stop after that many; crf and preset: the recording's.
     window: show the feed (keys: n/p next/previous style, o original side by side, s
     snapshot, q or Esc quit); output: also record the stylized feed to this H.264 file. Without
     either it only measures the frame rate. snapshot_dir: where s writes PNGs (default
-    ~/Pictures/fastnst). The other options mean what they mean for images; match_tone's
-    adjustment is smoothed over the frames. `say` receives the lines worth telling the user
-    (where a snapshot went). Ctrl-C ends the run like q (WebcamRun.interrupted says so).
+    ~/Pictures/fastnst). `say` receives the lines worth telling the user (where a snapshot went).
+    Ctrl-C ends the run like q (WebcamRun.interrupted says so).
     """
-    if not 0.0 <= strength <= 1.0:
-        raise FastNSTError(f"--strength must be between 0 and 1, got {strength}")
-    if max_size is not None and max_size < 1:
-        raise FastNSTError("--max-size must be a positive number of pixels")
-    if frames is not None and frames < 1:
-        raise FastNSTError("--frames must be at least 1")
+    options = (options or StylizeOptions()).check()
     if precision == "int8":
-        raise FastNSTError("--precision int8 is for images and videos (it calibrates on them); the webcam "
-                           "takes auto, fp32 or bf16")
+        raise OptionError("{precision} int8 is for images and videos (it calibrates on them); the webcam "
+                          "takes auto, fp32 or bf16")
     capture, is_file, rate = open_capture(source)  # what is wrong with the camera first, then the display
     try:
         if window:
             check_display()
         # Each checkpoint as the image path loads it: backend, precision and compile apply here too.
-        loaded = []
-        for path in checkpoints:
-            choices, dev = load_stylizers(path, device=device, precision=precision, compile=compile, backend=backend,
-                                          style="all" if style is None else style, shared=True)
-            loaded += choices
-        names = [name for _, name in loaded]
-        stylizers = [FrameStylizer(stylizer, dev, preserve_color=preserve_color, strength=strength,
-                                   match_tone=match_tone) for stylizer, _ in loaded]
-        session = _Session(capture, is_file, rate, source, stylizers, names, output=output, max_size=max_size,
-                           frames=frames, crf=crf, preset=preset, say=say,
+        stylizers = [stylizer for model in models
+                     for stylizer in Stylizer.load_all(model, style="all" if style is None else style, shared=True,
+                                                       device=device, precision=precision, compile=compile,
+                                                       backend=backend)]
+        frame_stylizers = [FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
+                                         strength=options.strength, match_tone=options.match_tone)
+                           for stylizer in stylizers]
+        session = _Session(capture, is_file, rate, source, frame_stylizers, [s.label for s in stylizers],
+                           output=output, options=options, say=say,
                            snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())
         with _first_ctrl_c_stops(session.interrupt), keep_host_memory():  # frames reuse one frame's memory
             if window:
@@ -460,4 +338,4 @@ def run_webcam(source: str, checkpoints: Sequence[str | Path], *, style: StyleSp
                 session.frame_loop()
     finally:
         capture.release()
-    return session.result(dev)
+    return session.result(stylizers[0].device)

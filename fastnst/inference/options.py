@@ -1,0 +1,78 @@
+"""How to stylize: one small object for images, videos and the webcam, checked in one place.
+
+    options = StylizeOptions(max_size=1024, strength=0.8)
+    stylizer.stylize("photo.jpg", options)
+
+Its errors name the fields as Python callers know them ("strength must be between 0 and 1, got 2");
+the command line words the same error with its flags ("--strength ...", cli/common.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import FastNSTError
+from .tiling import MIN_TILE
+
+
+class OptionError(FastNSTError):
+    """A bad option value. The message is a template whose {field} names are the options involved:
+    str() gives them as Python names, `worded(name_of)` as the caller's own (the CLI's flags)."""
+
+    def __init__(self, template: str, exit_code: int = 2) -> None:
+        self.template = template
+        super().__init__(self.worded(lambda field: field), exit_code)
+
+    def worded(self, name_of: Callable[[str], str]) -> str:
+        return re.sub(r"\{(\w+)\}", lambda match: name_of(match.group(1)), self.template)
+
+
+@dataclass
+class StylizeOptions:
+    """What to do to each image or frame (images, videos, webcam) and how to write videos.
+
+    max_size: shrink first so the long side is at most this many pixels (None: as it is).
+    preserve_color: keep the photo's colours, transfer only luminance.
+    strength: 0..1, blend of stylized (1) and original (0).
+    match_tone: bring the output's brightness and contrast back to the photo's (smoothed over time
+        on video and the webcam); applied first, then preserve_color, then strength.
+    tile: stylize in tiles of this many pixels with blended seams, in bounded memory; 0 never;
+        None: tiles of 1024 for images above 3840 x 2160 (onnxruntime runs whole images).
+    Video: batch_size frames per forward pass; crf (H.264 quality, 0..51) and preset (x264 speed),
+    None for the writer's defaults; frames: only the first N; allow_partial: a video that ends
+    before the frames it declares is written with a warning instead of failing.
+    """
+
+    max_size: int | None = None
+    preserve_color: bool = False
+    strength: float = 1.0
+    match_tone: bool = False
+    tile: int | None = None
+    batch_size: int = 4
+    crf: int | None = None
+    preset: str | None = None
+    frames: int | None = None
+    allow_partial: bool = False
+
+    def check(self) -> "StylizeOptions":
+        """Raise an OptionError for the first value out of range; else return self."""
+        if not 0.0 <= self.strength <= 1.0:
+            raise OptionError(f"{{strength}} must be between 0 and 1, got {self.strength}")
+        if self.max_size is not None and self.max_size < 1:
+            raise OptionError("{max_size} must be a positive number of pixels")
+        if self.tile is not None and self.tile != 0 and not self.tile >= MIN_TILE:
+            raise OptionError(f"{{tile}} {self.tile}: tiles must be at least {MIN_TILE} pixels (0: never tile)")
+        if self.frames is not None and self.frames < 1:
+            raise OptionError("{frames} must be at least 1")
+        if self.batch_size < 1:
+            raise OptionError("{batch_size} must be at least 1")
+        if self.crf is not None and not 0 <= self.crf <= 51:
+            raise OptionError(f"{{crf}} must be between 0 and 51, got {self.crf}")
+        return self
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}

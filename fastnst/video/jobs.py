@@ -1,0 +1,153 @@
+"""Many files in, a stylized file out for each (and each style): what infer.py does with its inputs.
+
+    jobs = plan_jobs(["photos/", "clip.mp4"], "mosaic.pt", style="all")
+    for job, error in jobs.run(StylizeOptions(max_size=1024)):
+        print(job.source, "->", job.target if error is None else error)
+
+The policy: folders are searched for images and videos, skipping our own earlier outputs (a name
+ending in _<style>); each output is named <name>_<style>.<ext> beside its input, or in an output
+folder; an output never overwrites an input; one failed file does not stop the rest; int8
+calibrates on the first inputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from PIL import Image
+
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..errors import FastNSTError, first_line
+from ..host_memory import keep_host_memory
+from ..images import IMAGE_EXTENSIONS, find_images, open_rgb, save_image
+from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer, choose_runtime, parse_style
+from .pipeline import stylize_video
+from .reader import find_videos, is_video, output_extension, read_frames
+
+CALIBRATION_PHOTOS = 8
+
+# An input file and the folder it was found in (None: given itself).
+Found = tuple[Path, Path | None]
+
+
+def expand_inputs(inputs: Sequence[str | Path], style_names: list[str]) -> tuple[list[Found], list[str]]:
+    """(file, folder it came from or None) pairs, and errors for inputs that do not exist."""
+    files, errors = [], []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            # Skip our own earlier outputs so a second run does not stylize them again.
+            candidates = sorted(find_images(path) + find_videos(path))
+            found = [p for p in candidates if not any(p.stem.endswith(f"_{name}") for name in style_names)]
+            if not found:
+                errors.append(f"{path}: no images (jpg, png, webp, bmp) or videos (mp4, mov, mkv, webm, avi) "
+                              f"in this folder")
+            files += [(p, path) for p in found]
+        elif path.exists():
+            files.append((path, None))
+        else:
+            errors.append(f"{path}: no such file or folder")
+    return files, errors
+
+
+def output_path(source: Path, folder: Path | None, style_name: str, output: Path | None, many: bool) -> Path:
+    """Where the output of `source` in `style_name` goes: <name>_<style>.<ext> beside it, or in
+    `output` (a folder, under the input's path inside `folder`), or `output` itself for one file."""
+    if is_video(source):
+        ext = output_extension(source)  # .webm cannot hold H.264: .mp4
+    else:
+        ext = source.suffix.lower() if source.suffix.lower() in IMAGE_EXTENSIONS else ".png"
+    name = f"{source.stem}_{style_name}{ext}"
+    if output is None:
+        return source.with_name(name)
+    if not many and not output.is_dir() and output.suffix:
+        return output
+    relative = source.relative_to(folder).with_name(name) if folder else Path(name)
+    return output / relative
+
+
+def calibration_photos(files: list[Found], count: int = CALIBRATION_PHOTOS) -> list[Image.Image]:
+    """Up to `count` of the inputs as pictures (a video: its first frame), for int8 calibration."""
+    photos = []
+    for source, _ in files:
+        if len(photos) == count:
+            break
+        try:
+            photos.append(Image.fromarray(next(read_frames(source, limit=1))) if is_video(source) else open_rgb(source))
+        except (FastNSTError, OSError, StopIteration):
+            continue  # it fails again, with its error, when its turn comes
+    if not photos:
+        raise OptionError("{precision} int8 calibrates on the inputs, and none of them could be read")
+    return photos
+
+
+@dataclass
+class Job:
+    source: Path
+    stylizer: Stylizer
+    target: Path
+
+
+@dataclass
+class Jobs:
+    """Every (input, style) pair to stylize, and the inputs that could not be found."""
+
+    stylizers: list[Stylizer]
+    jobs: list[Job]
+    errors: list[str]     # inputs that do not exist, folders without images or videos
+    many: bool            # several outputs (or a folder): named one by one
+
+    @property
+    def names(self) -> str:
+        """The styles, for a progress bar."""
+        labels = [s.label for s in self.stylizers]
+        return "+".join(labels) if len(labels) <= 3 else f"{len(labels)} styles"
+
+    def run(self, options: StylizeOptions) -> Iterator[tuple[Job, FastNSTError | None]]:
+        """Stylize each job in turn; yields it with None, or with the error that stopped it."""
+        inputs = {job.source.resolve() for job in self.jobs}
+        with keep_host_memory():  # each photo reuses the memory of the one before
+            for job in self.jobs:
+                try:
+                    if job.target.resolve() in inputs:
+                        raise OptionError(f"{job.source}: the output {job.target} would overwrite an input; "
+                                          f"choose another {{output}}")
+                    if is_video(job.source):
+                        stylize_video(job.source, job.target, job.stylizer, options)
+                    else:
+                        save_image(job.stylizer.stylize(job.source, options), job.target)
+                except FastNSTError as exc:
+                    yield job, exc
+                    continue
+                except (OSError, RuntimeError) as exc:  # disk full, out of memory, ...
+                    yield job, FastNSTError(f"{job.source}: {first_line(exc)}", exit_code=1)
+                    continue
+                yield job, None
+
+
+def plan_jobs(inputs: Sequence[str | Path], checkpoint: Checkpoint | str | Path, *,
+              output: str | Path | None = None, style: StyleSpec = None, device: str = "auto",
+              precision: str = "auto", backend: str = "auto", compile: bool = False,
+              tile: int | None = None) -> Jobs:
+    """The checkpoint loaded once (one Stylizer per style `style` names) and a job for each input
+    file and style. tile: the tile option, refused here for a runtime that cannot tile."""
+    runtime = choose_runtime(checkpoint, device=device, precision=precision, backend=backend, compile=compile,
+                             tile=tile)
+    if runtime != "onnxruntime" and not isinstance(checkpoint, Checkpoint):
+        checkpoint = load_checkpoint(checkpoint)
+    calibration = []
+    if runtime == "int8":  # calibrated on the photos about to be stylized
+        labels = [choice.label for choice in parse_style(style, checkpoint.style_names)]
+        calibration = calibration_photos(expand_inputs(inputs, labels)[0])
+    stylizers = Stylizer.load_all(checkpoint, style=style, device=device, precision=precision, backend=backend,
+                                  compile=compile, calibration=calibration)
+    files, errors = expand_inputs(inputs, [s.label for s in stylizers])
+    output = Path(output) if output else None
+    many = len(files) * len(stylizers) > 1 or any(folder for _, folder in files)
+    if output is not None and many and output.exists() and not output.is_dir():
+        raise OptionError(f"{{output}} {output}: several inputs need an output folder, and this is a file")
+    jobs = [Job(source, stylizer, output_path(source, folder, stylizer.label, output, many))
+            for source, folder in files for stylizer in stylizers]
+    return Jobs(stylizers, jobs, errors, many)
