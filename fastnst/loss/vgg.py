@@ -50,16 +50,28 @@ def vgg_features(name: str) -> nn.Sequential:
     return make_layers(cfgs[LOSS_NETS[name][0]])
 
 
+# The random numbers torchvision's VGG draws for its classifier (weights and biases of three
+# linear layers) between building the features and initializing them.
+CLASSIFIER_DRAWS = (512 * 7 * 7 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 1000
+
+
 @functools.cache
 def _random_features(name: str) -> nn.Sequential:
-    """The same untrained net every time, RNG untouched; built once per process (tests build dozens)."""
+    """The same untrained net every time, RNG untouched; built once per process (tests build dozens).
+
+    Exactly the features of torchvision's `vgg16(weights=None)` (or vgg19) after manual_seed(0), as
+    always: the classifier's draws are made and dropped, in blocks, instead of building it.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         features = vgg_features(name)
-    for module in features:
-        if isinstance(module, nn.Conv2d):  # torchvision's VGG init
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            nn.init.zeros_(module.bias)
+        block = torch.empty(1 << 22)
+        for start in range(0, CLASSIFIER_DRAWS, len(block)):
+            block[:min(len(block), CLASSIFIER_DRAWS - start)].uniform_()
+        for module in features:
+            if isinstance(module, nn.Conv2d):  # torchvision's VGG init
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
     return features
 
 
