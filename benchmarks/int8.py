@@ -28,7 +28,8 @@ import fastnst
 from fastnst.device import cpu_bf16_class
 from fastnst.images import find_images, open_rgb, resize_long_side, to_pil, to_tensor
 from fastnst.inference import FastStylizer
-from fastnst.inference.export import OnnxStylizer, export_onnx
+from fastnst.inference.export import export_onnx
+from fastnst.inference.onnx_runtime import OnnxStylizer
 from fastnst.inference.int8 import CALIBRATION_PHOTOS, quantize
 
 from bench import time_calls  # benchmarks/bench.py, beside this script

@@ -10,10 +10,11 @@ from PIL import Image
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import export_main, infer_main
 from fastnst.errors import FastNSTError
-from fastnst.inference.export import OnnxStylizer, export_onnx, export_torchscript
+from fastnst.inference.export import export_onnx, export_torchscript
+from fastnst.inference.onnx_runtime import OnnxStylizer, cached_onnx_path
 
+from .conftest import contrasty_net as net
 from .conftest import random_image
-from .test_fastpath import net
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -32,7 +33,9 @@ def light_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def onnx_file(light_ckpt):
-    return export_onnx(light_ckpt, light_ckpt.parent / "tiles.onnx")
+    """The net's one export, written where infer.py --backend onnxruntime looks for it (the test
+    session's cache), so that running the checkpoint in onnxruntime does not export it again."""
+    return export_onnx(light_ckpt, cached_onnx_path(load_checkpoint(light_ckpt)))
 
 
 @pytest.mark.parametrize("n,h,w", SIZES)
@@ -95,10 +98,9 @@ def test_infer_with_onnxruntime_gives_the_torch_fp32_picture(tmp_path, onnx_file
     assert "--backend torch" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_infer_with_onnxruntime_exports_a_checkpoint_on_the_fly(tmp_path, light_ckpt):
+def test_infer_with_onnxruntime_runs_a_checkpoint_through_its_cached_export(tmp_path, light_ckpt, onnx_file):
     photo = tmp_path / "photo.png"
     random_image(30, 20).save(photo)
     assert infer_main([str(photo), "--ckpt", str(light_ckpt), "--backend", "onnxruntime"]) == 0
     assert Image.open(tmp_path / "photo_tiles.png").size == (30, 20)
-    assert not list(tmp_path.glob("*.onnx"))  # the on-the-fly export lives in a temporary folder
+    assert not list(tmp_path.glob("*.onnx"))  # the export lives in the cache, not beside the photo

@@ -9,6 +9,7 @@ import fastnst
 from fastnst.errors import FastNSTError
 from fastnst.device import cpu_bf16_class, resolve_precision
 from fastnst.inference.fastpath import BlockConv, FastStylizer, InstanceNorm
+from fastnst.inference.tiling import WholeImageNorm
 from fastnst.video.frames import FrameStylizer
 from fastnst.inference import StylizeOptions, Stylizer
 
@@ -79,7 +80,7 @@ def test_the_given_model_is_left_as_it_was():
 def test_instance_norm_records_statistics_and_reuses_them_exactly():
     norm = nn.InstanceNorm2d(4, affine=True)
     norm.weight.data.uniform_(0.5, 1.5)
-    fast = InstanceNorm(norm)
+    fast = WholeImageNorm(norm)
     x = torch.randn(2, 4, 9, 7) * 3 + 1
     with torch.no_grad():
         expected = norm(x)

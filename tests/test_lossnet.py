@@ -2,17 +2,16 @@ import urllib.error
 
 import pytest
 import torch
-import torchvision
 
 from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
-from fastnst.loss.vgg import LossNet, layer_names
+from fastnst.loss.vgg import LossNet, layer_names, vgg_features
 
 from .conftest import VGG19_WEIGHTS
 
 
 def test_layer_names_follow_the_vgg_paper():
-    names = layer_names(torchvision.models.vgg16().features)
+    names = layer_names(vgg_features("vgg16"))
     assert names[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
     assert names.index("relu2_2") == 8 and names.index("relu3_3") == 15 and names.index("relu4_3") == 22
 
@@ -33,7 +32,7 @@ def test_unknown_layer_is_a_clear_error():
 
 
 def test_local_weights_file_loads(tmp_path):
-    features = torchvision.models.vgg16().features
+    features = vgg_features("vgg16")
     path = tmp_path / "vgg16.pth"
     torch.save({k: v.half() for k, v in features.state_dict().items()}, path)
     net = LossNet("vgg16", ["relu1_2"], weights=path)

@@ -29,47 +29,17 @@ from ..device import precision_name, resolve_device, resolve_precision
 from ..host_memory import keep_host_memory
 from ..model import TransformerNet
 
-class StopForward(Exception):
-    """Raised by a norm that measures moments for tiling.py: the layers after it are not needed."""
-
 
 class InstanceNorm(nn.Module):
-    """Instance norm (affine) that can also record its statistics or normalize with given ones.
-
-    Normally it computes each image's per-channel mean and variance, like nn.InstanceNorm2d.
-    tiling.py gives it the statistics of the whole image, and normalizes every tile with them.
-    """
+    """Instance norm (affine) as a group norm with one channel per group: nn.InstanceNorm2d's
+    arithmetic, on a kernel that is fast for channels_last."""
 
     def __init__(self, norm: nn.InstanceNorm2d) -> None:
         super().__init__()
         self.weight, self.bias, self.eps = norm.weight, norm.bias, norm.eps
-        self.record = False
-        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None  # (mean, var), each N x C, fp32
-        # tiling.py: add this tile's share of the whole image's moments (sum, sum of squares, count)
-        # over `core`, given in the tile's input pixels as (top, bottom, left, right), None = to the
-        # end, then raise StopForward.
-        self.moments: list | None = None
-        self.core: tuple[int, int | None, int, int | None] = (0, None, 0, None)
-        self.input_height = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.moments is not None:
-            step = round(self.input_height / x.shape[-2])  # 1, 2 or 4: this layer's resolution
-            top, bottom, left, right = (None if v is None else v // step for v in self.core)
-            core = x[..., top:bottom, left:right].double()
-            self.moments[0] += core.sum(dim=(2, 3))
-            self.moments[1] += core.square().sum(dim=(2, 3))
-            self.moments[2] += core.shape[-2] * core.shape[-1]
-            raise StopForward
-        if not self.record and self.stats is None:
-            return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
-        if self.record:
-            var, mean = torch.var_mean(x.float(), dim=(2, 3), correction=0)
-            self.stats = (mean, var)
-        mean, var = self.stats
-        scale = self.weight.float() * torch.rsqrt(var + self.eps)  # N x C
-        shift = self.bias.float() - mean * scale
-        return torch.addcmul(shift[..., None, None].to(x.dtype), x, scale[..., None, None].to(x.dtype))
+        return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
 
 
 def norms(net: nn.Module) -> list[InstanceNorm]:
@@ -139,8 +109,8 @@ class FastStylizer(nn.Module):
             net.deconv3.conv2d = BlockConv(net.deconv3.conv2d)
         self.config = net.config
         self.net = net.to(device, dtype, memory_format=torch.channels_last)
-        # A separate callable, so tiling (which changes the norms' mode) can run the plain net
-        # without making the compiled one recompile.
+        # A separate callable, so tiling (which swaps the norms for its own) can run the plain
+        # net without making the compiled one recompile.
         self.compiled = torch.compile(self.net) if compile else None
 
     @property

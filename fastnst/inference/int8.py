@@ -25,7 +25,8 @@ from PIL import Image
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, first_line
 from ..images import center_crop
-from .export import OnnxStylizer, export_onnx
+from .export import export_onnx
+from .onnx_runtime import OnnxStylizer
 
 CALIBRATION_SIZE = 256  # the photos' center squares, in pixels
 CALIBRATION_PHOTOS = 8  # at most this many

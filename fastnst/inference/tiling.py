@@ -20,11 +20,16 @@ images up to `stats_size`, which take one whole-image pass for the statistics).
 
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from ..errors import FastNSTError
 from ..model import TransformerNet
-from .fastpath import FastStylizer, StopForward, norms
+from .fastpath import FastStylizer, InstanceNorm
 
 # Input pixels an output pixel depends on (each side) once the norms' statistics are fixed, at
 # most: the 9x9 convs add 4 each, the stride-2 conv 1, the 3x3 convs at 1/2 and 1/4 resolution 2
@@ -38,6 +43,72 @@ DEFAULT_STATS_SIZE = 1024
 # at about 0.8 KB per pixel in fp32 (measured: 6.7 GB at 4K UHD; 3.9 GB in bf16), so 8K would
 # take ~26 GB; tiled, 8K stays near 2 GB.
 AUTO_TILE_PIXELS = 3840 * 2160
+
+
+Stats = list[tuple[torch.Tensor, torch.Tensor]]  # each norm's (mean, var), each N x C, fp32
+
+
+class StopForward(Exception):
+    """Raised by a norm that measures moments: the layers after it are not needed."""
+
+
+class WholeImageNorm(nn.Module):
+    """Instance norm (affine) that can also record its statistics or normalize with given ones.
+
+    Normally it computes each image's per-channel mean and variance, like nn.InstanceNorm2d.
+    Tiling gives it the statistics of the whole image, and normalizes every tile with them.
+    It shares the weight and bias of the norm it stands in for.
+    """
+
+    def __init__(self, norm: nn.Module) -> None:
+        super().__init__()
+        self.weight, self.bias, self.eps = norm.weight, norm.bias, norm.eps
+        self.record = False
+        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None  # (mean, var), each N x C, fp32
+        # Add this tile's share of the whole image's moments (sum, sum of squares, count) over
+        # `core`, given in the tile's input pixels as (top, bottom, left, right), None = to the
+        # end, then raise StopForward.
+        self.moments: list | None = None
+        self.core: tuple[int, int | None, int, int | None] = (0, None, 0, None)
+        self.input_height = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.moments is not None:
+            step = round(self.input_height / x.shape[-2])  # 1, 2 or 4: this layer's resolution
+            top, bottom, left, right = (None if v is None else v // step for v in self.core)
+            core = x[..., top:bottom, left:right].double()
+            self.moments[0] += core.sum(dim=(2, 3))
+            self.moments[1] += core.square().sum(dim=(2, 3))
+            self.moments[2] += core.shape[-2] * core.shape[-1]
+            raise StopForward
+        if not self.record and self.stats is None:
+            return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
+        if self.record:
+            var, mean = torch.var_mean(x.float(), dim=(2, 3), correction=0)
+            self.stats = (mean, var)
+        mean, var = self.stats
+        scale = self.weight.float() * torch.rsqrt(var + self.eps)  # N x C
+        shift = self.bias.float() - mean * scale
+        return torch.addcmul(shift[..., None, None].to(x.dtype), x, scale[..., None, None].to(x.dtype))
+
+
+@contextlib.contextmanager
+def whole_image_norms(net: FastStylizer) -> Iterator[list[WholeImageNorm]]:
+    """The fast path's norms replaced by WholeImageNorms (in the net's order) while tiling runs,
+    and put back afterwards: the fast path itself stays a plain single pass."""
+    swapped = []  # (parent, attribute, norm) in the order of net.modules(): the order of the forward pass
+    for path, module in net.net.named_modules():
+        if isinstance(module, InstanceNorm):
+            parent, _, name = path.rpartition(".")
+            swapped.append((net.net.get_submodule(parent), name, module))
+    layers = [WholeImageNorm(child) for _, _, child in swapped]
+    for (parent, name, _), layer in zip(swapped, layers):
+        setattr(parent, name, layer)
+    try:
+        yield layers
+    finally:
+        for parent, name, child in swapped:
+            setattr(parent, name, child)
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -76,10 +147,8 @@ def can_tile(model: object) -> bool:
     return isinstance(model, (TransformerNet, FastStylizer))
 
 
-@torch.inference_mode()
-def record_stats(net: FastStylizer, images: torch.Tensor) -> Stats:
+def _record_stats(net: FastStylizer, layers: list[WholeImageNorm], images: torch.Tensor) -> Stats:
     """Each norm's (mean, var) over the whole images, from one forward pass."""
-    layers = norms(net.net)
     for norm in layers:
         norm.record, norm.stats = True, None
     try:
@@ -100,11 +169,9 @@ def tile_cores(starts: list[int], tile: int, length: int) -> list[tuple[int, int
             for i, start in enumerate(starts)]
 
 
-Stats = list[tuple[torch.Tensor, torch.Tensor]]
 
-
-def _tile_pass(net: FastStylizer, image: torch.Tensor, tile: int, overlap: int, stats: Stats,
-               out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
+def _tile_pass(net: FastStylizer, layers: list[WholeImageNorm], image: torch.Tensor, tile: int, overlap: int,
+               stats: Stats, out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Run every tile of one image (1 x 3 x H x W) with the first norms fixed to `stats`.
 
     If a norm is left without statistics, stop there and return its (mean, var) over the whole
@@ -115,7 +182,6 @@ def _tile_pass(net: FastStylizer, image: torch.Tensor, tile: int, overlap: int, 
     ys, xs = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
     rows = zip(ys, blend_weights(ys, tile, h, overlap), tile_cores(ys, tile, h))
     cols = list(zip(xs, blend_weights(xs, tile, w, overlap), tile_cores(xs, tile, w)))
-    layers = norms(net.net)
     measured = layers[len(stats)] if len(stats) < len(layers) else None
     for norm, s in zip(layers, stats):
         norm.stats = s
@@ -160,7 +226,7 @@ def stylize_tiled(net: FastStylizer | TransformerNet, images: torch.Tensor, tile
     """
     if not can_tile(net):
         raise FastNSTError("tiling needs a fastnst network (the onnxruntime backend runs whole images)")
-    if not isinstance(net, FastStylizer):  # its norms can take fixed statistics
+    if not isinstance(net, FastStylizer):  # whose norms whole_image_norms swaps
         net = FastStylizer(net, next(net.parameters()).device, "fp32")
     tile = tile // 4 * 4
     overlap = min(DEFAULT_OVERLAP, tile // 2) if overlap is None else overlap
@@ -169,13 +235,14 @@ def stylize_tiled(net: FastStylizer | TransformerNet, images: torch.Tensor, tile
         raise FastNSTError(f"tiles need a size of at least 16 px and an overlap smaller than that "
                            f"(got tile {tile}, overlap {overlap})")
     out = torch.zeros(images.shape, device=images.device)
-    for i in range(len(images)):
-        image = images[i:i + 1]
-        if max(image.shape[-2:]) <= stats_size:
-            stats = record_stats(net, image)
-        else:
-            stats = []
-            for _ in norms(net.net):
-                stats.append(_tile_pass(net, image, tile, overlap, stats))
-        _tile_pass(net, image, tile, overlap, stats, out[i:i + 1])
+    with whole_image_norms(net) as layers:
+        for i in range(len(images)):
+            image = images[i:i + 1]
+            if max(image.shape[-2:]) <= stats_size:
+                stats = _record_stats(net, layers, image)
+            else:
+                stats = []
+                for _ in layers:
+                    stats.append(_tile_pass(net, layers, image, tile, overlap, stats))
+            _tile_pass(net, layers, image, tile, overlap, stats, out[i:i + 1])
     return out

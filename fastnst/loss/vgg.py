@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import io
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import torch
 import torchvision
 from torch import nn
+from torchvision.models.vgg import cfgs, make_layers
 
 from ..errors import FastNSTError, first_line
 from ..files import load_torch_file
@@ -17,9 +20,11 @@ from ..files import load_torch_file
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+# torchvision's layer configurations ("D": 16 layers, "E": 19) and ImageNet weights. Only the
+# convolutional `features` are built: the classifier, 124M parameters, is never used.
 LOSS_NETS = {
-    "vgg16": (torchvision.models.vgg16, torchvision.models.VGG16_Weights.IMAGENET1K_V1),
-    "vgg19": (torchvision.models.vgg19, torchvision.models.VGG19_Weights.IMAGENET1K_V1),
+    "vgg16": ("D", torchvision.models.VGG16_Weights.IMAGENET1K_V1),
+    "vgg19": ("E", torchvision.models.VGG19_Weights.IMAGENET1K_V1),
 }
 # Passing this instead of a weights file gives an untrained network: for tests of mechanics only.
 RANDOM_WEIGHTS = "random"
@@ -40,31 +45,55 @@ def layer_names(features: nn.Sequential) -> list[str]:
     return names
 
 
-def _load_features(name: str, weights: str | Path | None) -> nn.Sequential:
-    if name not in LOSS_NETS:
-        raise FastNSTError(f"unknown loss network '{name}': choose one of {', '.join(LOSS_NETS)}")
-    build, imagenet = LOSS_NETS[name]
-    if weights is None:
-        # torch.hub announces the download on stdout; hold that line back so a failed
-        # download shows only our one-line message, and pass it on when the download works.
-        announcement = io.StringIO()
-        try:
-            with contextlib.redirect_stdout(announcement):
-                features = build(weights=imagenet, progress=False).features
-            sys.stdout.write(announcement.getvalue())
-            return features
-        except Exception as exc:  # no network, hub down, corrupt cache, ...
-            raise FastNSTError(
-                f"could not get the ImageNet {name.upper()} weights ({type(exc).__name__}); "
-                f"offline, pass a local file: --loss-weights PATH (a torchvision {name}().features "
-                f"state dict), e.g. --loss-net vgg19 --loss-weights vgg19-imagenet-features.pth"
-            ) from None
-    if str(weights) == RANDOM_WEIGHTS:
-        with torch.random.fork_rng(devices=[]):  # the same "random" net every time, RNG untouched
-            torch.manual_seed(0)
-            return build(weights=None).features
-    features = build(weights=None).features
-    path = Path(weights)
+def vgg_features(name: str) -> nn.Sequential:
+    """An untrained torchvision `vgg16().features` or `vgg19().features` (PyTorch's default init)."""
+    return make_layers(cfgs[LOSS_NETS[name][0]])
+
+
+# The random numbers torchvision's VGG draws for its classifier (weights and biases of three
+# linear layers) between building the features and initializing them.
+CLASSIFIER_DRAWS = (512 * 7 * 7 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 1000
+
+
+@functools.cache
+def _random_features(name: str) -> nn.Sequential:
+    """The same untrained net every time, RNG untouched; built once per process (tests build dozens).
+
+    Exactly the features of torchvision's `vgg16(weights=None)` (or vgg19) after manual_seed(0), as
+    always: the classifier's draws are made and dropped, in blocks, instead of building it.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        features = vgg_features(name)
+        block = torch.empty(1 << 22)
+        for start in range(0, CLASSIFIER_DRAWS, len(block)):
+            block[:min(len(block), CLASSIFIER_DRAWS - start)].uniform_()
+        for module in features:
+            if isinstance(module, nn.Conv2d):  # torchvision's VGG init
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+    return features
+
+
+def _imagenet_state(name: str) -> dict[str, torch.Tensor]:
+    """The ImageNet weights from torchvision's download cache (downloaded on first use)."""
+    # torch.hub announces the download on stdout; hold that line back so a failed download
+    # shows only our one-line message, and pass it on when the download works.
+    announcement = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(announcement):
+            state = LOSS_NETS[name][1].get_state_dict(progress=False, check_hash=True)
+        sys.stdout.write(announcement.getvalue())
+        return state
+    except Exception as exc:  # no network, hub down, corrupt cache, ...
+        raise FastNSTError(
+            f"could not get the ImageNet {name.upper()} weights ({type(exc).__name__}); "
+            f"offline, pass a local file: --loss-weights PATH (a torchvision {name}().features "
+            f"state dict), e.g. --loss-net vgg19 --loss-weights vgg19-imagenet-features.pth"
+        ) from None
+
+
+def _file_state(name: str, path: Path) -> dict[str, torch.Tensor]:
     state = load_torch_file(path, f"loss network weights not found: {path}",
                             f"{path}: not readable loss network weights (not a PyTorch file, or a damaged one)")
     if isinstance(state, dict) and (state.get("format") == "fastnst" or "conv1.conv2d.weight" in state):
@@ -72,12 +101,23 @@ def _load_features(name: str, weights: str | Path | None) -> nn.Sequential:
                            f"a torchvision {name}().features state dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise FastNSTError(f"{path} is not a {name}().features state dict")
+    return state
+
+
+def _load_features(name: str, weights: str | Path | None) -> nn.Sequential:
+    if name not in LOSS_NETS:
+        raise FastNSTError(f"unknown loss network '{name}': choose one of {', '.join(LOSS_NETS)}")
+    if str(weights) == RANDOM_WEIGHTS:
+        return copy.deepcopy(_random_features(name))  # LossNet truncates and changes its copy
+    state = _imagenet_state(name) if weights is None else _file_state(name, Path(weights))
     # Accept both a `features` state dict and a whole-model one (keys features.0.weight, ...).
     state = {k.removeprefix("features."): v.float() for k, v in state.items() if not k.startswith("classifier.")}
+    features = vgg_features(name)
     try:
         features.load_state_dict(state)
     except RuntimeError as exc:
-        raise FastNSTError(f"{path} is not a {name}().features state dict: {first_line(exc)}") from None
+        source = f"the ImageNet {name.upper()} weights" if weights is None else str(Path(weights))
+        raise FastNSTError(f"{source} is not a {name}().features state dict: {first_line(exc)}") from None
     return features
 
 

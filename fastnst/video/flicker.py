@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import cv2
 import numpy as np
 import torch
 
@@ -30,12 +29,16 @@ from .reader import read_frames
 
 def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Farneback flow between two gray uint8 frames: source(p) ~ target(p + flow(p)), H x W x 2."""
+    import cv2  # OpenCV: only this metric (and the webcam) needs it
+
     return cv2.calcOpticalFlowFarneback(source, target, None, pyr_scale=0.5, levels=4, winsize=15,
                                         iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
 
 
 def _sample(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """image(p + flow(p)) for every pixel p, bilinear."""
+    import cv2
+
     h, w = flow.shape[:2]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -59,6 +62,8 @@ def visible_in_both(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
 
 def pair_flow(original_prev: np.ndarray, original_next: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(backward flow from frame t to t-1, mask of the pixels visible in both) for uint8 RGB originals."""
+    import cv2
+
     gray_prev = cv2.cvtColor(original_prev, cv2.COLOR_RGB2GRAY)
     gray_next = cv2.cvtColor(original_next, cv2.COLOR_RGB2GRAY)
     backward = optical_flow(gray_next, gray_prev)  # frame t -> t-1

@@ -19,19 +19,6 @@ from ..inference import FastStylizer, StylizeOptions, Stylizer, ToneSmoother
 from ..inference.stylizer import Runtime
 
 
-def to_batch(frames: list[np.ndarray] | np.ndarray, device: torch.device) -> torch.Tensor:
-    """H x W x 3 uint8 RGB frames -> N x 3 x H x W float in [0, 1] on `device` (what models take)."""
-    pixels = torch.from_numpy(np.stack(frames) if isinstance(frames, list) else frames)
-    if device.type == "cuda":
-        pixels = pixels.pin_memory()  # then the copy overlaps with the work already queued
-    return pixels.to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
-
-
-def from_batch(images: torch.Tensor) -> np.ndarray:
-    """N x 3 x H x W in [0, 1] -> N x H x W x 3 uint8 RGB frames on the host."""
-    return (images * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-
-
 class FrameStylizer:
     """uint8 RGB frame batches (N x H x W x 3, numpy or torch) -> stylized uint8 frames of the
     same shape, as a numpy array on the host.

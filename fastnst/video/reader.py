@@ -3,27 +3,38 @@ display order with their timestamps."""
 
 from __future__ import annotations
 
+import functools
 import heapq
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from types import ModuleType
+from typing import TYPE_CHECKING, Iterator
 
-import av
 import numpy as np
 
 from ..errors import FastNSTError, first_line
 from ..images import fit_size
+
+if TYPE_CHECKING:
+    import av
 
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"}
 # Containers that cannot hold H.264 (webm takes only VP8/VP9/AV1): their output becomes .mp4.
 NO_H264 = {".webm"}
 REORDER_WINDOW = 16     # frames: enough to sort the timestamps of AVI files with packed B-frames
 
-# FFmpeg's own log lines (a damaged packet, say) would reach the terminal ahead of our one-line
-# message, which says what matters; keep only its panics.
-av.logging.set_level(av.logging.PANIC)
+
+@functools.cache
+def load_av() -> ModuleType:
+    """PyAV, imported where video is first read or written: it loads FFmpeg's libraries, which
+    `import fastnst` need not. FFmpeg's own log lines (a damaged packet, say) would reach the
+    terminal ahead of our one-line message, which says what matters: only its panics are kept."""
+    import av
+
+    av.logging.set_level(av.logging.PANIC)
+    return av
 
 
 def is_video(path: str | Path) -> bool:
@@ -59,6 +70,7 @@ class VideoInfo:
 
 def open_video(path: str | Path) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
     """Open a file for decoding its first video stream; every failure is a one-line FastNSTError."""
+    av = load_av()
     path = Path(path)
     if not path.is_file():
         raise FastNSTError(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
@@ -78,6 +90,7 @@ def open_video(path: str | Path) -> tuple[av.container.InputContainer, av.video.
 
 
 def probe(path: str | Path) -> VideoInfo:
+    av = load_av()
     container, stream = open_video(path)
     with container:
         fps = stream.average_rate or stream.guessed_rate or stream.base_rate or Fraction(25)
@@ -139,6 +152,7 @@ def read_frames(path: str | Path, *, max_size: int | None = None, limit: int | N
 def decode(container, stream, max_size: int | None, limit: int | None,
             path: Path) -> Iterator[tuple[int, np.ndarray, av.VideoFrame]]:
     """(pts, RGB array, decoded frame) for each frame, in display order."""
+    av = load_av()
     scaled = fit_size(stream.width, stream.height, max_size)
     fps = stream.average_rate or stream.guessed_rate or Fraction(25)
     step = max(1, round(1 / (fps * stream.time_base)))

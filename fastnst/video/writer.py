@@ -10,12 +10,15 @@ import os
 import tempfile
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from ..errors import FastNSTError, first_line
-from .reader import NO_H264, VIDEO_EXTENSIONS
+from .reader import NO_H264, VIDEO_EXTENSIONS, load_av
+
+if TYPE_CHECKING:
+    import av
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,7 @@ class FrameClock:
 
 def _can_copy(stream: av.stream.Stream, format_name: str) -> bool:
     """Whether `format_name` takes this stream's packets as they are: write a header to memory."""
+    av = load_av()
     try:
         with av.open(io.BytesIO(), "w", format=format_name) as probe_container:
             probe_container.add_stream_from_template(stream)
@@ -68,7 +72,7 @@ class _Audio:
     the audio up to its time. Read through a second demuxer, so the video reader runs apart."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
-        self.input = av.open(str(source))
+        self.input = load_av().open(str(source))
         self.output = output
         self.routes: dict[int, tuple[av.stream.Stream, bool]] = {}
         for stream in self.input.streams.audio:
@@ -90,6 +94,7 @@ class _Audio:
 
     def write_until(self, seconds: float | None) -> None:
         """Mux the audio packets that start before `seconds` (None: all that are left)."""
+        av = load_av()
         while True:
             packet = self.pending or next(self.packets, None)
             self.pending = None
@@ -135,6 +140,7 @@ class VideoWriter:
                  crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET, audio_from: Path | None = None,
                  display_matrix: list[int] | None = None,
                  metadata: dict[str, str] | None = None) -> None:
+        av = load_av()
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_EXTENSIONS - NO_H264:
             raise FastNSTError(f"{self.path}: a video is written as .mp4, .m4v, .mov, .mkv or .avi")
@@ -182,6 +188,7 @@ class VideoWriter:
         return self._format_name() in ("mp4", "mov")
 
     def write(self, rgb: np.ndarray, pts: int) -> None:
+        av = load_av()
         rgb = np.ascontiguousarray(rgb[: self.height, : self.width])
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
             format="yuv420p", dst_colorspace="ITU709", dst_color_range="MPEG")
@@ -197,6 +204,7 @@ class VideoWriter:
     def close(self, audio_end: float | None = None) -> Path:
         """Flush the encoder, add the audio left (up to `audio_end` seconds when given), write the
         trailer, rename to the final name."""
+        av = load_av()
         try:
             self.output.mux(self.stream.encode(None))
             if self.audio is not None:
