@@ -12,8 +12,8 @@ from fastnst.cli import infer_main
 from fastnst.device import cpu_bf16_class
 from fastnst.errors import FastNSTError
 from fastnst.inference import FastStylizer, Stylizer
-from fastnst.inference import export
-from fastnst.inference.export import OnnxStylizer
+from fastnst.inference import export, onnx_runtime
+from fastnst.inference.onnx_runtime import OnnxStylizer
 
 from fastnst.video.reader import read_frames
 
@@ -74,7 +74,7 @@ def test_onnxruntime_gives_the_torch_picture_and_exports_once(fp32_cpu, johnson_
     def no_export(*args, **kwargs):
         raise AssertionError("exported again")
 
-    monkeypatch.setattr(export, "export_onnx", no_export)
+    monkeypatch.setattr(onnx_runtime, "export_onnx", no_export)
     again = Stylizer.load(johnson_ckpt, backend="onnxruntime")  # the next run reads the cache
     assert torch.allclose(again(x), expected, atol=1e-4)
 
@@ -102,7 +102,7 @@ def test_videos_and_photos_in_onnxruntime_read_the_same_cached_export(fp32_cpu, 
     random_image(40, 30).save(photo)
     ort = ["--ckpt", str(johnson_ckpt), "--backend", "onnxruntime"]
     assert infer_main([str(clip), *ort, "-o", str(tmp_path / "first.mp4")]) == 0
-    monkeypatch.setattr(export, "export_onnx", lambda *a, **k: pytest.fail("exported again"))
+    monkeypatch.setattr(onnx_runtime, "export_onnx", lambda *a, **k: pytest.fail("exported again"))
     assert infer_main([str(clip), *ort, "-o", str(tmp_path / "again.mp4")]) == 0
     assert infer_main([str(photo), *ort, "-o", str(tmp_path / "photo_out.png")]) == 0
     first, again = (list(read_frames(tmp_path / name)) for name in ("first.mp4", "again.mp4"))

@@ -216,7 +216,8 @@ def test_a_one_style_init_starts_every_new_style_from_its_norms(ckpt_file, style
 def test_export_takes_the_style_weights_as_an_input(tmp_path, three_styles):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    from fastnst.inference.export import OnnxStylizer, export_onnx
+    from fastnst.inference.export import export_onnx
+    from fastnst.inference.onnx_runtime import OnnxStylizer
 
     onnx = OnnxStylizer(export_onnx(three_styles, tmp_path / "three.onnx"))
     assert onnx.style_names == NAMES and [i.name for i in onnx.session.get_inputs()] == ["image", "style_weights"]

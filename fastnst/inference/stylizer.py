@@ -232,7 +232,7 @@ def _prepared(net: TransformerNet | Runtime, style: StyleSpec, device: torch.dev
 
 
 def _onnx_session(checkpoint: Checkpoint | str | Path) -> Any:
-    from .export import OnnxStylizer, cached_onnx_stylizer  # onnxruntime is an optional dependency
+    from .onnx_runtime import OnnxStylizer, cached_onnx_stylizer  # onnxruntime is an optional dependency
 
     if isinstance(checkpoint, Checkpoint):  # loaded already (perhaps never saved): exported once, cached
         return cached_onnx_stylizer(checkpoint)
