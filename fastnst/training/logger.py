@@ -36,7 +36,7 @@ class TrainLogger:
             self.writer = SummaryWriter(str(logdir))
             if start_step == 0:
                 for index in styles.trained:
-                    tag = f"style/{styles.names[index]}" if self.styles.several else "style"
+                    tag = f"style/{styles.names[index]}" if styles.several else "style"
                     self.writer.add_image(tag, to_tensor(styles.images[index])[0], 0)
                 if skipped:
                     self.writer.add_text("data", f"skipped {skipped} unreadable files", 0)
