@@ -1,4 +1,5 @@
-"""Training a style network: TrainConfig, the data, the loop, and data parallelism under torchrun."""
+"""Training a style network: TrainConfig, the data, one step, the loop (its state and its logger),
+and data parallelism under torchrun."""
 
 from .config import TrainConfig
 from .loop import train

@@ -81,7 +81,7 @@ class TrainingState:
         self.optimizer.load_state_dict(raw["optimizer"])
         if "scaler" in raw:
             self.scaler.load_state_dict(raw["scaler"])
-        self.step = self.saved_step = raw["step"]
+        self.step = self.saved_step = resumed.step
         torch.set_rng_state(raw["rng"]["torch"])
         if self._on_cuda and raw["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(raw["rng"]["cuda"])
