@@ -53,13 +53,22 @@ def plain_step(model: TransformerNet, objective: Objective, optimizer: torch.opt
 
 
 def _variant(name: str, device: torch.device, loss: LossConfig, x: torch.Tensor, style: torch.Tensor,
-             fast: bool, grams_once: bool = False, precision: str = "fp32", channels_last: bool = False,
-             fused: bool = False, compile: bool = False) -> tuple[str, Callable[[], object], str]:
-    """(name, a function doing one step with its own net and optimizer, precision in words)."""
+             objectives: dict[torch.memory_format, Objective], fast: bool, grams_once: bool = False,
+             precision: str = "fp32", channels_last: bool = False, fused: bool = False,
+             compile: bool = False) -> tuple[str, Callable[[], object], str]:
+    """(name, a function doing one step with its own net and optimizer, precision in words).
+
+    Variants of one memory format share an Objective (`objectives`, filled as needed): it is
+    frozen, and building a loss net takes seconds. A compiled variant gets its own."""
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    if compile:  # compiling swaps in a compiled loss net: not one to share
+        objective = Objective(to_pil(style), loss, device, memory_format)
+    else:
+        if memory_format not in objectives:
+            objectives[memory_format] = Objective(to_pil(style), loss, device, memory_format)
+        objective = objectives[memory_format]
     torch.manual_seed(0)  # every variant starts from the same weights
     model = TransformerNet().to(device, memory_format=memory_format)
-    objective = Objective(to_pil(style), loss, device, memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=fused or None)
     if not fast:
         grams = objective.style_grams if grams_once else None
@@ -119,7 +128,7 @@ def _bench(repeats: int, image_size: int, batch_size: int, loss_net: str, dev: t
     cuda, cl = dev.type == "cuda", memory_format_for(dev) == torch.channels_last
     # Training's losses and weights, without the stability term: Johnson et al.'s losses.
     loss = LossConfig(loss_net=loss_net, loss_weights=RANDOM_WEIGHTS, stability_weight=0.0)
-    common = dict(device=dev, loss=loss, x=x, style=style)
+    common = dict(device=dev, loss=loss, x=x, style=style, objectives={})
     variants = [_variant("plain", fast=False, **common)]
     if ablation:
         amp_name = precision_name(default) if default != torch.float32 else "no"

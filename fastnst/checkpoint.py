@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .compat import format_1_loss_options
 from .errors import FastNSTError, first_line
 from .files import atomic_path, load_torch_file
 from .model import ModelConfig, TransformerNet
@@ -102,25 +103,6 @@ def build_checkpoint(model: TransformerNet, *, styles: list[tuple[str, Image.Ima
     return out
 
 
-# Format 1 stored the loss options among train_args and again, renamed, in "loss_net".
-_LOSS_NET_KEYS = {"name": "loss_net", "weights": "loss_weights", "content_layers": "content_layers",
-                  "style_layers": "style_layers", "style_layer_weights": "style_layer_weights"}
-_LOSS_KEYS = ("loss_net", "loss_weights", "content_layers", "style_layers", "style_layer_weights",
-              "content_weight", "style_weight", "tv_weight", "stability_weight", "style_size")
-
-
-def _loss_options(raw: dict[str, Any]) -> dict[str, Any]:
-    """The loss options a checkpoint was trained with, whichever format stored them."""
-    if "loss" in raw:
-        return dict(raw["loss"])
-    train_args, loss_net = raw.get("train_args", {}), raw.get("loss_net", {})
-    options = {k: train_args[k] for k in _LOSS_KEYS if k in train_args}
-    options.update({ours: loss_net[theirs] for theirs, ours in _LOSS_NET_KEYS.items() if theirs in loss_net})
-    if options.get("loss_weights") == "imagenet":  # format 1's word for "torchvision's download"
-        options["loss_weights"] = None
-    return options
-
-
 # PyTorch's fast_neural_style example: res1..res5 are our res.0..res.4; old files carry stale
 # InstanceNorm running stats that current PyTorch rejects.
 _EXAMPLE_RES = re.compile(r"^res(\d+)\.")
@@ -147,7 +129,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                           f"{path} is not a fastnst or PyTorch checkpoint (or it is damaged)", map_location)
     if not isinstance(raw, dict):
         raise FastNSTError(f"{path} is not a fastnst checkpoint or a TransformerNet state dict")
+    return parse_checkpoint(raw, path)
 
+
+def parse_checkpoint(raw: dict[str, Any], path: Path) -> Checkpoint:
+    """The Checkpoint of a dict already read from `path` (named in messages)."""
     if raw.get("format") == "fastnst":
         if raw.get("version", 0) > FORMAT_VERSION:
             raise FastNSTError(f"{path} was written by a newer fastnst (format {raw['version']}); upgrade fastnst")
@@ -180,6 +166,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FastNSTError(f"{path}: a damaged fastnst checkpoint ({len(names)} style names for "
                            f"{config.num_styles} styles)")
     model.eval()
+    loss = dict(raw["loss"]) if "loss" in raw else format_1_loss_options(raw)
     return Checkpoint(model=model, style_name="+".join(names), style_thumbnail=thumbnails[0],
-                      style_names=names, style_thumbnails=thumbnails, train_args=raw.get("train_args", {}), loss=_loss_options(raw),
+                      style_names=names, style_thumbnails=thumbnails, train_args=raw.get("train_args", {}), loss=loss,
                       step=raw.get("step", 0), path=path, format=kind, raw=raw)

@@ -8,6 +8,7 @@ from torch import nn
 
 import fastnst
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
+from fastnst.compat import resumed_run_options
 from fastnst.errors import FastNSTError
 from fastnst.loss import LossConfig
 from fastnst.model import TransformerNet
@@ -168,3 +169,12 @@ def test_format_1_checkpoints_still_load_with_their_loss_options(tmp_path):
     assert loss.loss_net == "vgg19" and loss.loss_weights.endswith("vgg19-imagenet-features.pth")
     assert loss.style_weight == 1e4 and loss.style_size == 256 and loss.tv_weight == 0.01
     assert loss.style_layer_weights == (1.0, 1.0, 1.0, 1.0)  # stored None meant 1 each, and still does
+
+
+def test_a_run_begun_by_an_older_version_resumes_with_what_its_options_meant():
+    stored = {"amp": "off", "style_layers": ["relu1_2", "relu2_2"], "style_layer_weights": None}
+    assert resumed_run_options(stored) == {
+        "precision": "fp32",  # --amp off, as it was called
+        "style_layers": ["relu1_2", "relu2_2"], "style_layer_weights": (1.0, 1.0),  # None meant 1 each
+        "stability_weight": 0.0, "lr_decay_at": 1.0,  # begun before the stability term and the schedule
+    }

@@ -18,7 +18,7 @@ from .conftest import ROOT
 
 # Each group of modules, lowest first; one rank may hold several groups that must not meet.
 LAYERS = [
-    {"leaves": ("errors", "files", "images", "device", "host_memory")},
+    {"leaves": ("errors", "files", "images", "device", "host_memory", "compat")},
     {"model": ("model",)},
     {"checkpoint": ("checkpoint",)},
     {"loss": ("loss",)},

@@ -15,9 +15,7 @@ from fastnst.model import ModelConfig, TransformerNet, one_hot
 from fastnst.training.styles import build_net
 
 from .conftest import random_image, run_cli
-
-TINY = dict(image_size=32, batch_size=2, workers=0, style_size=64, progress=False, log_every=1, sample_every=2,
-            loss_net="vgg16", loss_weights="random")
+from .train_helpers import small_run
 NAMES = ["mosaic", "candy", "udnie"]
 
 
@@ -151,7 +149,7 @@ def test_in_onnxruntime_the_styles_share_one_session(three_styles):
 
 def test_training_several_styles_logs_each_and_holds_them_all(tmp_path, photo_dir, style_files):
     out = fastnst.train(style=[str(p) for p in style_files], data=str(photo_dir), steps=4,
-                        logdir=str(tmp_path / "two"), **TINY)
+                        **small_run(tmp_path / "two"))
     ckpt = load_checkpoint(out)
     assert out.name == "mosaic+candy.pt" and ckpt.style_names == ["mosaic", "candy"]
     assert ckpt.model.config.num_styles == 2 and all(t is not None for t in ckpt.style_thumbnails)
@@ -164,8 +162,8 @@ def test_training_several_styles_logs_each_and_holds_them_all(tmp_path, photo_di
 
 def test_several_styles_resume_to_the_same_weights(tmp_path, photo_dir, style_files):
     styles = [str(p) for p in style_files]
-    straight = fastnst.train(style=styles, data=str(photo_dir), steps=5, logdir=str(tmp_path / "a"), **TINY)
-    fastnst.train(style=styles, data=str(photo_dir), steps=3, logdir=str(tmp_path / "b"), **TINY)
+    straight = fastnst.train(style=styles, data=str(photo_dir), steps=5, **small_run(tmp_path / "a"))
+    fastnst.train(style=styles, data=str(photo_dir), steps=3, **small_run(tmp_path / "b"))
     resumed = fastnst.train(resume=str(tmp_path / "b" / "checkpoint.pt"), steps=5)
     a, b = (torch.load(p, weights_only=True)["model"] for p in (straight, resumed))
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -175,12 +173,12 @@ def test_several_styles_resume_to_the_same_weights(tmp_path, photo_dir, style_fi
 def test_adding_a_style_leaves_the_shared_weights_and_old_styles_bit_for_bit(tmp_path, photo_dir, style_files,
                                                                             ckpt_file, start):
     init = ckpt_file if start == "one style" else fastnst.train(
-        style=[str(p) for p in style_files], data=str(photo_dir), steps=2, logdir=str(tmp_path / "two"), **TINY)
+        style=[str(p) for p in style_files], data=str(photo_dir), steps=2, **small_run(tmp_path / "two"))
     old = load_checkpoint(init)
     new_style = tmp_path / "autumn.png"
     random_image(40, 40, seed=9).save(new_style)
     out = fastnst.train(style=str(new_style), init=str(init), only_norms=True, data=str(photo_dir), steps=3,
-                        logdir=str(tmp_path / "add"), **TINY)
+                        **small_run(tmp_path / "add"))
     new = load_checkpoint(out)
     assert new.style_names == old.style_names + ["autumn"]
     count = len(old.style_names)
@@ -197,11 +195,12 @@ def test_adding_a_style_leaves_the_shared_weights_and_old_styles_bit_for_bit(tmp
 
 def test_only_norms_needs_a_net_to_add_to(tmp_path, photo_dir, style_files, ckpt_file):
     with pytest.raises(FastNSTError, match="--only-norms adds styles to a trained net"):
-        fastnst.train(style=str(style_files[0]), only_norms=True, data=str(photo_dir), steps=1, **TINY)
+        fastnst.train(style=str(style_files[0]), only_norms=True, data=str(photo_dir), steps=1,
+                      **small_run(tmp_path / "run"))
     random_image(40, 40).save(tmp_path / "tiles.png")
     with pytest.raises(FastNSTError, match="already has a style named tiles"):
         fastnst.train(style=str(tmp_path / "tiles.png"), init=str(ckpt_file), only_norms=True, data=str(photo_dir),
-                      steps=1, logdir=str(tmp_path / "x"), **TINY)
+                      steps=1, **small_run(tmp_path / "x"))
 
 
 def test_a_one_style_init_starts_every_new_style_from_its_norms(ckpt_file, style_files):
@@ -230,7 +229,7 @@ def test_export_takes_the_style_weights_as_an_input(tmp_path, three_styles):
 
 def test_evaluate_measures_one_style_of_several(tmp_path, photo_dir, style_files):
     out = fastnst.train(style=[str(p) for p in style_files], data=str(photo_dir), steps=2,
-                        logdir=str(tmp_path / "two"), **TINY)
+                        **small_run(tmp_path / "two"))
     report = fastnst.evaluate(out, photo_dir, size=32, net_style="candy")
     assert report["style_name"] == "candy" and report["style"].endswith("candy.png")
     with pytest.raises(FastNSTError, match="one style at a time"):

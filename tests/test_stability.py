@@ -6,6 +6,8 @@ from torch import nn
 import fastnst
 from fastnst.loss.stability import random_motion, stability_loss, warp
 
+from .train_helpers import small_run
+
 
 class Constant(nn.Module):
     def forward(self, x):
@@ -58,10 +60,8 @@ def test_motion_is_small_and_seeded():
 
 
 def test_training_logs_it_and_zero_weight_turns_it_off(tmp_path, photo_dir, style_file):
-    tiny = dict(image_size=32, batch_size=2, loss_net="vgg16", loss_weights="random", workers=0, style_size=64,
-                progress=False, log_every=1, steps=1, style=str(style_file), data=str(photo_dir))
     for weight, name in ((None, "on"), (0.0, "off")):
-        options = tiny if weight is None else {**tiny, "stability_weight": weight}
-        fastnst.train(logdir=str(tmp_path / name), **options)
+        options = small_run(tmp_path / name, steps=1, style=str(style_file), data=str(photo_dir))
+        fastnst.train(**(options if weight is None else {**options, "stability_weight": weight}))
         values = [e.value for e in EventAccumulator(str(tmp_path / name)).Reload().Scalars("loss/stability")]
         assert values[0] > 0 if weight is None else values == [0.0]

@@ -6,12 +6,11 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 import fastnst
 
-TINY = dict(image_size=32, batch_size=2, workers=0, style_size=64, progress=False, log_every=1, sample_every=2,
-            loss_net="vgg16", loss_weights="random")
+from .train_helpers import small_run
 
 
 def test_scalars_are_the_loss_curves_and_hparams_go_only_to_the_hparams_tab(tmp_path, photo_dir, style_file):
-    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "tb"), **TINY)
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, **small_run(tmp_path / "tb"))
     events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
     scalars = events.Tags()["scalars"]
     assert "loss/total" in scalars
@@ -32,7 +31,7 @@ def test_scalars_are_the_loss_curves_and_hparams_go_only_to_the_hparams_tab(tmp_
 
 
 def test_sample_grid_tiles_are_at_least_256_pixels_with_small_training_crops(tmp_path, photo_dir, style_file):
-    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "tb"), **TINY)
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, **small_run(tmp_path / "tb"))
     events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0}).Reload()
     grid = events.Images("samples")[-1]
     photos = 4  # the first four photos of --data: a row of them, a row of their stylized versions

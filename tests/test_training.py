@@ -7,10 +7,7 @@ from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
 
 from .conftest import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared
-
-TINY_LOSS = dict(loss_net="vgg16", loss_weights="random")
-TINY = dict(image_size=32, batch_size=2, workers=0, style_size=64, progress=False, log_every=1, sample_every=2,
-            **TINY_LOSS)
+from .train_helpers import as_flags, small_run
 
 
 def weights(path):
@@ -18,8 +15,8 @@ def weights(path):
 
 
 def test_resume_gives_identical_weights(tmp_path, photo_dir, style_file):
-    straight = fastnst.train(style=str(style_file), data=str(photo_dir), steps=6, logdir=str(tmp_path / "a"), **TINY)
-    fastnst.train(style=str(style_file), data=str(photo_dir), steps=3, logdir=str(tmp_path / "b"), **TINY)
+    straight = fastnst.train(style=str(style_file), data=str(photo_dir), steps=6, **small_run(tmp_path / "a"))
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=3, **small_run(tmp_path / "b"))
     # resume picks up the stored options; a different worker count must not change the data
     resumed = fastnst.train(resume=str(tmp_path / "b" / "checkpoint.pt"), steps=6, workers=1)
     assert resumed == tmp_path / "b" / "tiles.pt"
@@ -32,7 +29,7 @@ def test_resume_gives_identical_weights(tmp_path, photo_dir, style_file):
 
 
 def test_tensorboard_logs_every_loss_term_and_sample_images(tmp_path, photo_dir, style_file):
-    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "tb"), **TINY)
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, **small_run(tmp_path / "tb"))
     events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
     scalars = set(events.Tags()["scalars"])
     expected = {"loss/content", "loss/style", "loss/tv", "loss/total", "train/lr", "train/images_per_s",
@@ -45,20 +42,21 @@ def test_tensorboard_logs_every_loss_term_and_sample_images(tmp_path, photo_dir,
 
 def test_checkpoint_describes_itself(tmp_path, photo_dir, style_file):
     out = fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, out=str(tmp_path / "x.pt"),
-                        logdir=str(tmp_path / "r"), **TINY)
+                        **small_run(tmp_path / "r"))
     ckpt = fastnst.load_checkpoint(out)
     assert ckpt.style_name == "tiles" and ckpt.step == 1 and ckpt.style_thumbnail is not None
     assert ckpt.train_args["image_size"] == 32 and ckpt.train_args["style"] == str(style_file)
     loss = {k: ckpt.loss[k] for k in ("loss_net", "loss_weights", "content_layers", "style_layers")}
     assert loss == {"loss_net": "vgg16", "loss_weights": "random", "content_layers": ["relu2_2"],
                     "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]}
-    assert fastnst.LossConfig.from_dict(ckpt.loss) == fastnst.LossConfig(**{**TINY_LOSS, "style_size": 64})
+    expected = fastnst.LossConfig(loss_net="vgg16", loss_weights="random", style_size=64)
+    assert fastnst.LossConfig.from_dict(ckpt.loss) == expected
     assert not set(ckpt.loss) & set(ckpt.train_args)  # each option stored once
     assert "optimizer" not in ckpt.raw  # the --out file is the small one
 
 
 def test_a_loss_that_is_not_finite_stops_and_keeps_the_last_good_checkpoint(tmp_path, photo_dir, style_file):
-    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "n"), **TINY)
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, **small_run(tmp_path / "n"))
     good = (tmp_path / "n" / "checkpoint.pt").read_bytes()
     # A learning rate far too large: the update of step 3 blows the weights up, step 4's loss is not finite.
     with pytest.raises(FastNSTError, match="became nan at step 4.*last good checkpoint, step 2") as info:
@@ -68,7 +66,7 @@ def test_a_loss_that_is_not_finite_stops_and_keeps_the_last_good_checkpoint(tmp_
 
 
 def test_resume_takes_a_new_learning_rate(tmp_path, photo_dir, style_file):
-    fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, logdir=str(tmp_path / "r"), **TINY)
+    fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, **small_run(tmp_path / "r"))
     fastnst.train(resume=str(tmp_path / "r" / "checkpoint.pt"), steps=2, lr=5e-4)
     state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["lr"] == 5e-4 and state["train_args"]["lr"] == 5e-4
@@ -91,10 +89,8 @@ def test_bad_options_are_one_line_errors(tmp_path, photo_dir, style_file, capsys
 
 def test_without_a_progress_bar_a_training_reports_a_line_every_log_step(tmp_path, photo_dir, style_file, capsys):
     # A run in the background (nohup, a cluster job) writes its progress to the log file as plain lines.
-    code = train_main(["--style", str(style_file), "--data", str(photo_dir), "--steps", "4", "--log-every", "2",
-                       "--image-size", "32", "--batch-size", "2", "--workers", "0", "--style-size", "64",
-                       "--loss-net", "vgg16", "--loss-weights", "random", "--logdir", str(tmp_path / "r"),
-                       "--no-progress"])
+    code = train_main(["--style", str(style_file), "--data", str(photo_dir), "--steps", "4",
+                       *as_flags(small_run(tmp_path / "r", log_every=2))])
     out, err = capsys.readouterr()
     assert code == 0 and err == ""
     lines = out.splitlines()
@@ -120,10 +116,10 @@ def test_short_real_run_lowers_the_style_loss(tmp_path):
 
 
 def test_init_starts_from_another_networks_weights_with_a_fresh_optimizer(tmp_path, photo_dir, style_file):
-    first = fastnst.train(style=str(style_file), data=str(photo_dir), steps=2, logdir=str(tmp_path / "a"),
-                          arch="light", **TINY)
-    warm = fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, logdir=str(tmp_path / "b"),
-                         init=str(first), lr=1e-9, **TINY)  # a step too small to move the weights
+    first = fastnst.train(style=str(style_file), data=str(photo_dir), steps=2,
+                          **small_run(tmp_path / "a", arch="light"))
+    warm = fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, init=str(first),
+                         **small_run(tmp_path / "b", lr=1e-9))  # a step too small to move the weights
     started, ended = fastnst.load_checkpoint(first), fastnst.load_checkpoint(warm)
     assert ended.model.config.arch == "light" and ended.train_args["init"] == str(first)
     for name, value in started.model.state_dict().items():

@@ -42,7 +42,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("--precision", choices=PRECISIONS, help="mixed precision (default auto: bf16 on GPUs that have "
                    "it, else fp16 with loss scaling; bf16 on CPUs with native bf16; else fp32)")
-    g.add_argument("--amp", dest="precision", choices=[*PRECISIONS, "off"], help=argparse.SUPPRESS)  # older name
+    # The older name; compat.upgrade_options turns its "off" into fp32.
+    g.add_argument("--amp", dest="precision", choices=[*PRECISIONS, "off"], help=argparse.SUPPRESS)
     g.add_argument("--arch", choices=list(ARCHS), help="network: johnson (default, Johnson et al.) or light (a "
                    "tenth of the work, for real time on a CPU; some quality cost, see docs/speed.md)")
     g.add_argument("--compile", action="store_true", default=None, help="torch.compile the net and the loss net "

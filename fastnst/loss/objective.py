@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from ..compat import stored_layer_weights
 from ..errors import FastNSTError
 from ..images import open_rgb, resize_long_side, to_tensor
 from .functional import content_loss, gram_matrix, style_loss, total_variation_loss
@@ -96,15 +97,6 @@ class LossConfig:
     def loss_only(self) -> "LossConfig":
         """Just the loss options of this config (of a TrainConfig, say)."""
         return LossConfig(**{k: getattr(self, k) for k in LossConfig.field_names()})
-
-
-def stored_layer_weights(stored: dict[str, Any]) -> dict[str, Any]:
-    """Stored options with their style layer weights spelled out: checkpoints written before the
-    per-layer defaults stored None for "1 each", and must keep meaning that."""
-    if "style_layer_weights" in stored and stored["style_layer_weights"] is None:
-        layers = stored.get("style_layers", STYLE_LAYERS)
-        stored = {**stored, "style_layer_weights": (1.0,) * len(layers)}
-    return stored
 
 
 class Objective(nn.Module):

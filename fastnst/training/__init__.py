@@ -1,6 +1,8 @@
-"""Training a style network: TrainConfig, the data, the loop, and data parallelism under torchrun."""
+"""Training a style network: TrainConfig, the data, one step, the loop (its state and its logger),
+and data parallelism under torchrun."""
 
 from .config import TrainConfig
-from .loop import compute_losses, train, train_step
+from .loop import train
+from .step import compute_losses, train_step
 
 __all__ = ["TrainConfig", "compute_losses", "train", "train_step"]

@@ -104,16 +104,3 @@ class TrainConfig(LossConfig):
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
 
-
-# Older checkpoints named the precision option "amp", with "off" for fp32.
-_RENAMED = {"amp": "precision"}
-_RENAMED_VALUES = {("precision", "off"): "fp32"}
-
-
-def upgrade_options(stored: dict[str, Any]) -> dict[str, Any]:
-    """Options as older fastnst versions stored or took them, in today's names."""
-    out = {}
-    for key, value in stored.items():
-        key = _RENAMED.get(key, key)
-        out[key] = _RENAMED_VALUES.get((key, value), value) if isinstance(value, str) else value
-    return out

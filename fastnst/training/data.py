@@ -18,7 +18,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, IterableDataset, Sampler
 
 from ..errors import FastNSTError
-from ..images import find_images, open_rgb, to_rgb
+from ..images import center_crop, find_images, open_rgb, to_rgb
 
 log = logging.getLogger(__name__)
 
@@ -180,3 +180,24 @@ def make_loader(data: str, image_size: int, batch_size: int, seed: int, start_st
         return DataLoader(folder, batch_size=batch_size, sampler=sampler, **ahead), len(folder), len(folder.skipped)
     hub = HubImages(data, image_size, seed, start_step * batch_size, rank=rank, world_size=world_size)
     return DataLoader(hub, batch_size=batch_size, **ahead), None, 0
+
+
+def endless(loader: DataLoader) -> Iterator[torch.Tensor]:
+    """The loader's batches without end: a streamed dataset ends; a local one is endless already."""
+    while True:
+        yield from loader
+
+
+def sample_batch(data: str, val_dir: str | None, size: int) -> torch.Tensor | None:
+    """The photos of the sample grid, center crops of `size`: the first 8 of `val_dir`, else the
+    first 4 of a local `data` folder; None for a streamed dataset without `val_dir`."""
+    source = val_dir or (data if Path(data).is_dir() else None)
+    if source is None:
+        return None
+    images = []
+    for path in find_images(source)[:8 if val_dir else 4]:
+        try:
+            images.append(center_crop(open_rgb(path), size))
+        except FastNSTError:
+            continue
+    return torch.stack(images) if images else None

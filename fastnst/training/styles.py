@@ -32,6 +32,11 @@ class StyleSet:
     trained: list[int]          # net style indices this run trains, in the order of the style images given
     frozen: int = 0             # styles 0..frozen-1 keep their norms bit for bit (only_norms)
 
+    @property
+    def several(self) -> bool:
+        """Whether the net holds several styles (and so takes a style with every call)."""
+        return len(self.names) > 1
+
     def style_for_step(self, step: int) -> tuple[int, int]:
         """(index among the trained styles, index in the net) of the style step `step` trains:
         round robin, so every style gets the same share, and a resumed run picks up the turn."""
