@@ -1,12 +1,12 @@
 """`import fastnst` stays light: the libraries only some commands need (video, optical flow, ONNX,
-optimization, datasets) are imported where they are used."""
+optimization, datasets, TensorBoard, the webcam window) are imported where they are used."""
 
 import subprocess
 import sys
 
 from .conftest import ROOT
 
-ON_USE = ("av", "cv2", "onnx", "onnxruntime", "scipy", "datasets")
+ON_USE = ("av", "cv2", "onnx", "onnxruntime", "scipy", "datasets", "tensorboard", "tkinter")
 
 
 def test_import_fastnst_leaves_the_optional_libraries_unloaded():

@@ -18,7 +18,6 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError
-from ..images import open_rgb
 from ..model import ModelConfig, TransformerNet
 
 
@@ -93,10 +92,6 @@ def build_net(paths: list[str], arch: str, init: str | None, only_norms: bool,
 
 def _is_norm(model: TransformerNet, key: str) -> bool:
     return model.get_submodule(key.rsplit(".", 1)[0]) in model.norms()
-
-
-def load_style_images(paths: list[str]) -> list[Image.Image]:
-    return [open_rgb(p) for p in paths]
 
 
 def norm_parameters(model: TransformerNet) -> list[torch.nn.Parameter]:
