@@ -13,7 +13,7 @@ from fastnst.checkpoint import load_checkpoint
 from fastnst.training.data import PositionSampler
 from fastnst.model import TransformerNet
 
-from .conftest import ROOT, random_image
+from .helpers import ROOT, random_image
 
 TINY = ["--image-size", "32", "--steps", "3", "--loss-net", "vgg16", "--loss-weights", "random", "--workers", "0",
         "--style-size", "64", "--log-every", "1", "--no-progress",

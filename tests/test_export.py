@@ -12,8 +12,8 @@ from fastnst.cli import export_main, infer_main
 from fastnst.errors import FastNSTError
 from fastnst.inference.export import OnnxStylizer, export_onnx, export_torchscript
 
-from .conftest import random_image
-from .test_fastpath import net
+from .helpers import random_image
+from .helpers import contrasty_net as net
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

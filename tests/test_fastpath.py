@@ -12,7 +12,7 @@ from fastnst.inference.fastpath import BlockConv, FastStylizer, InstanceNorm
 from fastnst.video.frames import FrameStylizer
 from fastnst.inference import stylize_tensor
 
-from .conftest import contrasty_net, random_image
+from .helpers import contrasty_net, random_image
 
 CPU = torch.device("cpu")
 

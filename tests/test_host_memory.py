@@ -13,7 +13,7 @@ from fastnst import host_memory
 from fastnst.host_memory import keep_host_memory
 from fastnst.inference import FastStylizer
 
-from .conftest import ROOT, contrasty_net
+from .helpers import ROOT, contrasty_net
 
 pytestmark = pytest.mark.skipif(host_memory._glibc() is None, reason="needs glibc (Linux)")
 
@@ -99,7 +99,7 @@ def test_a_folder_and_a_video_keep_memory_from_one_picture_to_the_next(monkeypat
     from fastnst.cli import infer_main
     from fastnst.video.writer import VideoWriter
 
-    from .conftest import make_clip
+    from .helpers import make_clip
 
     between = []  # whether memory is kept while a finished picture is saved, between two forward passes
     save, write = cli.save_image, VideoWriter.write

@@ -6,7 +6,7 @@ import fastnst
 from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
 
-from .conftest import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared
+from .helpers import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared
 
 TINY_LOSS = dict(loss_net="vgg16", loss_weights="random")
 TINY = dict(image_size=32, batch_size=2, workers=0, style_size=64, progress=False, log_every=1, sample_every=2,
