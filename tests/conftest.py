@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import signal
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import torch
@@ -14,7 +14,7 @@ import torch
 from fastnst.checkpoint import atomic_save, build_checkpoint
 from fastnst.model import TransformerNet
 
-from .helpers import random_image
+from .helpers import contrasty_net, random_image
 
 
 @pytest.fixture
@@ -50,6 +50,28 @@ def shared_ckpt(tmp_path_factory) -> Path:
 def ckpt_file(shared_ckpt: Path, tmp_path: Path) -> Path:
     """The random-weight checkpoint as the test's own file, tmp_path/tiles.pt (a copy: cheap)."""
     return Path(shutil.copyfile(shared_ckpt, tmp_path / "tiles.pt"))
+
+
+@pytest.fixture(scope="session")
+def onnx_export(tmp_path_factory) -> Callable[[str], tuple[Path, Path]]:
+    """onnx_export(arch) -> (checkpoint, its ONNX file) of contrasty_net(arch, seed=5), style 'tiles':
+    each arch exported once per session (an export takes seconds), for tests that only read them."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from fastnst.inference.export import export_onnx
+
+    exported: dict[str, tuple[Path, Path]] = {}
+
+    def checkpoint_and_export(arch: str) -> tuple[Path, Path]:
+        if arch not in exported:
+            folder = tmp_path_factory.mktemp(f"onnx_{arch}")
+            state = build_checkpoint(contrasty_net(arch, seed=5), styles=[("tiles", random_image(32, 32))],
+                                     train_args={}, loss={}, step=0)
+            ckpt = atomic_save(state, folder / "tiles.pt")
+            exported[arch] = ckpt, export_onnx(ckpt, folder / "tiles.onnx")
+        return exported[arch]
+
+    return checkpoint_and_export
 
 
 @pytest.fixture
