@@ -39,24 +39,34 @@ def resident_bytes() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
-def faults_in_a_new_process(keep: bool) -> list[int]:
-    """faults_per_block(8) in a new Python process, within keep_host_memory() or not: a heap that no
-    earlier test has shaped (a big free chunk left in the middle of it would serve a block too)."""
-    code = ("import json, contextlib\n"
-            "from fastnst.host_memory import keep_host_memory\n"
-            "from tests.test_host_memory import faults_per_block\n"
-            f"with keep_host_memory() if {keep} else contextlib.nullcontext():\n"
-            "    print(json.dumps(faults_per_block(8)))\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.splitlines()[-1])
+def faults_in_new_processes() -> dict[bool, list[int]]:
+    """faults_per_block(8) in a new Python process, within keep_host_memory() (True) and not (False):
+    a heap that no earlier test has shaped (a big free chunk left in the middle of it would serve a
+    block too). Both processes run at once: their start (importing fastnst) is most of the time."""
+    def start(keep: bool) -> subprocess.Popen:
+        code = ("import json, contextlib\n"
+                "from fastnst.host_memory import keep_host_memory\n"
+                "from tests.test_host_memory import faults_per_block\n"
+                f"with keep_host_memory() if {keep} else contextlib.nullcontext():\n"
+                "    print(json.dumps(faults_per_block(8)))\n")
+        return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    faults = {}
+    for keep, child in [(keep, start(keep)) for keep in (False, True)]:
+        out, err = child.communicate()
+        assert child.returncode == 0, err
+        faults[keep] = json.loads(out.splitlines()[-1])
+    return faults
 
 
 def test_a_freed_block_is_reused_without_page_faults_while_kept():
     pages = BLOCK // resource.getpagesize()
-    assert min(faults_in_a_new_process(keep=False)) > pages // 2  # glibc's default: every big block is fresh pages
+    faults = faults_in_new_processes()
+    assert min(faults[False]) > pages // 2  # glibc's default: every big block is fresh pages
     # The heap grows over the first blocks (a 64-byte-aligned block needs a little more than the one
     # freed), then the same pages serve every next one.
-    assert max(faults_in_a_new_process(keep=True)[4:]) < pages // 100
+    assert max(faults[True][4:]) < pages // 100
 
 
 def test_kept_memory_goes_back_when_the_outermost_user_leaves():
