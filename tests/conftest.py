@@ -3,6 +3,7 @@ Plain helpers (images, clips, nets, paths) are in helpers.py."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 from pathlib import Path
@@ -14,7 +15,7 @@ import torch
 from fastnst.checkpoint import atomic_save, build_checkpoint
 from fastnst.model import TransformerNet
 
-from .helpers import contrasty_net, random_image
+from .helpers import ROOT, contrasty_net, random_image
 
 
 @pytest.fixture
@@ -90,4 +91,14 @@ def onnx_cache(tmp_path_factory) -> Path:
     patch = pytest.MonkeyPatch()
     patch.setenv("FASTNST_CACHE", str(folder))
     yield folder
+    patch.undo()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def children_import_this_checkout() -> Iterator[None]:
+    """Python processes the tests start (benchmark scripts, torchrun) import this checkout's fastnst,
+    not one installed in editable mode from another checkout (a git worktree beside the main one)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    yield
     patch.undo()
