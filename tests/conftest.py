@@ -1,4 +1,5 @@
-"""Fixtures: tiny style images and photo folders, a random-weight checkpoint, a test-session cache.
+"""Fixtures: tiny style images and photo folders; a random-weight checkpoint and ONNX exports built
+once per session; the session's environment (an export cache, the fastnst child processes import).
 Plain helpers (images, clips, nets, paths) are in helpers.py."""
 
 from __future__ import annotations
