@@ -1,36 +1,22 @@
-"""Shared helpers: tiny images, clips and nets, a random-weight checkpoint, running a command, paths into ../shared."""
+"""Fixtures: tiny style images and photo folders; a random-weight checkpoint and ONNX exports built
+once per session; the session's environment (an export cache, the fastnst child processes import).
+Plain helpers (images, clips, nets, paths) are in helpers.py."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
-import sys
-from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator
 
-import av
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from fastnst.checkpoint import atomic_save, build_checkpoint
-from fastnst.model import ModelConfig, TransformerNet
+from fastnst.model import TransformerNet
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark scripts, importable as bench, bench_train
-SHARED = ROOT.parent / "shared"
-TRAIN_DIR = SHARED / "data" / "content" / "train"
-VAL_DIR = SHARED / "data" / "content" / "val"
-STYLE_DIR = SHARED / "data" / "style"
-VGG19_WEIGHTS = SHARED / "weights" / "vgg19-imagenet-features.pth"
-
-needs_shared = pytest.mark.skipif(not TRAIN_DIR.is_dir(), reason="../shared data not present")
-
-
-def random_image(width: int, height: int, mode: str = "RGB", seed: int = 0) -> Image.Image:
-    rng = np.random.default_rng(seed)
-    return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), "RGB").convert(mode)
+from .helpers import ROOT, contrasty_net, random_image
 
 
 @pytest.fixture
@@ -51,14 +37,43 @@ def photo_dir(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def ckpt_file(tmp_path: Path) -> Path:
-    """A fastnst inference checkpoint with random weights (style name 'tiles')."""
+@pytest.fixture(scope="session")
+def shared_ckpt(tmp_path_factory) -> Path:
+    """A fastnst inference checkpoint with random weights (style name 'tiles'), built once per
+    session: only for tests that read it; a test that changes or moves it takes `ckpt_file`."""
     torch.manual_seed(0)
     model = TransformerNet()
     state = build_checkpoint(model, styles=[("tiles", random_image(64, 64))],
                              train_args={"steps": 0}, loss={"loss_net": "vgg16"}, step=0, half=True)
-    return atomic_save(state, tmp_path / "tiles.pt")
+    return atomic_save(state, tmp_path_factory.mktemp("shared_ckpt") / "tiles.pt")
+
+
+@pytest.fixture
+def ckpt_file(shared_ckpt: Path, tmp_path: Path) -> Path:
+    """The random-weight checkpoint as the test's own file, tmp_path/tiles.pt (a copy: cheap)."""
+    return Path(shutil.copyfile(shared_ckpt, tmp_path / "tiles.pt"))
+
+
+@pytest.fixture(scope="session")
+def onnx_export(tmp_path_factory) -> Callable[[str], tuple[Path, Path]]:
+    """onnx_export(arch) -> (checkpoint, its ONNX file) of contrasty_net(arch, seed=5), style 'tiles':
+    each arch exported once per session (an export takes seconds), for tests that only read them."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from fastnst.inference.export import export_onnx
+
+    exported: dict[str, tuple[Path, Path]] = {}
+
+    def checkpoint_and_export(arch: str) -> tuple[Path, Path]:
+        if arch not in exported:
+            folder = tmp_path_factory.mktemp(f"onnx_{arch}")
+            state = build_checkpoint(contrasty_net(arch, seed=5), styles=[("tiles", random_image(32, 32))],
+                                     train_args={}, loss={}, step=0)
+            ckpt = atomic_save(state, folder / "tiles.pt")
+            exported[arch] = ckpt, export_onnx(ckpt, folder / "tiles.onnx")
+        return exported[arch]
+
+    return checkpoint_and_export
 
 
 @pytest.fixture
@@ -70,61 +85,6 @@ def ctrl_c_reaches_python() -> Iterator[None]:
     signal.signal(signal.SIGINT, previous)
 
 
-def run_cli(main: Callable[[Sequence[str]], int], capsys, *argv) -> tuple[int, str, str]:
-    """Run a command's main as a user would type it: (exit code, stdout, stderr)."""
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def contrasty_net(arch: str = "johnson", seed: int = 0) -> TransformerNet:
-    """A random net that makes a picture: random affine norms (so nothing passes on the identity)
-    and an output layer with a trained net's contrast (a freshly initialized one gives flat gray)."""
-    torch.manual_seed(seed)
-    model = TransformerNet(ModelConfig.for_arch(arch)).eval()
-    for m in model.modules():
-        if isinstance(m, torch.nn.InstanceNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    model.deconv3.conv2d.weight.data *= 100
-    model.deconv3.conv2d.bias.data.fill_(0.5 * model.config.value_scale)
-    return model
-
-
-NTSC_FILM = Fraction(24000, 1001)  # "23.976"
-
-
-def make_clip(path: Path, *, frames: int = 12, rate: Fraction = NTSC_FILM, size: tuple[int, int] = (48, 32),
-              video_codec: str = "libx264", pix_fmt: str = "yuv420p", audio: str | None = "aac",
-              rotation: int | None = None) -> Path:
-    """A clip of a moving colour ramp, with a 440 Hz tone exactly as long as the video."""
-    sample_rate, samples_done = 48000, 0
-    ys, xs = np.mgrid[0:size[1], 0:size[0]]
-    with av.open(str(path), "w") as out:
-        video = out.add_stream(video_codec, rate=rate)
-        video.width, video.height, video.pix_fmt = size[0], size[1], pix_fmt
-        if rotation is not None:
-            video.set_display_rotation(rotation)
-        sound = out.add_stream(audio, rate=sample_rate, layout="stereo") if audio else None
-        for i in range(frames):
-            rgb = np.stack([(xs * 5 + i * 8) % 256, (ys * 7) % 256, np.full_like(xs, 128)], -1).astype(np.uint8)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-            frame.pts, frame.time_base = i, 1 / rate
-            out.mux(video.encode(frame))
-            if sound is not None:
-                end = round((i + 1) / rate * sample_rate)
-                tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples_done, end) / sample_rate)).astype(np.float32)
-                chunk = av.AudioFrame.from_ndarray(np.stack([tone, tone]), format="fltp", layout="stereo")
-                chunk.sample_rate, chunk.pts, samples_done = sample_rate, samples_done, end
-                out.mux(sound.encode(chunk))
-        out.mux(video.encode(None))
-        if sound is not None:
-            out.mux(sound.encode(None))
-    return path
-
-
-
-
 @pytest.fixture(autouse=True, scope="session")
 def onnx_cache(tmp_path_factory) -> Path:
     """Exported nets (backend "auto" caches them) go to a folder of the test session, not ~/.cache."""
@@ -132,4 +92,14 @@ def onnx_cache(tmp_path_factory) -> Path:
     patch = pytest.MonkeyPatch()
     patch.setenv("FASTNST_CACHE", str(folder))
     yield folder
+    patch.undo()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def children_import_this_checkout() -> Iterator[None]:
+    """Python processes the tests start (benchmark scripts, torchrun) import this checkout's fastnst,
+    not one installed in editable mode from another checkout (a git worktree beside the main one)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    yield
     patch.undo()

@@ -17,7 +17,7 @@ from fastnst.inference.onnx_runtime import OnnxStylizer
 
 from fastnst.video.reader import read_frames
 
-from .conftest import contrasty_net, make_clip, random_image
+from .helpers import contrasty_net, make_clip, random_image
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

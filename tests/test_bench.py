@@ -38,6 +38,14 @@ def test_sizes_and_options_are_checked(capsys):
     assert capsys.readouterr().err.count("error:") == 2
 
 
+def test_cpu_classes_refuses_an_instruction_set_it_does_not_know(capsys):
+    import cpu_classes
+
+    assert cpu_classes.main(["--isa", "SSE9"]) == 2
+    assert capsys.readouterr().err.startswith("error: --isa")
+
+
+@pytest.mark.slow  # bench.py with ONNX and a convolution peak, each in a new process; its rule: test_backend.py
 def test_cpu_classes_runs_the_benchmark_as_an_older_cpu(tmp_path, capsys):
     """Under ONEDNN_MAX_CPU_ISA=AVX2 fastnst counts the CPU as one without native bf16: auto runs
     both nets on the fast path in fp32."""

@@ -13,7 +13,7 @@ from fastnst.errors import FastNSTError
 from fastnst.loss import LossConfig
 from fastnst.model import TransformerNet
 
-from .conftest import random_image
+from .helpers import random_image
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):

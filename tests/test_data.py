@@ -4,7 +4,7 @@ import torch
 from fastnst.training.data import ImageFolder, PositionSampler, make_loader
 from fastnst.errors import FastNSTError
 
-from .conftest import random_image
+from .helpers import random_image
 
 
 def test_folder_is_recursive_and_skips_unreadable_files(photo_dir):

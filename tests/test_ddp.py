@@ -14,7 +14,7 @@ from fastnst.checkpoint import load_checkpoint
 from fastnst.training.data import PositionSampler
 from fastnst.model import ModelConfig, TransformerNet, one_hot
 
-from .conftest import ROOT, random_image
+from .helpers import ROOT, random_image
 from .train_helpers import as_flags, small_run
 
 # fp32, so that one process and two agree to rounding; no stability term, whose random motions

@@ -15,7 +15,7 @@ import fastnst
 from fastnst import FastNSTError
 from fastnst.cli import infer_main, train_main
 
-from .conftest import make_clip, random_image, run_cli
+from .helpers import make_clip, random_image, run_cli
 
 TINY = ["--image-size", "32", "--batch-size", "2", "--loss-net", "vgg16", "--loss-weights", "random",
         "--workers", "0", "--style-size", "64", "--no-progress"]

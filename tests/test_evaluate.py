@@ -8,7 +8,7 @@ from fastnst.checkpoint import atomic_save, build_checkpoint
 from fastnst.cli import evaluate_main
 from fastnst.model import TransformerNet
 
-from .conftest import random_image, run_cli
+from .helpers import random_image, run_cli
 
 RANDOM_VGG = dict(size=32, loss_weights="random", style_size=32)
 LAYERS = ["style_relu1_2", "style_relu2_2", "style_relu3_3", "style_relu4_3"]

@@ -13,8 +13,8 @@ from fastnst.errors import FastNSTError
 from fastnst.inference.export import export_onnx, export_torchscript
 from fastnst.inference.onnx_runtime import OnnxStylizer, cached_onnx_path
 
-from .conftest import contrasty_net as net
-from .conftest import random_image
+from .helpers import contrasty_net as net
+from .helpers import random_image
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")

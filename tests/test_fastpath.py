@@ -13,7 +13,7 @@ from fastnst.inference.tiling import WholeImageNorm
 from fastnst.video.frames import FrameStylizer
 from fastnst.inference import StylizeOptions, Stylizer
 
-from .conftest import contrasty_net, random_image
+from .helpers import contrasty_net, random_image
 
 CPU = torch.device("cpu")
 

@@ -4,7 +4,7 @@ import numpy as np
 from fastnst.cli import flicker_main
 from fastnst.video.flicker import optical_flow, visible_in_both, warping_error
 
-from .conftest import make_clip
+from .helpers import make_clip
 
 
 def texture(height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -3,7 +3,10 @@ import shutil
 
 from PIL import Image
 
-from .conftest import ROOT
+import fastnst
+from fastnst.checkpoint import atomic_save, build_checkpoint
+
+from .helpers import ROOT, THREE_STYLE_NAMES, random_image, three_style_net
 
 spec = importlib.util.spec_from_file_location("gallery", ROOT / "scripts" / "gallery.py")
 gallery = importlib.util.module_from_spec(spec)
@@ -26,8 +29,6 @@ def test_one_small_figure_per_checkpoint_and_markdown(tmp_path, ckpt_file, photo
 
 
 def test_style_image_from_styles_folder_else_thumbnail(tmp_path, ckpt_file, style_file):
-    import fastnst
-
     checkpoint = fastnst.load_checkpoint(ckpt_file)
     assert gallery.style_image_for(checkpoint, style_file.parent).size == Image.open(style_file).size
     assert gallery.style_image_for(checkpoint, tmp_path / "none").size == checkpoint.style_thumbnail.size
@@ -47,13 +48,8 @@ def test_no_checkpoints_is_one_line(tmp_path, capsys):
 
 
 def test_a_net_of_several_styles_gets_a_column_per_style_under_its_style_images(tmp_path, photo_dir):
-    from fastnst.checkpoint import atomic_save, build_checkpoint
-
-    from .test_multistyle import NAMES, three_style_net
-    from .conftest import random_image
-
     ckpt = atomic_save(build_checkpoint(three_style_net(), styles=[(n, random_image(30, 20, seed=i))
-                                                                   for i, n in enumerate(NAMES)],
+                                                                   for i, n in enumerate(THREE_STYLE_NAMES)],
                                         train_args={}, loss={}, step=0), tmp_path / "three.pt")
     out = tmp_path / "gallery"
     assert gallery.main([str(ckpt), "--content", str(photo_dir), "--out", str(out), "--images", "2", "--size", "48",

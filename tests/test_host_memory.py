@@ -13,7 +13,7 @@ from fastnst import host_memory
 from fastnst.host_memory import keep_host_memory
 from fastnst.inference import FastStylizer
 
-from .conftest import ROOT, contrasty_net
+from .helpers import ROOT, contrasty_net
 
 pytestmark = pytest.mark.skipif(host_memory._glibc() is None, reason="needs glibc (Linux)")
 
@@ -39,24 +39,34 @@ def resident_bytes() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
-def faults_in_a_new_process(keep: bool) -> list[int]:
-    """faults_per_block(8) in a new Python process, within keep_host_memory() or not: a heap that no
-    earlier test has shaped (a big free chunk left in the middle of it would serve a block too)."""
-    code = ("import json, contextlib\n"
-            "from fastnst.host_memory import keep_host_memory\n"
-            "from tests.test_host_memory import faults_per_block\n"
-            f"with keep_host_memory() if {keep} else contextlib.nullcontext():\n"
-            "    print(json.dumps(faults_per_block(8)))\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.splitlines()[-1])
+def faults_in_new_processes() -> dict[bool, list[int]]:
+    """faults_per_block(8) in a new Python process, within keep_host_memory() (True) and not (False):
+    a heap that no earlier test has shaped (a big free chunk left in the middle of it would serve a
+    block too). Both processes run at once: their start (importing fastnst) is most of the time."""
+    def start(keep: bool) -> subprocess.Popen:
+        code = ("import json, contextlib\n"
+                "from fastnst.host_memory import keep_host_memory\n"
+                "from tests.test_host_memory import faults_per_block\n"
+                f"with keep_host_memory() if {keep} else contextlib.nullcontext():\n"
+                "    print(json.dumps(faults_per_block(8)))\n")
+        return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    faults = {}
+    for keep, child in [(keep, start(keep)) for keep in (False, True)]:
+        out, err = child.communicate()
+        assert child.returncode == 0, err
+        faults[keep] = json.loads(out.splitlines()[-1])
+    return faults
 
 
 def test_a_freed_block_is_reused_without_page_faults_while_kept():
     pages = BLOCK // resource.getpagesize()
-    assert min(faults_in_a_new_process(keep=False)) > pages // 2  # glibc's default: every big block is fresh pages
+    faults = faults_in_new_processes()
+    assert min(faults[False]) > pages // 2  # glibc's default: every big block is fresh pages
     # The heap grows over the first blocks (a 64-byte-aligned block needs a little more than the one
     # freed), then the same pages serve every next one.
-    assert max(faults_in_a_new_process(keep=True)[4:]) < pages // 100
+    assert max(faults[True][4:]) < pages // 100
 
 
 def test_kept_memory_goes_back_when_the_outermost_user_leaves():
@@ -99,7 +109,7 @@ def test_a_folder_and_a_video_keep_memory_from_one_picture_to_the_next(monkeypat
     from fastnst.cli import infer_main
     from fastnst.video.writer import VideoWriter
 
-    from .conftest import make_clip
+    from .helpers import make_clip
 
     between = []  # whether memory is kept while a finished picture is saved, between two forward passes
     save, write = jobs.save_image, VideoWriter.write

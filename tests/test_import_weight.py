@@ -4,7 +4,7 @@ optimization, datasets, TensorBoard, the webcam window) are imported where they 
 import subprocess
 import sys
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 ON_USE = ("av", "cv2", "onnx", "onnxruntime", "scipy", "datasets", "tensorboard", "tkinter")
 

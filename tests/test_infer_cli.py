@@ -7,7 +7,7 @@ import torch
 from fastnst.inference import preserve_colors
 from fastnst.cli import infer_main
 
-from .conftest import random_image, run_cli
+from .helpers import random_image, run_cli
 
 
 def run(capsys, *argv):

@@ -9,7 +9,7 @@ from fastnst.checkpoint import Checkpoint, atomic_save, build_checkpoint, load_c
 from fastnst.cli import infer_main
 from fastnst.images import to_tensor
 
-from .conftest import contrasty_net, random_image, run_cli
+from .helpers import contrasty_net, random_image, run_cli
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -85,7 +85,7 @@ def test_infer_precision_int8_calibrates_on_its_inputs(tmp_path, net_file, capsy
 
 
 def test_int8_blends_the_styles_of_a_net_of_several(tmp_path):
-    from .test_multistyle import NAMES, three_style_net
+    from .helpers import THREE_STYLE_NAMES as NAMES, three_style_net
 
     from fastnst.inference.int8 import quantize
     from fastnst.inference import parse_style

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 # Each group of modules, lowest first; one rank may hold several groups that must not meet.
 LAYERS = [

@@ -8,7 +8,7 @@ from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.errors import FastNSTError
 from fastnst.model import ModelConfig, TransformerNet
 
-from .conftest import random_image
+from .helpers import random_image
 
 
 def light_net(seed: int = 0) -> TransformerNet:

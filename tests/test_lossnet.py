@@ -7,7 +7,7 @@ from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
 from fastnst.loss.vgg import LossNet, layer_names, vgg_features
 
-from .conftest import VGG19_WEIGHTS
+from .helpers import VGG19_WEIGHTS
 
 
 def test_layer_names_follow_the_vgg_paper():

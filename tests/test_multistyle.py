@@ -11,23 +11,11 @@ from fastnst.cli import infer_main, info_main
 from fastnst.errors import FastNSTError
 from fastnst.images import to_tensor
 from fastnst.inference import Stylizer, parse_style
-from fastnst.model import ModelConfig, TransformerNet, one_hot
+from fastnst.model import one_hot
 from fastnst.training.styles import build_net
 
-from .conftest import random_image, run_cli
+from .helpers import THREE_STYLE_NAMES as NAMES, random_image, run_cli, three_style_net
 from .train_helpers import small_run
-NAMES = ["mosaic", "candy", "udnie"]
-
-
-def three_style_net(seed: int = 0) -> TransformerNet:
-    """A net of three styles whose norms differ clearly from style to style."""
-    torch.manual_seed(seed)
-    net = TransformerNet(ModelConfig(num_styles=3)).eval()
-    with torch.no_grad():
-        for norm in net.norms():
-            norm.weight.normal_(1.0, 0.5)
-            norm.bias.normal_(0.0, 0.5)
-    return net
 
 
 @pytest.fixture
@@ -107,7 +95,7 @@ def test_list_styles_and_info_say_what_a_checkpoint_holds(three_styles, ckpt_fil
 
 
 def test_a_video_takes_the_style_choice_too(tmp_path, three_styles):
-    from .conftest import make_clip
+    from .helpers import make_clip
     import av
     import numpy as np
 

@@ -10,7 +10,7 @@ from fastnst.loss import LossConfig
 from fastnst.images import resize_long_side
 from fastnst.training import TrainConfig
 
-from .conftest import random_image, run_cli
+from .helpers import random_image, run_cli
 
 TINY = dict(size=32, loss_net="vgg16", loss_weights="random", style_size=32)
 

@@ -12,8 +12,8 @@ from fastnst.errors import FastNSTError
 from fastnst.inference import FastStylizer
 from fastnst.inference.tiling import blend_weights, stylize_tiled, tile_cores, tile_starts
 
-from .conftest import random_image
-from .test_fastpath import net
+from .helpers import random_image
+from .helpers import contrasty_net as net
 
 
 @pytest.mark.parametrize("length,tile,overlap", [(1921, 1024, 128), (5000, 1024, 128), (1030, 1024, 128),

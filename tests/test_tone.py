@@ -12,7 +12,7 @@ from fastnst.inference import StylizeOptions, Stylizer
 from fastnst.inference.tone import luminance, tone_stats
 from fastnst.video.frames import FrameStylizer
 
-from .conftest import contrasty_net, make_clip, run_cli
+from .helpers import contrasty_net, make_clip, run_cli
 
 CPU = torch.device("cpu")
 

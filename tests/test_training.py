@@ -6,7 +6,7 @@ import fastnst
 from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
 
-from .conftest import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared
+from .helpers import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared
 from .train_helpers import as_flags, small_run
 
 

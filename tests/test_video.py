@@ -11,7 +11,7 @@ from fastnst.video.jobs import expand_inputs
 from fastnst.video.frames import FrameStylizer
 from fastnst.video.writer import FrameClock
 
-from .conftest import NTSC_FILM, SHARED, make_clip, random_image, run_cli
+from .helpers import NTSC_FILM, SHARED, make_clip, random_image, run_cli
 
 VIDEO_DIR = SHARED / "data" / "video"
 def describe(path: Path) -> dict:

@@ -5,7 +5,7 @@ import sys
 
 from PIL import Image
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))  # it imports evaluate_all and gallery from beside it
 spec = importlib.util.spec_from_file_location("vs_arbitrary", ROOT / "scripts" / "vs_arbitrary.py")

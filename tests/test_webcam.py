@@ -22,7 +22,7 @@ from fastnst.video import window as window_module
 from fastnst.cli import infer_main
 from fastnst.model import TransformerNet
 
-from .conftest import ROOT, make_clip, run_cli
+from .helpers import ROOT, make_clip, run_cli
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ def test_the_real_window_under_a_virtual_x_server_takes_keys(tmp_path, ckpt_file
 
 
 def test_n_steps_through_the_styles_of_one_network_and_names_each(tmp_path, capsys, monkeypatch):
-    from .test_multistyle import NAMES, three_style_net
+    from .helpers import THREE_STYLE_NAMES as NAMES, three_style_net
 
     three = atomic_save(build_checkpoint(three_style_net(), styles=[(n, None) for n in NAMES], train_args={},
                                         loss={}, step=0), tmp_path / "three.pt")
