@@ -30,7 +30,7 @@ from PIL import Image
 
 from .compat import format_1_loss_options
 from .errors import FastNSTError, first_line
-from .files import atomic_path, load_torch_file
+from .files import atomic_path, load_torch_file, safe_name, unique_names
 from .model import ModelConfig, TransformerNet
 
 FORMAT_VERSION = 3  # written for nets of several styles; one-style nets are still written as format 2
@@ -141,8 +141,9 @@ def parse_checkpoint(raw: dict[str, Any], path: Path) -> Checkpoint:
             config, state, kind = ModelConfig.from_dict(raw["model_config"]), raw["model"], "fastnst"
             state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
             styles = raw.get("styles") or [raw.get("style") or {}]
-            names = [style.get("name") or (path.stem if len(styles) == 1 else f"style{i}")
-                     for i, style in enumerate(styles)]
+            # Names become parts of output file names: made safe ("../x" is "_x") and told apart.
+            names = unique_names([safe_name(style.get("name") or (path.stem if len(styles) == 1 else ""), f"style{i}")
+                                  for i, style in enumerate(styles)])
             thumbnails = [Image.fromarray(s["thumbnail"].numpy()) if s.get("thumbnail") is not None else None
                           for s in styles]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -150,7 +151,7 @@ def parse_checkpoint(raw: dict[str, Any], path: Path) -> Checkpoint:
             raise FastNSTError(f"{path}: a damaged fastnst checkpoint ({missing})") from None
     elif "conv1.conv2d.weight" in raw and "deconv3.conv2d.weight" in raw:
         config, state = _from_example_state_dict(raw)
-        kind, names, thumbnails = "pytorch-example", [path.stem], [None]
+        kind, names, thumbnails = "pytorch-example", [safe_name(path.stem, "style0")], [None]
     else:
         raise FastNSTError(f"{path} is not a fastnst checkpoint or a TransformerNet state dict")
 

@@ -4,6 +4,7 @@ resized by their long side, written atomically."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import torch
@@ -86,15 +87,16 @@ def resize_long_side(image: Image.Image, long_side: int | None, enlarge: bool = 
     return image if size == image.size else image.resize(size, Image.Resampling.LANCZOS)
 
 
-def save_image(image: Image.Image, path: str | Path) -> None:
-    """Write to a temporary file beside `path`, then rename: never a half-written image."""
+def save_image(image: Image.Image, path: str | Path, inputs: Iterable[object] = ()) -> None:
+    """Write to a temporary file beside `path`, then rename: never a half-written image.
+    inputs: files it must not replace (a FastNSTError instead), such as the photo it came from."""
     path = Path(path)
     fmt = SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise FastNSTError(f"{path}: unsupported output extension (use .jpg, .png, .webp or .bmp)")
     if fmt in ("JPEG", "BMP") and image.mode == "RGBA":
         image = image.convert("RGB")  # these formats have no alpha
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs) as tmp:
         image.save(tmp, format=fmt, **({"quality": 95} if fmt in ("JPEG", "WEBP") else {}))
 
 

@@ -30,7 +30,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--vs-optimizer", choices=OPTIMIZERS, default="lbfgs", help="default lbfgs")
     p.add_argument("--vs-lr", type=float, help=f"Adam's step size (default {ADAM_LR:g})")
     add_device_argument(p)
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar")
     add_loss_arguments(p, unset="the checkpoint's (its loss network, layers and training weights)")
     return p
 

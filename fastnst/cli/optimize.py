@@ -30,7 +30,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise start (default 0)")
     add_device_argument(p)
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar")
     add_loss_arguments(p)
     return p
 

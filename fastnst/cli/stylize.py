@@ -13,6 +13,7 @@ from ..device import BACKENDS, DEVICE_HELP, INFERENCE_PRECISIONS
 from ..errors import FastNSTError
 from ..inference import StylizeOptions
 from ..inference.tiling import DEFAULT_TILE
+from ..progress import show_progress
 from ..video.jobs import plan_jobs
 from ..video.writer import DEFAULT_CRF, DEFAULT_PRESET, PRESETS
 from .common import flag_message, run, say
@@ -83,20 +84,23 @@ def _stylize_files(args: argparse.Namespace, options: StylizeOptions) -> int:
                      precision=args.precision, backend=args.backend, compile=args.compile, tile=args.tile)
     for message in jobs.errors:
         say(f"error: {message}")
-    failed = len(jobs.errors)
+    # A bar only on a terminal (in a log its carriage returns would glue the error lines to it).
     results = tqdm(jobs.run(options), total=len(jobs.jobs), desc=f"stylize {jobs.names}", unit="img",
-                   disable=len(jobs.jobs) < 2)
+                   disable=len(jobs.jobs) < 2 or not show_progress())
+    failed_inputs, reported = set(), {}
     for job, error in results:
         if error is not None:
-            say(f"error: {flag_message(error)}")
-            failed += 1
+            failed_inputs.add(job.source)
+            if id(error) not in reported:  # an unreadable input comes once per style: said once
+                reported[id(error)] = error
+                say(f"error: {flag_message(error)}")
         elif jobs.many:
             tqdm.write(f"{job.source} -> {job.target}")
         else:
             print(f"{job.source} -> {job.target}")
-    if failed:
-        what = "output(s)" if len(jobs.stylizers) > 1 else "input(s)"
-        say(f"{failed} of {len(jobs.jobs) + len(jobs.errors)} {what} failed")
+    failed = len(failed_inputs) + len(jobs.errors)
+    if failed:  # inputs, not input x style outputs
+        say(f"{failed} of {jobs.inputs + len(jobs.errors)} input(s) failed")
         return 1
     return 0
 

@@ -75,9 +75,10 @@ class ExportStylesNet(nn.Module):
         return y[:, :, :h, :w]
 
 
-def _atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
-    """write(tmp) then rename to path: an interrupted export never leaves a damaged file."""
-    with atomic_path(path) as tmp:
+def _atomic_write(path: str | Path, write: Callable[[str], None], checkpoint: object = None) -> Path:
+    """write(tmp) then rename to path: an interrupted export never leaves a damaged file, nor
+    replaces the checkpoint it came from (given as a path)."""
+    with atomic_path(path, [checkpoint]) as tmp:
         write(str(tmp))
     return Path(path)
 
@@ -119,7 +120,7 @@ def export_onnx(checkpoint: Checkpoint | str | Path, path: str | Path, opset: in
         onnx.save(proto, tmp)
 
     try:
-        return _atomic_write(path, write)
+        return _atomic_write(path, write, ckpt.path)
     except FastNSTError:
         raise
     except Exception as exc:
@@ -148,4 +149,4 @@ def export_torchscript(checkpoint: Checkpoint | str | Path, path: str | Path) ->
             warnings.simplefilter("ignore")
             torch.jit.save(scripted, tmp, _extra_files=extra)
 
-    return _atomic_write(path, write)
+    return _atomic_write(path, write, ckpt.path)

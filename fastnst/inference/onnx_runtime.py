@@ -19,6 +19,7 @@ import torch
 
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, first_line
+from ..files import safe_name, unique_names
 from .export import MIN_SIDE, OPSET, export_onnx
 
 
@@ -45,7 +46,10 @@ class OnnxStylizer:
         self.input_name = self.session.get_inputs()[0].name
         meta = self.session.get_modelmeta().custom_metadata_map
         self.style_name = meta.get("style_name") or Path(path).stem
-        self.style_names = json.loads(meta["style_names"]) if "style_names" in meta else [self.style_name]
+        names = json.loads(meta["style_names"]) if "style_names" in meta else [self.style_name]
+        # Names become parts of output file names: made safe and told apart, as checkpoint.py does.
+        self.style_names = unique_names([safe_name(n, f"style{i}") for i, n in enumerate(names)])
+        self.style_name = "+".join(self.style_names)
         self.takes_style = len(self.session.get_inputs()) > 1
         self.style_weights: np.ndarray | None = None  # None: the first style
 

@@ -23,6 +23,7 @@ from ..checkpoint import Checkpoint, load_checkpoint
 from ..device import resolve_device
 from ..errors import FastNSTError
 from ..files import atomic_path
+from ..progress import show_progress
 from ..images import image_files, open_rgb, resize_long_side, to_tensor
 from ..inference.styles import parse_style, select_style
 from ..loss import RANDOM_WEIGHTS, LossConfig, Objective
@@ -63,7 +64,8 @@ def _mean(values: list[float]) -> float:
 def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: str | Path | None = None, *,
              size: int | None = 256, images: int | None = None, vs_optimize: int | None = None, vs_init: str = "noise",
              vs_optimizer: str = "lbfgs", vs_lr: float | None = None, device: str | torch.device = "auto",
-             progress: bool = False, net_style: str | int | None = None, **loss_overrides: Any) -> dict[str, Any]:
+             progress: bool | None = False, net_style: str | int | None = None,
+             **loss_overrides: Any) -> dict[str, Any]:
     """Losses and speed of a network's outputs on a folder of photos (or one photo).
 
     Args:
@@ -106,7 +108,7 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
     model = select_style(ckpt.model, choice).to(dev).eval()
 
     results = []
-    for path in tqdm(files, desc=f"evaluate {choice.label}", unit="img", disable=not progress):
+    for path in tqdm(files, desc=f"evaluate {choice.label}", unit="img", disable=not show_progress(progress)):
         photo = to_tensor(resize_long_side(open_rgb(path), size, enlarge=True)).to(dev)
         with torch.inference_mode():
             if not results:

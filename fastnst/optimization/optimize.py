@@ -21,6 +21,8 @@ from tqdm import tqdm
 
 from ..device import resolve_device
 from ..errors import FastNSTError
+from ..files import refuse_overwrite
+from ..progress import show_progress
 from ..images import SAVE_FORMATS, open_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
 from ..inference import preserve_colors
 from ..loss import LossConfig, Objective
@@ -73,7 +75,7 @@ def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int,
                      optimizer: str = "lbfgs", lr: float | None = None, seed: int = 0,
                      stop_below: float | None = None,
                      on_step: Callable[[int, torch.Tensor], None] | None = None,
-                     progress: bool = False) -> tuple[torch.Tensor, list[dict[str, float]]]:
+                     progress: bool | None = False) -> tuple[torch.Tensor, list[dict[str, float]]]:
     """Minimise `objective` over the pixels, kept in [0, 1], of one 1x3xHxW image that should keep
     `content`.
 
@@ -96,7 +98,8 @@ def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int,
     history: list[dict[str, float]] = []
     best = {"total": math.inf, "image": None}  # L-BFGS's line search tries points worse than the last
     start = time.perf_counter()
-    bar = tqdm(total=steps, desc=f"optimize ({optimizer})", unit="step", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=steps, desc=f"optimize ({optimizer})", unit="step", disable=not show_progress(progress),
+               dynamic_ncols=True)
 
     def evaluate() -> float:
         """The loss of the current image, recorded, and its gradient in image.grad."""
@@ -168,7 +171,7 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
              output: str | Path | None = None, steps: int = 300, size: int | None = 512,
              init: str = "content", optimizer: str = "lbfgs", lr: float | None = None,
              save_every: int | None = None, preserve_color: bool = False, device: str | torch.device = "auto",
-             seed: int = 0, progress: bool = False, return_history: bool = False,
+             seed: int = 0, progress: bool | None = False, return_history: bool = False,
              **loss_options: Any) -> Image.Image | tuple[Image.Image, list[dict[str, float]]]:
     """Stylize one image by optimizing its pixels (Gatys et al.), with training's loss.
 
@@ -185,7 +188,7 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
         preserve_color: keep the photo's colours, transfer only luminance.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
         seed: for the noise start.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (None: only when stderr is a terminal).
         return_history: also return the loss history (see run_optimization).
         **loss_options: LossConfig fields, as in training (loss_net, loss_weights, content_layers,
             style_layers, style_layer_weights, content_weight, style_weight, tv_weight, style_size),
@@ -203,9 +206,7 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
     if output is not None:
         if output.suffix.lower() not in SAVE_FORMATS:
             raise FastNSTError(f"{output}: unsupported output extension (use .jpg, .png, .webp or .bmp)")
-        inputs = [Path(p).resolve() for p in (content, style) if isinstance(p, (str, Path))]
-        if output.resolve() in inputs:
-            raise FastNSTError(f"the output {output} would overwrite an input; choose another -o")
+        refuse_overwrite(output, [content, style])  # also a hard link to one
 
     rgb, alpha = open_image(content) if isinstance(content, (str, Path)) else to_rgb(content)
     rgb = resize_long_side(rgb, size, enlarge=True)
@@ -229,6 +230,6 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
                                       seed=seed, on_step=save_intermediate, progress=progress)
     result = finish(image)
     if output is not None:
-        save_image(result, output)
+        save_image(result, output, inputs=[content, style])
     return (result, history) if return_history else result
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..device import PRECISIONS
 from ..errors import FastNSTError
+from ..files import safe_name
 from ..loss import LossConfig
 from ..model import ARCHS
 from .data import DEFAULT_DATASET
@@ -51,7 +52,7 @@ class TrainConfig(LossConfig):
     init: str | None = None              # start from this trained net's weights (any fastnst or PyTorch-example
                                          # checkpoint; its architecture too), with a fresh optimizer
     only_norms: bool = False             # with init: add the styles to the init net's, training only their norms
-    progress: bool = True
+    progress: bool | None = None          # a progress bar; None: only when stderr is a terminal
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -64,7 +65,7 @@ class TrainConfig(LossConfig):
 
     @property
     def style_name(self) -> str:
-        return styles_name([Path(p).stem for p in self.style_paths])
+        return styles_name([safe_name(Path(p).stem, f"style{i}") for i, p in enumerate(self.style_paths)])
 
     def check(self) -> None:
         super().check()

@@ -11,6 +11,8 @@ import torch
 import torchvision
 from tqdm import tqdm
 
+from ..progress import show_progress
+
 from ..images import to_tensor
 from ..model import one_hot
 from . import distributed
@@ -43,7 +45,7 @@ class TrainLogger:
         # Sample tiles of at least 256 px, whatever the crop size: readable in TensorBoard's grid.
         self.samples = sample_batch(config.data, config.val_dir, max(config.image_size, 256)) if main else None
         self.bar = tqdm(total=total_steps, initial=start_step, desc=f"train {config.style_name}", unit="step",
-                        disable=not (config.progress and main), dynamic_ncols=True)
+                        disable=not (show_progress(config.progress) and main), dynamic_ncols=True)
         self.plain_lines = self.bar.disable and main  # without a bar (a log file, a cluster job) a line instead
         self.latest: dict[int, dict[str, torch.Tensor]] = {}  # each style's loss terms at its last step
         self.logs: dict[str, float] = {}

@@ -38,7 +38,7 @@ def resumed_options(resumed: ckpt.Checkpoint) -> dict[str, Any]:
     """The options a resumed run goes on with, unless given again: the stored ones, in today's
     names, and its logs and checkpoint where they were."""
     stored = resumed_run_options({**resumed.train_args, **resumed.loss})
-    stored = {k: v for k, v in stored.items() if k in TrainConfig.field_names()}
+    stored = {k: v for k, v in stored.items() if k in TrainConfig.field_names() and k != "progress"}  # this terminal's
     stored.setdefault("logdir", str(resumed.path.parent))
     stored.setdefault("ckpt_path", str(resumed.path))
     return stored

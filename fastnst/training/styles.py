@@ -18,6 +18,7 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError
+from ..files import safe_name
 from ..model import ModelConfig, TransformerNet
 
 
@@ -44,7 +45,8 @@ class StyleSet:
 
 
 def style_names(paths: list[str]) -> list[str]:
-    names = [Path(p).stem for p in paths]
+    """The styles' names: their files' stems, made safe as parts of output file names."""
+    names = [safe_name(Path(p).stem, f"style{i}") for i, p in enumerate(paths)]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise FastNSTError(f"two style images share the name {repeated[0]}: rename one (a style is chosen by name)")

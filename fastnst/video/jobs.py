@@ -6,7 +6,8 @@
 
 The policy: folders are searched for images and videos, skipping our own earlier outputs (a name
 ending in _<style>); each output is named <name>_<style>.<ext> beside its input, or in an output
-folder; an output never overwrites an input; one failed file does not stop the rest; int8
+folder; an output never overwrites an input (nor a hard link to one); one failed file does not
+stop the rest, and an unreadable one is read and reported once, not once per style; int8
 calibrates on the first inputs.
 """
 
@@ -21,7 +22,7 @@ from PIL import Image
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError, first_line
 from ..host_memory import keep_host_memory
-from ..images import IMAGE_EXTENSIONS, find_images, open_rgb, save_image
+from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer, choose_runtime, parse_style
 from .pipeline import stylize_video
 from .reader import find_videos, is_video, output_extension, read_frames
@@ -83,6 +84,24 @@ def calibration_photos(files: list[Found], count: int = CALIBRATION_PHOTOS) -> l
     return photos
 
 
+def _open_picture(path: Path) -> Image.Image:
+    """The image as Stylizer.stylize reads a path (EXIF orientation applied, transparency kept),
+    opened once for all the styles it is stylized in."""
+    rgb, alpha = open_image(path)
+    if alpha is not None:
+        rgb.putalpha(alpha)
+    return rgb
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """(device, inode): the same for every name of one file; None if it does not exist."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
 @dataclass
 class Job:
     source: Path
@@ -105,19 +124,46 @@ class Jobs:
         labels = [s.label for s in self.stylizers]
         return "+".join(labels) if len(labels) <= 3 else f"{len(labels)} styles"
 
+    @property
+    def inputs(self) -> int:
+        """How many input files the jobs stylize (each in one or more styles)."""
+        return len({job.source for job in self.jobs})
+
     def run(self, options: StylizeOptions) -> Iterator[tuple[Job, FastNSTError | None]]:
-        """Stylize each job in turn; yields it with None, or with the error that stopped it."""
+        """Stylize each job in turn; yields it with None, or with the error that stopped it.
+
+        An input that cannot be read is read once: the jobs of its other styles are yielded with
+        the same error object, not tried again (report an error object once).
+        """
         inputs = {job.source.resolve() for job in self.jobs}
+        linked = {_file_id(job.source) for job in self.jobs} - {None}  # hard links: another name, same file
+        unreadable: dict[Path, FastNSTError] = {}
+        picture: tuple[Path, Image.Image] | None = None  # the image being stylized in each style
         with keep_host_memory():  # each photo reuses the memory of the one before
             for job in self.jobs:
+                if job.source in unreadable:
+                    yield job, unreadable[job.source]
+                    continue
                 try:
-                    if job.target.resolve() in inputs:
+                    if job.target.resolve() in inputs or _file_id(job.target) in linked:
                         raise OptionError(f"{job.source}: the output {job.target} would overwrite an input; "
                                           f"choose another {{output}}")
                     if is_video(job.source):
-                        stylize_video(job.source, job.target, job.stylizer, options)
+                        try:
+                            stylize_video(job.source, job.target, job.stylizer, options)
+                        except FastNSTError as exc:  # about the input (it names it first): no other style reads it
+                            if str(exc).startswith(f"{job.source}: "):
+                                unreadable[job.source] = exc
+                            raise
                     else:
-                        save_image(job.stylizer.stylize(job.source, options), job.target)
+                        if picture is None or picture[0] != job.source:
+                            picture = None
+                            try:
+                                picture = (job.source, _open_picture(job.source))
+                            except FastNSTError as exc:
+                                unreadable[job.source] = exc
+                                raise
+                        save_image(job.stylizer.stylize(picture[1], options), job.target, inputs=[job.source])
                 except FastNSTError as exc:
                     yield job, exc
                     continue

@@ -33,6 +33,7 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, first_line
+from ..files import refuse_overwrite
 from ..host_memory import keep_host_memory
 from ..images import fit_size, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer
@@ -172,7 +173,8 @@ class _Session:
                     if recorder is None:  # a camera: milliseconds of wall clock; a file: its own frame numbers
                         recorder = VideoWriter(self.output, styled.shape[1], styled.shape[0], rate=self.rate,
                                                time_base=1 / self.rate if self.is_file else Fraction(1, 1000),
-                                               crf=self.crf, preset=self.preset)
+                                               crf=self.crf, preset=self.preset,
+                                               inputs=[self.source] if self.is_file else ())
                         record_start = now
                     pts = self.count if self.is_file else max(round((now - record_start) * 1000), last_pts + 1)
                     recorder.write(styled, pts)
@@ -278,7 +280,8 @@ class _Session:
             return
         path = self.snapshot_dir / f"{frame.name}_{datetime.now():%Y%m%d-%H%M%S}_{frame.index}.png"
         try:
-            save_image(Image.fromarray(self.view(frame, caption=False)), path)
+            save_image(Image.fromarray(self.view(frame, caption=False)), path,
+                       inputs=[self.source] if self.is_file else ())
         except (OSError, FastNSTError) as exc:
             self.feedback(f"snapshot failed: {first_line(exc)}")
             self.say(f"warning: snapshot {path}: {first_line(exc)}")
@@ -316,6 +319,9 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
     if precision == "int8":
         raise OptionError("{precision} int8 is for images and videos (it calibrates on them); the webcam "
                           "takes auto, fp32 or bf16")
+    camera_file = None if str(source).isdigit() else str(source)
+    if output is not None:  # a recording never replaces the video played or a checkpoint
+        refuse_overwrite(output, [camera_file, *models])
     capture, is_file, rate = open_capture(source)  # what is wrong with the camera first, then the display
     try:
         if window:

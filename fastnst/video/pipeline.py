@@ -28,6 +28,8 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError
+from ..files import refuse_overwrite
+from ..progress import show_progress
 from ..host_memory import keep_host_memory
 from ..inference import StylizeOptions, Stylizer
 from ..inference.stylizer import stylizer_and_options
@@ -128,6 +130,7 @@ def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Chec
     is written; with allow_partial the frames read are written, with a warning.
     """
     source, target = Path(source), Path(target)
+    refuse_overwrite(target, [source, model])  # before any work; the writer checks again when it opens
     stylizer, options = stylizer_and_options(model, options, arguments, lambda: [_first_frame(source)])
     batch_size, limit = options.batch_size, options.frames
     crf = DEFAULT_CRF if options.crf is None else options.crf
@@ -155,7 +158,8 @@ def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Chec
                     writer = VideoWriter(target, item.rgb.shape[1], item.rgb.shape[0], rate=info.fps,
                                          time_base=clock.time_base, crf=crf, preset=preset,
                                          audio_from=source if info.audio_streams else None,
-                                         display_matrix=item.display_matrix, metadata=info.metadata)
+                                         display_matrix=item.display_matrix, metadata=info.metadata,
+                                         inputs=[source])
                 writer.write(item.rgb, clock(item.pts))
             audio_end = float(clock.last * clock.time_base + 1 / info.fps) if item.cut_short else None
             return writer.close(audio_end)
@@ -168,7 +172,7 @@ def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Chec
     expected = info.frames or (round(info.duration * info.fps) if info.duration else None)  # mkv: no count
     total = min(limit, expected) if limit and expected else (limit or expected)
     bar = tqdm(total=total, desc=source.name, unit="frame", dynamic_ncols=True,
-               disable=None if progress is None else not progress)
+               disable=not show_progress(progress))
     count = 0
     with keep_host_memory():  # each frame reuses the previous frame's memory
         try:

@@ -6,15 +6,14 @@ from __future__ import annotations
 import io
 import logging
 import math
-import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from ..errors import FastNSTError, first_line
+from ..files import commit, temporary_path
 from .reader import NO_H264, VIDEO_EXTENSIONS, load_av
 
 if TYPE_CHECKING:
@@ -139,7 +138,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, width: int, height: int, *, rate: Fraction, time_base: Fraction,
                  crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET, audio_from: Path | None = None,
                  display_matrix: list[int] | None = None,
-                 metadata: dict[str, str] | None = None) -> None:
+                 metadata: dict[str, str] | None = None, inputs: Sequence[str | Path | None] = ()) -> None:
         av = load_av()
         self.path = Path(path)
         if self.path.suffix.lower() not in VIDEO_EXTENSIONS - NO_H264:
@@ -152,10 +151,8 @@ class VideoWriter:
         if (self.width, self.height) != (width, height):
             log.warning("%s: %dx%d is odd; written as %dx%d (H.264 4:2:0 needs even sides)",
                         self.path.name, width, height, self.width, self.height)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=self.path.suffix, dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        # The input being read (audio_from) and any other `inputs` are never replaced.
+        self.tmp = temporary_path(self.path, [audio_from, *inputs])
         self.audio: _Audio | None = None
         self.frames = 0
         try:
@@ -210,7 +207,7 @@ class VideoWriter:
             if self.audio is not None:
                 self.audio.close(audio_end)
             self.output.close()
-            os.replace(self.tmp, self.path)
+            commit(self.tmp, self.path)
         except BaseException as exc:
             self.abort()
             if isinstance(exc, av.error.FFmpegError):
