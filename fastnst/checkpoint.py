@@ -72,10 +72,33 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            writer = _KeepsWriteErrors(f)
+            try:
+                torch.save(obj, writer)
+            except RuntimeError:  # torch's serializer words a failed write "unexpected pos ..."
+                if writer.error is not None:
+                    raise writer.error from None  # the OS's reason: disk full, quota, I/O error
+                raise
             f.flush()
             os.fsync(f.fileno())
     return path
+
+
+class _KeepsWriteErrors:
+    """A file for torch.save that keeps the OSError of a failed write, which torch replaces with its own words."""
+
+    def __init__(self, file: Any) -> None:
+        self.file, self.error = file, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def build_checkpoint(model: TransformerNet, *, styles: list[tuple[str, Image.Image | None]],

@@ -8,12 +8,17 @@ import signal
 import threading
 import time
 
+import av
 import pytest
 import torch
+from PIL import Image
 
-from fastnst.cli import train_main
+import fastnst.checkpoint
+from fastnst.cli import export_main, infer_main, train_main
+from fastnst.errors import first_line
+from fastnst.video.writer import _Audio
 
-from .conftest import run_cli
+from .conftest import make_clip, random_image, run_cli
 
 TINY = ["--image-size", "32", "--batch-size", "2", "--loss-net", "vgg16", "--loss-weights", "random",
         "--workers", "0", "--style-size", "64", "--no-progress"]
@@ -64,3 +69,108 @@ def test_a_second_run_into_the_same_logdir_is_refused_before_any_work(tmp_path, 
     # A run killed meanwhile holds nothing: the OS dropped its lock.
     assert run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--logdir", run,
                    "--steps", 1, *TINY)[0] == 0
+
+
+SERIALIZER_FULL = "[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598"
+
+
+class _FullDisk:
+    """A file that takes `room` bytes and then fails as a full disk does."""
+
+    def __init__(self, path, mode, room=2000):
+        self.file, self.room = open(path, mode), room
+
+    def write(self, data):
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.file.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.file, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.file.close()
+
+
+def test_disk_full_while_saving_a_training_checkpoint_says_no_space_not_the_serializers_internals(
+        tmp_path, photo_dir, style_file, capsys, monkeypatch):
+    run = tmp_path / "run"
+    argv = ["--style", style_file, "--data", photo_dir, "--logdir", run, "--ckpt-every", 1, *TINY]
+    assert run_cli(train_main, capsys, *argv, "--steps", 1)[0] == 0
+    kept = (run / "checkpoint.pt").read_bytes()
+    monkeypatch.setattr(fastnst.checkpoint, "open", _FullDisk, raising=False)  # the real torch.save, a full disk
+    code, _, err = run_cli(train_main, capsys, "--resume", run / "checkpoint.pt", "--steps", 3)
+    line = one_line(err)
+    assert code == 1 and "unexpected pos" not in line and "enforce" not in line
+    assert f"could not write the training checkpoint {run / 'checkpoint.pt'} at step 2 (no space left on device)" in line
+    assert (run / "checkpoint.pt").read_bytes() == kept and not list(run.glob(".*.tmp*"))
+
+
+@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, "No space left on device"), RuntimeError(SERIALIZER_FULL),
+                                   RuntimeError("[enforce fail at inline_container.cc:471] . PytorchStreamWriter "
+                                                "failed writing file data/0: file write failed")])
+def test_every_way_a_full_disk_is_reported_reads_no_space_left_on_device(error):
+    assert first_line(error) == "no space left on device"
+
+
+def test_disk_full_while_writing_an_image_names_the_input_and_the_output(tmp_path, photo_dir, ckpt_file, capsys,
+                                                                          monkeypatch):
+    def full(self, fp, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    code, _, err = run_cli(infer_main, capsys, photo_dir / "p0.jpg", "--ckpt", ckpt_file, "-o", tmp_path / "out.jpg")
+    assert code == 1
+    assert f"error: {photo_dir / 'p0.jpg'}: could not write {tmp_path / 'out.jpg'}: no space left on device" in err
+    assert not (tmp_path / "out.jpg").exists() and not list(tmp_path.glob(".*"))
+
+
+def test_disk_full_while_writing_a_video_names_it_and_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypatch):
+    clip = make_clip(tmp_path / "clip.mp4")
+
+    def full(self, seconds):
+        raise av.error.OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_Audio, "write_until", full)
+    code, _, err = run_cli(infer_main, capsys, clip, "--ckpt", ckpt_file, "-o", tmp_path / "out.mp4")
+    assert code == 1
+    assert f"error: {tmp_path / 'out.mp4'}: cannot write video: no space left on device" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "tiles.pt"]
+
+
+@pytest.mark.parametrize("kind", ["--onnx", "--torchscript"])
+def test_disk_full_while_exporting_says_so_and_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypatch, kind):
+    if kind == "--onnx":
+        onnx = pytest.importorskip("onnx")
+        pytest.importorskip("onnxscript")
+
+        def full(proto, f, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(onnx, "save", full)
+    else:
+        monkeypatch.setattr(type(tmp_path), "write_bytes", lambda self, data: (_ for _ in ()).throw(
+            OSError(errno.ENOSPC, "No space left on device")))
+    target = tmp_path / "exports" / "net.out"
+    code, _, err = run_cli(export_main, capsys, ckpt_file, kind, target)
+    line = one_line(err)
+    assert code == 1 and "no space left on device" in line and str(target) in line
+    assert not list(target.parent.iterdir())
+
+
+def test_disk_full_while_writing_tensorboard_logs_names_the_log_folder(tmp_path, photo_dir, style_file, capsys,
+                                                                       monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(SummaryWriter, "add_scalar", full)
+    run = tmp_path / "run"
+    code, _, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--logdir", run,
+                           "--steps", 2, *TINY)
+    assert code == 1 and one_line(err) == f"error: could not write the TensorBoard logs in {run} (no space left on device)"

@@ -89,13 +89,14 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
         state.load(resumed)  # last: after everything above that draws random numbers
     frozen = FrozenRows(model, styles.frozen)  # as loaded: the init's norms, or the resumed run's
     batches = endless(loader)
-    guard, logger = contextlib.ExitStack(), None
+    guard = contextlib.ExitStack()  # what the run holds, let go in reverse order at its end
     step = start_step
     try:
         if distributed.is_main():  # one run at a time writes to a log folder; then clear what a killed one left
             guard.enter_context(folder_lock(Path(config.logdir)))
             remove_stale_temporaries(ckpt_path, out_path)
         logger = TrainLogger(config, styles, Path(config.logdir), start_step, last_step, skipped)
+        guard.callback(logger.close)
         step_model.train()
         guard.enter_context(sigterm_raises())
         try:
@@ -126,8 +127,6 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
         state.export(out_path, config)
         logger.finish({**config.loss_only().to_dict(), **config.train_args()})
     finally:
-        if logger is not None:
-            logger.close()
         guard.close()
     distributed.barrier()  # no process returns before rank 0 has written the checkpoint
     return out_path
