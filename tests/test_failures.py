@@ -14,7 +14,11 @@ import torch
 from PIL import Image
 
 import fastnst.checkpoint
+from fastnst import FastNSTError
+from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import export_main, infer_main, train_main
+from fastnst.cli.info import main as info_main
+from fastnst.model import ModelConfig, TransformerNet
 from fastnst.errors import first_line
 from fastnst.video.writer import _Audio
 
@@ -174,3 +178,29 @@ def test_disk_full_while_writing_tensorboard_logs_names_the_log_folder(tmp_path,
     code, _, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--logdir", run,
                            "--steps", 2, *TINY)
     assert code == 1 and one_line(err) == f"error: could not write the TensorBoard logs in {run} (no space left on device)"
+
+
+def _five_style_checkpoint(tmp_path):
+    net = TransformerNet(ModelConfig(num_styles=5))
+    return build_checkpoint(net, styles=[(f"s{i}", None) for i in range(5)], train_args={}, loss={}, step=0)
+
+
+def test_a_checkpoint_whose_config_and_norms_disagree_on_the_style_count_says_both(tmp_path, capsys):
+    state = _five_style_checkpoint(tmp_path)
+    state["model_config"]["num_styles"] = 3
+    state["styles"] = state["styles"][:3]
+    path = atomic_save(state, tmp_path / "three.pt")
+    code, _, err = run_cli(info_main, capsys, path)
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"error: {path}: weights do not fit the network: its config says 3 "
+                                          f"styles but its norms hold 5 (")
+    assert "Error(s) in loading state_dict" not in line
+
+
+def test_a_checkpoint_with_a_tensor_of_another_shape_names_it_and_both_shapes(tmp_path):
+    state = _five_style_checkpoint(tmp_path)
+    state["model"]["conv1.conv2d.weight"] = torch.zeros(32, 3, 5, 5)
+    path = atomic_save(state, tmp_path / "odd.pt")
+    with pytest.raises(FastNSTError, match=r"conv1\.conv2d\.weight is \[32, 3, 5, 5\] where the network has "
+                                           r"\[32, 3, 9, 9\]$"):
+        load_checkpoint(path)
