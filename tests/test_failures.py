@@ -204,3 +204,36 @@ def test_a_checkpoint_with_a_tensor_of_another_shape_names_it_and_both_shapes(tm
     with pytest.raises(FastNSTError, match=r"conv1\.conv2d\.weight is \[32, 3, 5, 5\] where the network has "
                                            r"\[32, 3, 9, 9\]$"):
         load_checkpoint(path)
+
+
+@pytest.fixture(scope="module")
+def two_style_onnx(tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from fastnst.inference.export import export_onnx
+
+    folder = tmp_path_factory.mktemp("onnx")
+    net = TransformerNet(ModelConfig(**{**ModelConfig.for_arch("light").to_dict(), "num_styles": 2}))
+    ckpt = atomic_save(build_checkpoint(net, styles=[("candy", None), ("mosaic", None)], train_args={}, loss={},
+                                        step=0), folder / "two.pt")
+    return export_onnx(ckpt, folder / "two.onnx")
+
+
+def test_info_and_list_styles_describe_an_exported_onnx_file(two_style_onnx, capsys):
+    code, out, err = run_cli(info_main, capsys, two_style_onnx)
+    assert code == 0 and not err
+    assert out.splitlines()[:3] == [f"{two_style_onnx}: ONNX model (run with infer.py --ckpt {two_style_onnx}), "
+                                    f"2 styles", "  0  candy", "  1  mosaic"]
+    assert "network: light" in out
+    code, out, err = run_cli(infer_main, capsys, "--list-styles", "--ckpt", two_style_onnx)
+    assert code == 0 and not err
+    assert out.splitlines() == [f"{two_style_onnx}: 2 styles", "  0  candy", "  1  mosaic"]
+
+
+def test_an_onnx_file_with_backend_torch_is_refused_in_one_line(two_style_onnx, tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    random_image(16, 16).save(photo)
+    code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", two_style_onnx, "--backend", "torch")
+    assert code == 2
+    assert one_line(err) == f"error: {two_style_onnx}: an .onnx file runs with --backend onnxruntime (or auto)"
+    assert list(tmp_path.iterdir()) == [photo]
