@@ -122,10 +122,10 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
                     state.save(config)
         except KeyboardInterrupt:
             raise FastNSTError(f"interrupted at step {step}; {state.resume_hint()}", exit_code=130) from None
-        except Terminated:  # SIGTERM: kill, a scheduler, a container stopping
-            raise FastNSTError(f"terminated at step {step}; {state.resume_hint()}", exit_code=143) from None
         state.export(out_path, config)
         logger.finish({**config.loss_only().to_dict(), **config.train_args()})
+    except Terminated:  # SIGTERM: kill, a scheduler, a container stopping
+        raise FastNSTError(f"terminated at step {step}; {state.resume_hint()}", exit_code=143) from None
     finally:
         guard.close()
     distributed.barrier()  # no process returns before rank 0 has written the checkpoint
