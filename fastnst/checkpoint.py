@@ -31,7 +31,7 @@ from PIL import Image
 from .compat import format_1_loss_options
 from .errors import FastNSTError, first_line
 from .files import atomic_path, load_torch_file, safe_name, unique_names
-from .model import ModelConfig, TransformerNet
+from .model import ConditionalInstanceNorm, ModelConfig, TransformerNet
 
 FORMAT_VERSION = 3  # written for nets of several styles; one-style nets are still written as format 2
 THUMBNAIL_SIZE = 128
@@ -72,10 +72,33 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            writer = _KeepsWriteErrors(f)
+            try:
+                torch.save(obj, writer)
+            except RuntimeError:  # torch's serializer words a failed write "unexpected pos ..."
+                if writer.error is not None:
+                    raise writer.error from None  # the OS's reason: disk full, quota, I/O error
+                raise
             f.flush()
             os.fsync(f.fileno())
     return path
+
+
+class _KeepsWriteErrors:
+    """A file for torch.save that keeps the OSError of a failed write, which torch replaces with its own words."""
+
+    def __init__(self, file: Any) -> None:
+        self.file, self.error = file, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self.file.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def build_checkpoint(model: TransformerNet, *, styles: list[tuple[str, Image.Image | None]],
@@ -122,6 +145,27 @@ def _from_example_state_dict(state: dict[str, torch.Tensor]) -> tuple[ModelConfi
     return ModelConfig(channels=channels, num_residual=num_residual, value_scale=255.0), renamed
 
 
+def _misfit(model: TransformerNet, state: dict[str, Any]) -> str | None:
+    """What does not fit, in one phrase: the style count its config and its norms disagree on, or the
+    first tensor missing, extra or of another shape."""
+    expected = model.state_dict()
+    for key, want in expected.items():
+        got = state.get(key)
+        if got is None:
+            return f"it has no {key}"
+        if tuple(got.shape) == tuple(want.shape):
+            continue
+        module = model.get_submodule(key.rpartition(".")[0])
+        if isinstance(module, (torch.nn.InstanceNorm2d, ConditionalInstanceNorm)) and got.ndim in (1, 2):
+            held, styles = (got.shape[0] if got.ndim == 2 else 1), model.config.num_styles
+            if held != styles:
+                return (f"its config says {styles} style{'s' * (styles > 1)} but its norms hold {held} "
+                        f"({key} is {list(got.shape)})")
+        return f"{key} is {list(got.shape)} where the network has {list(want.shape)}"
+    extra = [key for key in state if key not in expected]
+    return f"it has {extra[0]}, which the network lacks" if extra else None
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
     """Load a fastnst checkpoint (inference or training) or a PyTorch-example state dict."""
     path = Path(path)
@@ -162,7 +206,8 @@ def parse_checkpoint(raw: dict[str, Any], path: Path) -> Checkpoint:
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise FastNSTError(f"{path}: weights do not fit the network: {first_line(exc)}") from None
+        raise FastNSTError(f"{path}: weights do not fit the network: {_misfit(model, state) or first_line(exc)}"
+                           ) from None
     if len(names) != config.num_styles:
         raise FastNSTError(f"{path}: a damaged fastnst checkpoint ({len(names)} style names for "
                            f"{config.num_styles} styles)")

@@ -1,5 +1,7 @@
 """The one exception type the package raises for problems a user can fix."""
 
+import errno
+
 
 class FastNSTError(Exception):
     """An error with a message meant for users; entry points print it and exit non-zero.
@@ -14,5 +16,25 @@ class FastNSTError(Exception):
 
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message (or its type name when it has none)."""
+    full = disk_full(exc)
+    if full:
+        return full
     text = str(exc).strip()
     return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+# How torch's serializer reports a write the OS refused (it drops the OSError and its errno).
+_TORCH_WRITE_FAILED = ("unexpected pos", "file write failed", "No space left on device")
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """"no space left on device" (or the quota's words) when `exc` is a write the disk had no room
+    for, from any writer: the OS's errno, or torch's serializer's internals ("[enforce fail at
+    inline_container.cc:672] . unexpected pos ..."); None otherwise."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return "no space left on device"
+    if isinstance(exc, OSError) and exc.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    if isinstance(exc, RuntimeError) and any(words in str(exc) for words in _TORCH_WRITE_FAILED):
+        return "no space left on device"
+    return None

@@ -140,7 +140,7 @@ def test_disk_full_while_saving_names_the_checkpoint_that_survived(tmp_path, pho
     monkeypatch.setattr(torch, "save", disk_full)
     code, _, err = run_cli(train_main, capsys, "--resume", run / "checkpoint.pt", "--steps", 3)
     line = one_line(err)
-    assert code == 1 and "No space left on device" in line
+    assert code == 1 and "no space left on device" in line
     assert f"the last good checkpoint, step 1, is {run / 'checkpoint.pt'}" in line
     assert (run / "checkpoint.pt").read_bytes() == kept
     assert not list(run.glob(".*.tmp*"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Sequence
 
 from ..checkpoint import Checkpoint, load_checkpoint
@@ -40,9 +41,24 @@ def describe(path: str, ckpt: Checkpoint) -> list[str]:
     return lines
 
 
+def describe_onnx(path: str) -> list[str]:
+    """An exported net: its styles and network, from the export's metadata."""
+    from ..inference.onnx_runtime import describe_onnx as read  # onnxruntime is an optional dependency
+
+    names, arch = read(path)
+    lines = [f"{path}: ONNX model (run with infer.py --ckpt {path}), {len(names)} style{'s' * (len(names) > 1)}"]
+    lines += [f"  {i}  {name}" for i, name in enumerate(names)]
+    if arch:
+        lines.append(f"  network: {arch}")
+    return lines
+
+
 def _info(args: argparse.Namespace) -> int:
     for path in args.ckpt:
-        print("\n".join(describe(path, load_checkpoint(path))))
+        if Path(path).suffix.lower() == ".onnx":
+            print("\n".join(describe_onnx(path)))
+        else:
+            print("\n".join(describe(path, load_checkpoint(path))))
     return 0
 
 

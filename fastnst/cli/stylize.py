@@ -128,7 +128,12 @@ def _list_styles(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
 
     for path in args.ckpt:
-        names = load_checkpoint(path).style_names
+        if Path(path).suffix.lower() == ".onnx":
+            from ..inference.onnx_runtime import describe_onnx  # onnxruntime is an optional dependency
+
+            names = describe_onnx(path)[0]
+        else:
+            names = load_checkpoint(path).style_names
         print(f"{path}: {len(names)} style{'s' * (len(names) > 1)}")
         for i, name in enumerate(names):
             print(f"  {i}  {name}")

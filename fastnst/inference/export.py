@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..errors import FastNSTError, first_line
+from ..errors import FastNSTError, disk_full, first_line
 from ..files import atomic_path
 from ..model import TransformerNet, one_hot
 
@@ -124,7 +124,8 @@ def export_onnx(checkpoint: Checkpoint | str | Path, path: str | Path, opset: in
     except FastNSTError:
         raise
     except Exception as exc:
-        raise FastNSTError(f"ONNX export failed: {first_line(exc)}", exit_code=1) from None
+        where = f" ({path})" if disk_full(exc) else ""
+        raise FastNSTError(f"ONNX export failed{where}: {first_line(exc)}", exit_code=1) from None
 
 
 def export_torchscript(checkpoint: Checkpoint | str | Path, path: str | Path) -> Path:
@@ -145,8 +146,14 @@ def export_torchscript(checkpoint: Checkpoint | str | Path, path: str | Path) ->
     extra = {"style_name": ckpt.style_name, "style_names": json.dumps(ckpt.style_names), "arch": net.config.arch}
 
     def write(tmp: str) -> None:
+        # Into memory first: torch.jit.save straight to a file aborts the process when the disk is full.
+        buffer = io.BytesIO()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.jit.save(scripted, tmp, _extra_files=extra)
+            torch.jit.save(scripted, buffer, _extra_files=extra)
+        Path(tmp).write_bytes(buffer.getvalue())
 
-    return _atomic_write(path, write, ckpt.path)
+    try:
+        return _atomic_write(path, write, ckpt.path)
+    except OSError as exc:
+        raise FastNSTError(f"could not write {path}: {first_line(exc)}", exit_code=1) from None

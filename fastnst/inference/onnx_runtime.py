@@ -23,6 +23,12 @@ from ..files import safe_name, unique_names
 from .export import MIN_SIDE, OPSET, export_onnx
 
 
+def describe_onnx(path: str | Path) -> tuple[list[str], str | None]:
+    """The style names of an exported net, and its architecture (None if its export did not say)."""
+    stylizer = OnnxStylizer(path, threads=1)
+    return stylizer.style_names, stylizer.metadata.get("arch")
+
+
 class OnnxStylizer:
     """An exported net run by onnxruntime on the CPU; call it like the TransformerNet.
 
@@ -44,7 +50,7 @@ class OnnxStylizer:
         except Exception as exc:
             raise FastNSTError(f"{path} is not a readable ONNX model: {first_line(exc)}") from None
         self.input_name = self.session.get_inputs()[0].name
-        meta = self.session.get_modelmeta().custom_metadata_map
+        meta = self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         self.style_name = meta.get("style_name") or Path(path).stem
         names = json.loads(meta["style_names"]) if "style_names" in meta else [self.style_name]
         # Names become parts of output file names: made safe and told apart, as checkpoint.py does.

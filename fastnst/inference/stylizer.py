@@ -51,6 +51,8 @@ def choose_runtime(checkpoint: object, *, device: str | torch.device = "auto", p
     if backend == "auto":
         onnx_file = isinstance(checkpoint, (str, Path)) and Path(checkpoint).suffix.lower() == ".onnx"
         backend = "onnxruntime" if onnx_file else "torch"
+    elif backend == "torch" and isinstance(checkpoint, (str, Path)) and Path(checkpoint).suffix.lower() == ".onnx":
+        raise OptionError(f"{checkpoint}: an .onnx file runs with {{backend}} onnxruntime (or auto)")
     if precision == "int8":
         if resolve_device(device).type != "cpu" or backend == "onnxruntime" or compile or tile:
             raise OptionError(INT8_REFUSAL)

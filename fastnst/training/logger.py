@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
 from pathlib import Path
 
@@ -11,10 +13,10 @@ import torch
 import torchvision
 from tqdm import tqdm
 
-from ..progress import show_progress
-
+from ..errors import FastNSTError, first_line
 from ..images import to_tensor
 from ..model import one_hot
+from ..progress import show_progress
 from . import distributed
 from .config import TrainConfig
 from .data import sample_batch
@@ -23,18 +25,48 @@ from .styles import StyleSet
 log = logging.getLogger(__name__)
 
 
+def _writing_events(method):
+    """A failed write of the TensorBoard files (a full disk: TensorBoard's writer thread raises it
+    at the next call) as a FastNSTError naming the log folder."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except OSError as exc:
+            raise FastNSTError(f"could not write the TensorBoard logs in {self.logdir} ({first_line(exc)})",
+                               exit_code=1) from None
+    return wrapper
+
+
+def _quiet_writer_thread() -> None:
+    """TensorBoard's writer thread prints a traceback for a failed write, which the main thread then
+    reports again: keep only the report."""
+    previous = threading.excepthook
+    if getattr(previous, "fastnst", False):
+        return
+
+    def hook(args):
+        if not (type(args.thread).__name__ == "_AsyncWriterThread" and isinstance(args.exc_value, OSError)):
+            previous(args)
+
+    hook.fastnst = True
+    threading.excepthook = hook
+
+
 class TrainLogger:
     """Call `record` every step, `log` every log step (on every process: the losses are averaged
     over them), `sample` every sample step, `finish` at the end, and `close` in any case."""
 
+    @_writing_events
     def __init__(self, config: TrainConfig, styles: StyleSet, logdir: Path, start_step: int, total_steps: int,
                  skipped: int) -> None:
-        self.styles, self.total_steps = styles, total_steps
+        self.styles, self.total_steps, self.logdir = styles, total_steps, logdir
         main = distributed.is_main()
         self.writer = None
         if main:
             # Imported here: `import fastnst` should not load TensorBoard.
             from torch.utils.tensorboard import SummaryWriter
+            _quiet_writer_thread()
             self.writer = SummaryWriter(str(logdir))
             if start_step == 0:
                 for index in styles.trained:
@@ -57,6 +89,7 @@ class TrainLogger:
         self.images_seen += batch_size * distributed.world_size()
         self.bar.update(1)
 
+    @_writing_events
     def log(self, step: int, lr: float) -> None:
         """The loss terms (several styles: each style's as of its last step, and loss/ their mean),
         the learning rate and the speed."""
@@ -84,6 +117,7 @@ class TrainLogger:
         self.logs = logs
         self.tick, self.images_seen = time.perf_counter(), 0
 
+    @_writing_events
     @torch.no_grad()
     def sample(self, model: torch.nn.Module, step: int) -> None:
         """The sample photos and, below them, what the net makes of them: one grid per trained style."""
@@ -99,6 +133,7 @@ class TrainLogger:
             self.writer.add_image(tag, grid, step)
         model.train()
 
+    @_writing_events
     def finish(self, hparams: dict[str, object]) -> None:
         """The HParams tab: the run's options, its metrics the run's own loss scalars (add_hparams
         would write them again as hparam/* scalars, single dots above the loss curves)."""
@@ -111,6 +146,7 @@ class TrainLogger:
         for summary in hparams_summary(hparams, metrics):
             self.writer.file_writer.add_summary(summary)
 
+    @_writing_events
     def close(self) -> None:
         self.bar.close()
         if self.writer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict
 from datetime import datetime
@@ -19,6 +20,7 @@ from ..loss import Objective
 from . import distributed
 from .config import TrainConfig, styles_name
 from .data import endless, make_loader
+from .guard import Terminated, folder_lock, sigterm_raises
 from .logger import TrainLogger
 from .schedule import learning_rate, total_steps
 from .state import TrainingState, read_resume, resumed_options
@@ -87,10 +89,16 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
         state.load(resumed)  # last: after everything above that draws random numbers
     frozen = FrozenRows(model, styles.frozen)  # as loaded: the init's norms, or the resumed run's
     batches = endless(loader)
-    logger = TrainLogger(config, styles, Path(config.logdir), start_step, last_step, skipped)
+    guard = contextlib.ExitStack()  # what the run holds, let go in reverse order at its end
     step = start_step
-    step_model.train()
     try:
+        if distributed.is_main():  # one run at a time writes to a log folder; then clear what a killed one left
+            guard.enter_context(folder_lock(Path(config.logdir)))
+            remove_stale_temporaries(ckpt_path, out_path)
+        logger = TrainLogger(config, styles, Path(config.logdir), start_step, last_step, skipped)
+        guard.callback(logger.close)
+        step_model.train()
+        guard.enter_context(sigterm_raises())
         try:
             for step in range(start_step + 1, last_step + 1):
                 # From pinned memory the copy to the GPU runs asynchronously, overlapping the previous step.
@@ -116,21 +124,20 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
             raise FastNSTError(f"interrupted at step {step}; {state.resume_hint()}", exit_code=130) from None
         state.export(out_path, config)
         logger.finish({**config.loss_only().to_dict(), **config.train_args()})
+    except Terminated:  # SIGTERM: kill, a scheduler, a container stopping
+        raise FastNSTError(f"terminated at step {step}; {state.resume_hint()}", exit_code=143) from None
     finally:
-        logger.close()
+        guard.close()
     distributed.barrier()  # no process returns before rank 0 has written the checkpoint
     return out_path
 
 
 def _output_paths(config: TrainConfig, net_name: str) -> tuple[Path, Path]:
-    """Fill in the run's log folder and where its training and inference checkpoints go; clear
-    what a run killed while saving left there."""
+    """Fill in the run's log folder and where its training and inference checkpoints go."""
     logdir = distributed.from_main(config.logdir or f"runs/{config.style_name}-{datetime.now():%Y%m%d-%H%M%S}")
     ckpt_path = Path(config.ckpt_path or Path(logdir) / "checkpoint.pt")
     out_path = Path(config.out or Path(logdir) / f"{net_name}.pt")
     config.logdir, config.ckpt_path, config.out = str(logdir), str(ckpt_path), str(out_path)
-    if distributed.is_main():
-        remove_stale_temporaries(ckpt_path, out_path)
     return ckpt_path, out_path
 
 

@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 from PIL import Image
 
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..errors import FastNSTError, first_line
+from ..errors import FastNSTError, disk_full, first_line
 from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer, choose_runtime, parse_style
@@ -168,7 +168,8 @@ class Jobs:
                     yield job, exc
                     continue
                 except (OSError, RuntimeError) as exc:  # disk full, out of memory, ...
-                    yield job, FastNSTError(f"{job.source}: {first_line(exc)}", exit_code=1)
+                    where = f"could not write {job.target}: " if disk_full(exc) else ""
+                    yield job, FastNSTError(f"{job.source}: {where}{first_line(exc)}", exit_code=1)
                     continue
                 yield job, None
 

@@ -174,7 +174,7 @@ class VideoWriter:
         except BaseException as exc:
             self.abort()
             if isinstance(exc, (av.error.FFmpegError, ValueError)):
-                raise FastNSTError(f"{self.path}: cannot write video: {first_line(exc)}") from None
+                raise FastNSTError(f"{self.path}: cannot write video: {first_line(exc)}", exit_code=1) from None
             raise
         self.time_base = time_base
 
@@ -195,7 +195,7 @@ class VideoWriter:
                 self.audio.write_until(float(pts * self.time_base))
             self.output.mux(self.stream.encode(frame))
         except av.error.FFmpegError as exc:
-            raise FastNSTError(f"{self.path}: cannot write video: {first_line(exc)}") from None
+            raise FastNSTError(f"{self.path}: cannot write video: {first_line(exc)}", exit_code=1) from None
         self.frames += 1
 
     def close(self, audio_end: float | None = None) -> Path:
@@ -211,7 +211,7 @@ class VideoWriter:
         except BaseException as exc:
             self.abort()
             if isinstance(exc, av.error.FFmpegError):
-                raise FastNSTError(f"{self.path}: cannot write video: {first_line(exc)}") from None
+                raise FastNSTError(f"{self.path}: cannot write video: {first_line(exc)}", exit_code=1) from None
             raise
         return self.path
 
