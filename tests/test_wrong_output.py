@@ -89,3 +89,111 @@ def _three_style_net():
 
     torch.manual_seed(0)
     return TransformerNet(ModelConfig(num_styles=3)).eval()
+
+
+# --- training: what --resume and --init are given must fit the run they go on from ---------------------------------
+
+def _styles(folder, names):
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for i, name in enumerate(names):
+        paths.append(folder / f"{name}.png")
+        random_image(48, 40, seed=i + 1).save(paths[-1])
+    return [str(p) for p in paths]
+
+
+def _files(folder):
+    return sorted((p.relative_to(folder), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
+
+
+def test_resuming_a_run_of_several_styles_with_another_style_list_is_refused_before_any_work(tmp_path, photo_dir,
+                                                                                          capsys):
+    from fastnst.cli import train_main
+
+    from .train_helpers import as_flags, small_run
+
+    fastnst.train(style=_styles(tmp_path / "s", ["mosaic", "candy"]), data=str(photo_dir), steps=2,
+                  **small_run(tmp_path / "run"))
+    before = _files(tmp_path / "run")
+    for styles in [["candy", "mosaic"], ["udnie", "autumn"], ["mosaic", "candy", "udnie"], ["mosaic"]]:
+        code, _, err = run_cli(train_main, capsys, "--resume", tmp_path / "run" / "checkpoint.pt", "--steps", 4,
+                               "--style", *_styles(tmp_path / "s", styles))
+        assert code == 2 and err.count("\n") == 1, (styles, err)
+        assert "that run trains 2 styles (mosaic, candy)" in err and "same style images in the same order" in err
+        assert _files(tmp_path / "run") == before, styles  # no events file, no checkpoint touched
+    # The same list (or none: the stored one) goes on.
+    code, _, err = run_cli(train_main, capsys, "--resume", tmp_path / "run" / "checkpoint.pt", "--steps", 3,
+                           *as_flags({"progress": False}))
+    assert code == 0, err
+
+
+def test_init_with_another_arch_or_together_with_resume_is_refused_in_one_line(tmp_path, photo_dir, ckpt_file, capsys):
+    from fastnst.cli import train_main
+
+    from .train_helpers import as_flags, small_run
+
+    style = _styles(tmp_path / "s", ["autumn"])
+    code, _, err = run_cli(train_main, capsys, "--style", *style, "--init", ckpt_file, "--arch", "light",
+                           *as_flags(small_run(tmp_path / "a", data=str(photo_dir), steps=1)))
+    assert code == 2 and err.count("\n") == 1 and "--arch light: the --init net" in err and "is a johnson net" in err
+    assert not (tmp_path / "a").exists()
+    fastnst.train(style=style, data=str(photo_dir), steps=2, **small_run(tmp_path / "run"))
+    code, _, err = run_cli(train_main, capsys, "--resume", tmp_path / "run" / "checkpoint.pt", "--steps", 4,
+                           "--init", ckpt_file)
+    assert code == 2 and err.count("\n") == 1 and "give one of them" in err, err
+    code, _, err = run_cli(train_main, capsys, "--resume", tmp_path / "run" / "checkpoint.pt", "--steps", 4,
+                           "--arch", "light")
+    assert code == 2 and "the --resume net" in err and "is a johnson net" in err, err
+
+
+def test_init_without_arch_keeps_the_init_nets_architecture_and_its_run_resumes(tmp_path, photo_dir):
+    from fastnst.checkpoint import load_checkpoint
+
+    from .train_helpers import small_run
+
+    light = atomic_save(build_checkpoint(contrasty_net("light"), styles=[("bold", None)], train_args={}, loss={},
+                                         step=0), tmp_path / "light.pt")
+    style = _styles(tmp_path / "s", ["autumn"])
+    fastnst.train(style=style, init=str(light), data=str(photo_dir), steps=2, **small_run(tmp_path / "run"))
+    out = fastnst.train(resume=str(tmp_path / "run" / "checkpoint.pt"), steps=3)
+    assert load_checkpoint(out).model.config.arch == "light"
+
+
+def test_only_norms_refuses_a_style_list_that_repeats_a_painting_or_renames_one_the_net_has(tmp_path, photo_dir,
+                                                                                        ckpt_file, capsys):
+    from fastnst.cli import train_main
+
+    from .train_helpers import as_flags, small_run
+
+    flags = as_flags(small_run(tmp_path / "run", data=str(photo_dir), steps=1))
+    (tmp_path / "s").mkdir()
+    random_image(64, 64).save(tmp_path / "s" / "renamed.png")  # the painting ckpt_file holds as "tiles"
+    random_image(40, 40, seed=9).save(tmp_path / "s" / "autumn.png")
+    random_image(40, 40, seed=9).save(tmp_path / "s" / "fall.png")
+    (tmp_path / "t").mkdir()
+    random_image(40, 40, seed=8).save(tmp_path / "t" / "autumn.png")
+    cases = {("renamed.png",): "already has this painting, as the style tiles",
+             ("autumn.png", "fall.png"): "are the same painting under two names",
+             ("autumn.png", "../t/autumn.png"): "two style images share the name autumn"}
+    for styles, message in cases.items():
+        code, _, err = run_cli(train_main, capsys, "--style", *[tmp_path / "s" / s for s in styles], "--init",
+                               ckpt_file, "--only-norms", *flags)
+        assert code == 2 and err.count("\n") == 1 and message in err, (styles, err)
+        assert not (tmp_path / "run").exists()
+
+
+def test_init_from_a_net_of_another_width_keeps_that_width(tmp_path, photo_dir):
+    from fastnst.checkpoint import load_checkpoint
+    from fastnst.model import ModelConfig, TransformerNet
+
+    from .train_helpers import small_run
+
+    torch.manual_seed(0)
+    narrow = atomic_save(build_checkpoint(TransformerNet(ModelConfig(channels=(8, 16, 32), num_residual=2)),
+                                          styles=[("thin", random_image(40, 40, seed=5))], train_args={}, loss={},
+                                          step=0), tmp_path / "thin.pt")
+    for only_norms in (False, True):
+        out = fastnst.train(style=_styles(tmp_path / "s", ["autumn"]), init=str(narrow), only_norms=only_norms,
+                            data=str(photo_dir), steps=1, **small_run(tmp_path / f"run{only_norms}"))
+        config = load_checkpoint(out).model.config
+        assert (config.channels, config.num_residual, config.num_styles) == ((8, 16, 32), 2, 1 + only_norms)
