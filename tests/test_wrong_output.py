@@ -121,6 +121,12 @@ def test_resuming_a_run_of_several_styles_with_another_style_list_is_refused_bef
         assert code == 2 and err.count("\n") == 1, (styles, err)
         assert "that run trains 2 styles (mosaic, candy)" in err and "same style images in the same order" in err
         assert _files(tmp_path / "run") == before, styles  # no events file, no checkpoint touched
+    other = _styles(tmp_path / "other", ["mosaic", "candy"])
+    random_image(48, 40, seed=7).save(other[1])  # another painting under the old name
+    code, _, err = run_cli(train_main, capsys, "--resume", tmp_path / "run" / "checkpoint.pt", "--steps", 4,
+                           "--style", *other)
+    assert code == 2 and err.count("\n") == 1 and "candy.png is not the painting that run trained as candy" in err
+    assert _files(tmp_path / "run") == before
     # The same list (or none: the stored one) goes on.
     code, _, err = run_cli(train_main, capsys, "--resume", tmp_path / "run" / "checkpoint.pt", "--steps", 3,
                            *as_flags({"progress": False}))

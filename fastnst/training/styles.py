@@ -74,6 +74,19 @@ def _same_styles(names: list[str], resume: Checkpoint, frozen: int) -> None:
                            f"or leave out --style")
 
 
+def _same_paintings(paths: list[str], resume: Checkpoint, frozen: int) -> None:
+    """Refuse a resumed run whose style image of a name is another painting than the one the run
+    trained under it (compared with the thumbnail the checkpoint stores)."""
+    for path, name, thumbnail in zip(paths, resume.style_names[frozen:], resume.style_thumbnails[frozen:]):
+        try:
+            image = open_rgb(path) if thumbnail is not None else None
+        except (FastNSTError, OSError):
+            continue  # a style image that cannot be read: the loss says so, with its own message
+        if image is not None and not _alike(image, thumbnail):
+            raise FastNSTError(f"--resume {resume.path}: --style {path} is not the painting that run trained as "
+                               f"{name}; give the same style images in the same order, or leave out --style")
+
+
 def build_net(paths: list[str], arch: str | None, init: str | None, only_norms: bool,
               resume: Checkpoint | None = None) -> tuple[TransformerNet, StyleSet]:
     """The net a run starts from (before any resume state is loaded into it) and its styles.
@@ -83,6 +96,7 @@ def build_net(paths: list[str], arch: str | None, init: str | None, only_norms: 
         frozen = resume.model.config.num_styles - len(names) if only_norms else 0
         _same_arch(arch, resume, "--resume")
         _same_styles(names, resume, frozen)
+        _same_paintings(paths, resume, frozen)
         model = TransformerNet(resume.model.config)
         images = resume.style_thumbnails[:frozen] + [None] * len(names)
         return model, StyleSet(resume.style_names, images, list(range(frozen, frozen + len(names))), frozen)
