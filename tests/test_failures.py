@@ -22,7 +22,7 @@ from fastnst.model import ModelConfig, TransformerNet
 from fastnst.errors import first_line
 from fastnst.video.writer import _Audio
 
-from .conftest import make_clip, random_image, run_cli
+from .helpers import make_clip, random_image, run_cli
 
 TINY = ["--image-size", "32", "--batch-size", "2", "--loss-net", "vgg16", "--loss-weights", "random",
         "--workers", "0", "--style-size", "64", "--no-progress"]

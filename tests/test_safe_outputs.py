@@ -21,7 +21,7 @@ from fastnst.model import ModelConfig, TransformerNet
 from fastnst.progress import show_progress
 from fastnst.training.styles import style_names
 
-from .conftest import make_clip, random_image, run_cli
+from .helpers import make_clip, random_image, run_cli
 from .train_helpers import as_flags, small_run
 
 

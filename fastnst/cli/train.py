@@ -45,7 +45,8 @@ def get_parser() -> argparse.ArgumentParser:
     # The older name; compat.upgrade_options turns its "off" into fp32.
     g.add_argument("--amp", dest="precision", choices=[*PRECISIONS, "off"], help=argparse.SUPPRESS)
     g.add_argument("--arch", choices=list(ARCHS), help="network: johnson (default, Johnson et al.) or light (a "
-                   "tenth of the work, for real time on a CPU; some quality cost, see docs/speed.md)")
+                   "tenth of the work, for real time on a CPU; some quality cost, see docs/speed.md); with --init or "
+                   "--resume: that net's")
     g.add_argument("--compile", action="store_true", default=None, help="torch.compile the net and the loss net "
                    "(slow first steps, faster after)")
     add_loss_arguments(p, stability=True)

@@ -65,14 +65,20 @@ def parse_style(spec: StyleSpec, names: list[str]) -> list[StyleChoice]:
                 raise OptionError(f"{{style}} {spec}: '{part}' is not NAME=WEIGHT") from None
         spec = pairs
     if isinstance(spec, Mapping):
-        mix = torch.zeros(count)
+        # Summed and normalized in float64: weights near float32's limit (3.4e38) would add up to
+        # inf there, and the blend to NaN (a black picture).
+        weights = [0.0] * count
         for key, weight in spec.items():
             if not (math.isfinite(weight) and weight >= 0):
                 raise FastNSTError(f"style weights must be numbers, not negative (got {key}={weight})")
-            mix[_index(key, names)] += weight
-        if mix.sum() <= 0:
+            weights[_index(key, names)] += float(weight)
+        total = sum(weights)
+        if not math.isfinite(total):
+            raise FastNSTError(f"style weights too large: they add up to more than a number can hold "
+                               f"({', '.join(f'{k}={w}' for k, w in spec.items())}); give them as fractions")
+        if total <= 0:
             raise FastNSTError("a style blend needs a weight above 0")
-        mix /= mix.sum()
+        mix = torch.tensor([w / total for w in weights], dtype=torch.float64).float()
         used = [(names[i], w) for i, w in enumerate(mix.tolist()) if w > 0]
         if len(used) == 1:
             return [StyleChoice(used[0][0], one_hot(names.index(used[0][0]), count))]

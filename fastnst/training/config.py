@@ -38,7 +38,8 @@ class TrainConfig(LossConfig):
     lr_decay_at: float = 0.7             # fraction of the steps after which the rate drops tenfold; 1: never
     seed: int = 0
     device: str = "auto"
-    arch: str = "johnson"                # network: johnson (Johnson et al.) or light (CPU real time)
+    arch: str | None = None              # network: johnson (Johnson et al., the default) or light (CPU real
+                                         # time); None: johnson, or the --init / --resume net's
     precision: str = "auto"              # device.PRECISIONS; mixed precision: autocast in bf16 or fp16
     compile: bool = False                # torch.compile the net and the loss net
     logdir: str | None = None            # default runs/<style>-<time>
@@ -88,7 +89,7 @@ class TrainConfig(LossConfig):
             raise FastNSTError("--lr must be a positive number")
         if not 0 < self.lr_decay_at <= 1:
             raise FastNSTError("--lr-decay-at must be a fraction of the run, above 0 and at most 1")
-        if self.arch not in ARCHS:
+        if self.arch is not None and self.arch not in ARCHS:
             raise FastNSTError(f"--arch {self.arch}: choose one of {', '.join(ARCHS)}")
         if self.init is not None and not Path(self.init).is_file():
             raise FastNSTError(f"--init {self.init}: no such file")

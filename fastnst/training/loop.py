@@ -45,6 +45,9 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
     base = asdict(config) if config else resumed_options(resumed) if resumed else {}
     config = TrainConfig(**{**base, **options})
     config.check()
+    if resumed is not None and config.init is not None and config.init != resumed_options(resumed).get("init"):
+        raise FastNSTError(f"--init {config.init} and --resume {resume}: --resume goes on with that run's own "
+                           f"weights and optimizer, --init starts a new run from a net's weights; give one of them")
     # Under torchrun: one process per GPU (or CPU process), each training on its own share of the
     # data; the gradients are averaged, so the effective batch is batch_size * world_size.
     device, own_group = distributed.setup(resolve_device(config.device))

@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image
 
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError
 from ..files import safe_name
+from ..images import open_rgb
 from ..model import ModelConfig, TransformerNet
 
 
@@ -53,26 +55,66 @@ def style_names(paths: list[str]) -> list[str]:
     return names
 
 
-def build_net(paths: list[str], arch: str, init: str | None, only_norms: bool,
+def _same_arch(arch: str | None, net: Checkpoint, option: str) -> None:
+    """Refuse an --arch that the net a run starts from (--init, --resume) does not have."""
+    if arch is not None and arch != net.model.config.arch:
+        raise FastNSTError(f"--arch {arch}: the {option} net {net.path} is a {net.model.config.arch} net, and the "
+                           f"run keeps its architecture; leave out --arch (or give --arch {net.model.config.arch})")
+
+
+def _listing(names: list[str]) -> str:
+    return f"{len(names)} style{'s' * (len(names) != 1)} ({', '.join(names)})"
+
+
+def _same_styles(names: list[str], resume: Checkpoint, frozen: int) -> None:
+    """Refuse a resumed run whose style images are not the ones it trained, in the same order: each
+    style's norms would go on learning another painting under the old name (or none would fit)."""
+    trained = resume.style_names[frozen:] if frozen >= 0 else []
+    if trained != names:
+        raise FastNSTError(f"--resume {resume.path}: that run trains {_listing(resume.style_names[max(frozen, 0):])}, "
+                           f"and --style gives {_listing(names)}; give the same style images in the same order, "
+                           f"or leave out --style")
+
+
+def _same_paintings(paths: list[str], resume: Checkpoint, frozen: int) -> None:
+    """Refuse a resumed run whose style image of a name is another painting than the one the run
+    trained under it (compared with the thumbnail the checkpoint stores)."""
+    for path, name, thumbnail in zip(paths, resume.style_names[frozen:], resume.style_thumbnails[frozen:]):
+        try:
+            image = open_rgb(path) if thumbnail is not None else None
+        except (FastNSTError, OSError):
+            continue  # a style image that cannot be read: the loss says so, with its own message
+        if image is not None and not _alike(image, thumbnail):
+            raise FastNSTError(f"--resume {resume.path}: --style {path} is not the painting that run trained as "
+                               f"{name}; give the same style images in the same order, or leave out --style")
+
+
+def build_net(paths: list[str], arch: str | None, init: str | None, only_norms: bool,
               resume: Checkpoint | None = None) -> tuple[TransformerNet, StyleSet]:
-    """The net a run starts from (before any resume state is loaded into it) and its styles."""
+    """The net a run starts from (before any resume state is loaded into it) and its styles.
+    arch: None for johnson, or the --init or --resume net's; another than theirs is refused."""
     names = style_names(paths)
     if resume is not None:  # the stored net already holds every style: the trained ones come last
         frozen = resume.model.config.num_styles - len(names) if only_norms else 0
+        _same_arch(arch, resume, "--resume")
+        _same_styles(names, resume, frozen)
+        _same_paintings(paths, resume, frozen)
         model = TransformerNet(resume.model.config)
         images = resume.style_thumbnails[:frozen] + [None] * len(names)
         return model, StyleSet(resume.style_names, images, list(range(frozen, frozen + len(names))), frozen)
     if init is None:
         if only_norms:
             raise FastNSTError("--only-norms adds styles to a trained net: give it with --init CKPT")
-        model = TransformerNet(replace(ModelConfig.for_arch(arch), num_styles=len(names)))
+        model = TransformerNet(replace(ModelConfig.for_arch(arch or "johnson"), num_styles=len(names)))
         return model, StyleSet(names, [None] * len(names), list(range(len(names))))
 
     start = load_checkpoint(init)
+    _same_arch(arch, start, "--init")
     if only_norms:
         clash = sorted(set(names) & set(start.style_names))
         if clash:
             raise FastNSTError(f"{init} already has a style named {clash[0]}; --only-norms adds new styles")
+        _no_painting_twice(paths, names, start)
         all_names = start.style_names + names
         images = list(start.style_thumbnails) + [None] * len(names)
         styles = StyleSet(all_names, images, list(range(len(start.style_names), len(all_names))),
@@ -90,6 +132,34 @@ def build_net(paths: list[str], arch: str, init: str | None, only_norms: bool,
                 norm.weight.view(-1, scale.shape[-1])[j] = scale[old.get(name, 0)]
                 norm.bias.view(-1, bias.shape[-1])[j] = bias[old.get(name, 0)]
     return model, styles
+
+
+def _alike(a: Image.Image, b: Image.Image) -> bool:
+    """Whether two pictures are the same painting, at whatever size each was stored (a thumbnail,
+    the file): the same shape, and at 32 x 32 within a few levels."""
+    if abs(a.width / a.height - b.width / b.height) > 0.03 * a.width / a.height:
+        return False
+    small = [np.asarray(x.convert("RGB").resize((32, 32), Image.Resampling.BOX), dtype=np.float32) for x in (a, b)]
+    return float(np.abs(small[0] - small[1]).mean()) < 4.0
+
+
+def _no_painting_twice(paths: list[str], names: list[str], start: Checkpoint) -> None:
+    """--only-norms: refuse a style image that is a style the init net already has, or another of
+    the run's, under another name: two names for one painting, trained twice."""
+    try:
+        images = [open_rgb(p) for p in paths]
+    except (FastNSTError, OSError):
+        return  # a style image that cannot be read: the loss says so, with its own message
+    known = [(n, t) for n, t in zip(start.style_names, start.style_thumbnails) if t is not None]
+    for i, (path, image) in enumerate(zip(paths, images)):
+        for name, thumbnail in known:
+            if _alike(image, thumbnail):
+                raise FastNSTError(f"--style {path}: {start.path} already has this painting, as the style {name}; "
+                                   f"--only-norms adds new styles (choose that one by name)")
+        for j in range(i):
+            if _alike(image, images[j]):
+                raise FastNSTError(f"--style {path} and {paths[j]} are the same painting under two names; "
+                                   f"give it once")
 
 
 def _is_norm(model: TransformerNet, key: str) -> bool:

@@ -8,7 +8,7 @@ The policy: folders are searched for images and videos, skipping our own earlier
 ending in _<style>); each output is named <name>_<style>.<ext> beside its input, or in an output
 folder; an output never overwrites an input (nor a hard link to one); one failed file does not
 stop the rest, and an unreadable one is read and reported once, not once per style; int8
-calibrates on the first inputs.
+calibrates on the first inputs (a video: frames spread through it).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer, choose_runtime, parse_style
 from .pipeline import stylize_video
-from .reader import find_videos, is_video, output_extension, read_frames
+from .reader import find_videos, is_video, output_extension, spread_frames
 
 CALIBRATION_PHOTOS = 8
 
@@ -70,14 +70,18 @@ def output_path(source: Path, folder: Path | None, style_name: str, output: Path
 
 
 def calibration_photos(files: list[Found], count: int = CALIBRATION_PHOTOS) -> list[Image.Image]:
-    """Up to `count` of the inputs as pictures (a video: its first frame), for int8 calibration."""
+    """Up to `count` pictures from the first inputs, for int8 calibration (a video: frames spread
+    through it, not its first, which is often black or a title)."""
     photos = []
     for source, _ in files:
-        if len(photos) == count:
+        if len(photos) >= count:
             break
         try:
-            photos.append(Image.fromarray(next(read_frames(source, limit=1))) if is_video(source) else open_rgb(source))
-        except (FastNSTError, OSError, StopIteration):
+            if is_video(source):
+                photos += [Image.fromarray(rgb) for rgb in spread_frames(source, count - len(photos))]
+            else:
+                photos.append(open_rgb(source))
+        except (FastNSTError, OSError):
             continue  # it fails again, with its error, when its turn comes
     if not photos:
         raise OptionError("{precision} int8 calibrates on the inputs, and none of them could be read")

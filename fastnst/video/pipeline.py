@@ -35,10 +35,12 @@ from ..inference import StylizeOptions, Stylizer
 from ..inference.stylizer import stylizer_and_options
 from ..model import TransformerNet
 from .frames import FrameStylizer
-from .reader import VideoInfo, decode, display_matrix, open_video, probe, read_frames
+from .reader import VideoInfo, decode, display_matrix, open_video, probe, spread_frames
 from .writer import DEFAULT_CRF, DEFAULT_PRESET, FrameClock, VideoWriter
 
 log = logging.getLogger(__name__)
+
+CALIBRATION_FRAMES = 8  # int8: frames spread through the video to calibrate on
 
 
 @dataclass
@@ -110,11 +112,12 @@ def _shortfall(info: VideoInfo, frames_read: int, limit: int | None) -> str | No
     return None
 
 
-def _first_frame(source: Path) -> Image.Image:
-    """What int8 calibrates on for a video given alone: its first frame."""
-    for rgb in read_frames(source, limit=1):
-        return Image.fromarray(rgb)
-    raise FastNSTError(f"{source}: the video has no frames")
+def _calibration_frames(source: Path) -> list[Image.Image]:
+    """What int8 calibrates on for a video given alone: frames spread through it."""
+    frames = [Image.fromarray(rgb) for rgb in spread_frames(source, CALIBRATION_FRAMES)]
+    if not frames:
+        raise FastNSTError(f"{source}: the video has no frames")
+    return frames
 
 
 def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Checkpoint | TransformerNet | str | Path,
@@ -131,7 +134,7 @@ def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Chec
     """
     source, target = Path(source), Path(target)
     refuse_overwrite(target, [source, model])  # before any work; the writer checks again when it opens
-    stylizer, options = stylizer_and_options(model, options, arguments, lambda: [_first_frame(source)])
+    stylizer, options = stylizer_and_options(model, options, arguments, lambda: _calibration_frames(source))
     batch_size, limit = options.batch_size, options.frames
     crf = DEFAULT_CRF if options.crf is None else options.crf
     preset = DEFAULT_PRESET if options.preset is None else options.preset

@@ -166,3 +166,33 @@ def decode(container, stream, max_size: int | None, limit: int | None,
             yield pts, rgb, frame
     except av.error.FFmpegError as exc:
         raise FastNSTError(f"{path}: cannot decode frame {count + 1}: {first_line(exc)}") from None
+
+
+def spread_frames(path: str | Path, count: int, short_side: int = 512) -> list[np.ndarray]:
+    """`count` frames spread evenly through a video (the first among them), as RGB arrays whose
+    short side is at most `short_side`: what int8 calibrates on, so a clip that opens on black (or
+    on titles) does not set the ranges for every later frame. Decodes the whole file once and
+    converts only the frames kept: every `stride`-th, the stride doubling whenever more than
+    2 x count are held, which needs no frame count from the header (many files have none)."""
+    container, stream = open_video(path)
+    width, height = stream.width, stream.height
+    scale = min(1.0, short_side / max(1, min(width, height)))
+    size = (max(2, round(width * scale)), max(2, round(height * scale)))
+    kept: list[tuple[int, np.ndarray]] = []
+    stride, count = 1, max(1, count)
+    av = load_av()
+    with container:
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if index % stride:
+                    continue
+                kept.append((index, _rgb(frame, *size)))
+                if len(kept) > 2 * count:
+                    stride *= 2
+                    kept = [(i, rgb) for i, rgb in kept if i % stride == 0]
+        except av.error.FFmpegError:
+            pass  # a damaged tail: calibrate on what was read; stylizing reports the damage
+    if len(kept) <= count:
+        return [rgb for _, rgb in kept]
+    return [kept[round(k * (len(kept) - 1) / (count - 1))][1] for k in range(count)] if count > 1 else [kept[0][1]]
+
