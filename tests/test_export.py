@@ -9,7 +9,6 @@ from PIL import Image
 
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import export_main, infer_main
-from fastnst.errors import FastNSTError
 from fastnst.inference.export import export_onnx, export_torchscript
 from fastnst.inference.onnx_runtime import OnnxStylizer, cached_onnx_path
 
@@ -49,11 +48,16 @@ def test_onnx_matches_pytorch_at_any_size(onnx_file, light_ckpt, n, h, w):
     assert out.shape == x.shape and (out - expected).abs().max() < TOLERANCE
 
 
-def test_onnx_carries_the_style_name_and_rejects_tiny_images(onnx_file):
+@pytest.mark.parametrize("h,w", [(7, 20), (1, 1), (2, 1001)])
+def test_onnx_carries_the_style_name_and_stylizes_tiny_images_as_pytorch_does(onnx_file, light_ckpt, h, w):
+    """Below the export's 8 pixels a side, the input is padded as TransformerNet.forward pads it."""
     stylizer = OnnxStylizer(onnx_file)
     assert stylizer.style_name == "tiles"
-    with pytest.raises(FastNSTError, match="at least 8x8"):
-        stylizer(torch.rand(1, 3, 7, 20))
+    x = torch.rand(1, 3, h, w)
+    with torch.no_grad():
+        expected = load_checkpoint(light_ckpt).model(x)
+    out = stylizer(x)
+    assert out.shape == x.shape and (out - expected).abs().max() < TOLERANCE
 
 
 def test_torchscript_matches_pytorch_without_fastnst_code(tmp_path, ckpt_file):

@@ -66,9 +66,14 @@ class OnnxStylizer:
         return other
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        if min(images.shape[-2:]) < MIN_SIDE:
-            raise FastNSTError(f"the ONNX backend needs images of at least {MIN_SIDE}x{MIN_SIDE} pixels, "
-                               f"got {images.shape[-1]}x{images.shape[-2]}")
+        h, w = images.shape[-2:]
+        if min(h, w) < MIN_SIDE:
+            # The export takes at least MIN_SIDE pixels a side: pad as TransformerNet.forward does
+            # below that (to a multiple of 4, replicating where reflection cannot), crop after.
+            pad_h, pad_w = max(MIN_SIDE - h, -h % 4), max(MIN_SIDE - w, -w % 4)
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            padded = torch.nn.functional.pad(images.detach().float().cpu(), (0, pad_w, 0, pad_h), mode=mode)
+            return self(padded)[..., :h, :w].contiguous()
         feed = {self.input_name: images.detach().float().cpu().contiguous().numpy()}
         if self.takes_style:
             weights = self.style_weights

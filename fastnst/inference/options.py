@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from ..checks import type_problem
 from ..errors import FastNSTError
 from .tiling import MIN_TILE
 
@@ -57,8 +58,18 @@ class StylizeOptions:
     frames: int | None = None
     allow_partial: bool = False
 
+    # Each field's type, checked first (Python callers can pass anything): (kind, None allowed).
+    KINDS = {"max_size": ("int", True), "preserve_color": ("bool", False), "strength": ("float", False),
+             "match_tone": ("bool", False), "tile": ("int", True), "batch_size": ("int", False),
+             "crf": ("int", True), "preset": ("str", True), "frames": ("int", True),
+             "allow_partial": ("bool", False)}
+
     def check(self) -> "StylizeOptions":
-        """Raise an OptionError for the first value out of range; else return self."""
+        """Raise an OptionError for the first value of the wrong type or out of range; else return self."""
+        for name, (kind, optional) in self.KINDS.items():
+            problem = type_problem(getattr(self, name), kind, optional)
+            if problem:
+                raise OptionError(f"{{{name}}} {problem}")
         if not 0.0 <= self.strength <= 1.0:
             raise OptionError(f"{{strength}} must be between 0 and 1, got {self.strength}")
         if self.max_size is not None and self.max_size < 1:

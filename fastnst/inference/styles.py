@@ -9,11 +9,14 @@ switching a running net to another mix rewrites its norms in place (StyleSwitch)
 from __future__ import annotations
 
 import math
+import numbers
+import re
 from dataclasses import dataclass
 from typing import Mapping
 
 import torch
 
+from ..checks import shown
 from ..errors import FastNSTError
 from ..model import TransformerNet, one_hot, set_norms
 from .options import OptionError
@@ -29,14 +32,21 @@ class StyleChoice:
 
 
 def _index(key: str | int, names: list[str]) -> int:
-    if isinstance(key, int) or (isinstance(key, str) and key.strip().isdigit()):
-        index = int(key)
-        if not 0 <= index < len(names):
-            raise FastNSTError(f"style index {index} is out of range: this net has {_listing(names)}")
-        return index
+    if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        key = int(key)
+    elif isinstance(key, str) and re.fullmatch(r"-?\d+", key.strip()):
+        key = int(key)
+    elif not isinstance(key, str):
+        raise OptionError(f"{{style}}: a style is a name or an index, got {shown(key)}")
+    if isinstance(key, int):
+        if not 0 <= key < len(names):
+            raise FastNSTError(f"style index {key} is out of range: this net has {_listing(names)}")
+        return key
     key = key.strip()
     if key not in names:
-        raise FastNSTError(f"unknown style '{key}': this net has {_listing(names)}")
+        hint = (": a name with '=' or ',' is chosen by its index"
+                if "=" in key or "," in key or any("=" in n or "," in n for n in names) else "")
+        raise FastNSTError(f"unknown style '{key}': this net has {_listing(names)}{hint}")
     return names.index(key)
 
 
@@ -48,34 +58,54 @@ def parse_style(spec: StyleSpec, names: list[str]) -> list[StyleChoice]:
     """The choices `spec` names among a net's styles `names` (more than one only for "all").
 
     None: the first style. A name or an index. "all": each style in turn. "a=0.6,b=0.4" or a
-    mapping {name or index: weight}: a blend; weights are not negative and are normalized.
+    mapping {name or index: weight}: a blend; weights are not negative and are normalized, and
+    a style may appear once. A name holding "=" or "," is taken whole; in a blend, each part is
+    split at its last "=". Anything else (a float, a list) is an OptionError naming `style`.
     """
     count = len(names)
     if spec is None:
         return [StyleChoice(names[0], one_hot(0, count))]
+    if isinstance(spec, str) and not spec.strip():
+        raise OptionError("{style} is empty: give a style's name or index, a blend NAME=WEIGHT,... or all")
     if isinstance(spec, str) and spec.strip() == "all":
         return [StyleChoice(name, one_hot(i, count)) for i, name in enumerate(names)]
+    if isinstance(spec, str) and ("=" in spec or "," in spec) and spec.strip() in names:  # such a name
+        index = names.index(spec.strip())
+        return [StyleChoice(names[index], one_hot(index, count))]
     if isinstance(spec, str) and "=" in spec:
-        pairs = {}
+        pairs = []
         for part in filter(None, (p.strip() for p in spec.split(","))):
-            key, _, value = part.partition("=")
+            key, _, value = part.rpartition("=")  # the last "=": a name may hold one
             try:
-                pairs[key] = float(value)
+                pairs.append((key, float(value)))
             except ValueError:
                 raise OptionError(f"{{style}} {spec}: '{part}' is not NAME=WEIGHT") from None
         spec = pairs
-    if isinstance(spec, Mapping):
+    elif isinstance(spec, Mapping):
+        spec = list(spec.items())
+    elif not (isinstance(spec, str) or (isinstance(spec, numbers.Integral) and not isinstance(spec, bool))):
+        raise OptionError(f"{{style}} must be a style's name or index, a blend such as {{'{names[0]}': 0.6, ...}} "
+                          f"or 'all', got {shown(spec)}")
+    if isinstance(spec, list):  # a blend: (name or index, weight) pairs
         # Summed and normalized in float64: weights near float32's limit (3.4e38) would add up to
         # inf there, and the blend to NaN (a black picture).
         weights = [0.0] * count
-        for key, weight in spec.items():
+        seen: dict[int, object] = {}
+        for key, weight in spec:
+            if not (isinstance(weight, numbers.Real) and not isinstance(weight, bool)):
+                raise OptionError(f"{{style}}: the weight of {key} must be a number, got {shown(weight)}")
             if not (math.isfinite(weight) and weight >= 0):
                 raise FastNSTError(f"style weights must be numbers, not negative (got {key}={weight})")
-            weights[_index(key, names)] += float(weight)
+            index = _index(key, names)
+            if index in seen:
+                raise OptionError(f"{{style}}: style {names[index]} is given twice in the blend "
+                                  f"(as {seen[index]} and {key})")
+            seen[index] = key
+            weights[index] = float(weight)
         total = sum(weights)
         if not math.isfinite(total):
             raise FastNSTError(f"style weights too large: they add up to more than a number can hold "
-                               f"({', '.join(f'{k}={w}' for k, w in spec.items())}); give them as fractions")
+                               f"({', '.join(f'{k}={w}' for k, w in spec)}); give them as fractions")
         if total <= 0:
             raise FastNSTError("a style blend needs a weight above 0")
         mix = torch.tensor([w / total for w in weights], dtype=torch.float64).float()

@@ -14,12 +14,14 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..device import BACKENDS, INFERENCE_PRECISIONS, resolve_device
+from ..checks import shown
 from ..errors import FastNSTError
 from ..images import open_image, open_rgb, resize_long_side, to_pil, to_rgb, to_tensor
 from ..model import TransformerNet
@@ -161,7 +163,7 @@ class Stylizer:
 
     def check(self, options: StylizeOptions) -> StylizeOptions:
         """The options, checked, and checked against this runtime (only the torch nets tile)."""
-        options.check()
+        _options_given(options).check()
         if options.tile and not can_tile(self.net):
             raise OptionError(INT8_REFUSAL if self.runtime == "int8" else ONNX_REFUSAL)
         return options
@@ -192,12 +194,14 @@ class Stylizer:
             out = options.strength * out + (1.0 - options.strength) * images
         return out.clamp_(0, 1)
 
-    def stylize(self, image: Image.Image | str | Path, options: StylizeOptions | None = None) -> Image.Image:
-        """One image (a PIL image in any mode, or a file's path: EXIF orientation applied) ->
+    def stylize(self, image: Image.Image | np.ndarray | str | Path, options: StylizeOptions | None = None
+                ) -> Image.Image:
+        """One image (a PIL image in any mode, an H x W x 3 (or 4, or H x W) uint8 array, or a file's
+        path: EXIF orientation applied) ->
         the stylized RGB image (RGBA if the input had transparency), the input's size unless
         max_size shrank it."""
         options = self.check(options or StylizeOptions())
-        rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(image)
+        rgb, alpha = open_image(image) if isinstance(image, (str, Path)) else to_rgb(as_pil(image))
         rgb = resize_long_side(rgb, options.max_size)
         tile = self.auto_tile(options, rgb.width * rgb.height)
         # Tiled, the image stays in host memory and the tiles go to the device one at a time.
@@ -206,6 +210,29 @@ class Stylizer:
         if alpha is not None:
             out.putalpha(alpha.resize(out.size))
         return out
+
+
+def as_pil(image: object) -> Image.Image:
+    """An image given from Python as a PIL image: a PIL image as it is, a numpy array of uint8
+    (H x W x 3 RGB, H x W x 4 RGBA or H x W gray, as PIL and imageio read them) converted;
+    anything else refused in one line."""
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, np.ndarray):
+        shape = " x ".join(map(str, image.shape))
+        if image.dtype != np.uint8:
+            raise FastNSTError(f"image: a numpy array must hold uint8 values 0..255, got {image.dtype} "
+                               f"(for floats in 0..1: (array * 255).round().astype('uint8'))")
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[:, :, 0]
+        if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
+            raise FastNSTError(f"image: a numpy array must be H x W x 3 (RGB), H x W x 4 (RGBA) or H x W "
+                               f"(gray), got {shape}")
+        if 0 in image.shape[:2]:
+            raise FastNSTError(f"image: the array is empty ({shape})")
+        return Image.fromarray(np.ascontiguousarray(image))  # uint8: L, RGB or RGBA by its shape
+    raise FastNSTError(f"image must be a PIL image, a numpy array (H x W x 3, uint8) or a file's path, "
+                       f"got {shown(image)}")
 
 
 def _one(stylizers: list[Stylizer]) -> Stylizer:
@@ -226,7 +253,7 @@ def _prepared(net: TransformerNet | Runtime, style: StyleSpec, device: torch.dev
     if style is not None and style != "all":
         raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
     if not callable(net):
-        raise FastNSTError(f"cannot stylize with a {type(net).__name__}: give a checkpoint, its path or a net")
+        raise FastNSTError(f"cannot stylize with {shown(net)}: give a checkpoint, its path or a net")
     names = list(getattr(net, "style_names", []))
     runtime = "torch" if can_tile(net) else "onnxruntime"
     net = net.to(device).eval() if isinstance(net, nn.Module) else net
@@ -245,6 +272,17 @@ def _onnx_session(checkpoint: Checkpoint | str | Path) -> Any:
     return cached_onnx_stylizer(load_checkpoint(checkpoint))
 
 
+# What Stylizer.load takes besides the checkpoint.
+LOAD_ARGUMENTS = {"style", "device", "precision", "backend", "compile", "calibration"}
+
+
+def _options_given(options: object) -> StylizeOptions:
+    if not isinstance(options, StylizeOptions):
+        raise FastNSTError(f"options must be a StylizeOptions (or its fields as keyword arguments), "
+                           f"got {shown(options)}")
+    return options
+
+
 def stylizer_and_options(model: Stylizer | Checkpoint | TransformerNet | str | Path, options: StylizeOptions | None,
                          arguments: dict, calibration: Callable[[], list[Image.Image]] = list,
                          ) -> tuple[Stylizer, StylizeOptions]:
@@ -252,7 +290,11 @@ def stylizer_and_options(model: Stylizer | Checkpoint | TransformerNet | str | P
     StylizeOptions fields update `options`, the others go to Stylizer.load (a Stylizer given
     takes none). int8 calibrates on `calibration()` unless calibration photos are given."""
     fields = StylizeOptions.field_names()
-    options = dataclasses.replace(options or StylizeOptions(),
+    unknown = set(arguments) - fields - LOAD_ARGUMENTS
+    if unknown:
+        raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}: give StylizeOptions fields "
+                           f"({', '.join(sorted(fields))}) or Stylizer.load's ({', '.join(sorted(LOAD_ARGUMENTS))})")
+    options = dataclasses.replace(_options_given(options or StylizeOptions()),
                                   **{k: v for k, v in arguments.items() if k in fields}).check()
     load = {k: v for k, v in arguments.items() if k not in fields}
     if isinstance(model, Stylizer):
@@ -274,7 +316,7 @@ def stylize(image: Image.Image | str | Path, model: Stylizer | Checkpoint | Tran
     style="candy"). precision "int8" calibrates on this image.
     """
     def this_image() -> list[Image.Image]:
-        rgb = open_rgb(image) if isinstance(image, (str, Path)) else to_rgb(image)[0]
+        rgb = open_rgb(image) if isinstance(image, (str, Path)) else to_rgb(as_pil(image))[0]
         return [rgb]
 
     stylizer, options = stylizer_and_options(model, options, arguments, this_image)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from ..checks import type_problem
 from ..device import PRECISIONS
 from ..errors import FastNSTError
 from ..files import safe_name
@@ -68,7 +69,39 @@ class TrainConfig(LossConfig):
     def style_name(self) -> str:
         return styles_name([safe_name(Path(p).stem, f"style{i}") for i, p in enumerate(self.style_paths)])
 
+    # Each option's type, checked before anything else (Python callers can pass anything):
+    # (kind, None allowed); the style is checked on its own (a path or a list of them).
+    KINDS = {"data": ("path", False), "steps": ("int", True), "epochs": ("float", True),
+             "image_size": ("int", False), "batch_size": ("int", False), "workers": ("int", False),
+             "lr": ("float", False), "lr_decay_at": ("float", False), "seed": ("int", False),
+             "arch": ("str", True), "precision": ("str", False), "compile": ("bool", False),
+             "logdir": ("path", True), "log_every": ("int", False), "sample_every": ("int", False),
+             "val_dir": ("path", True), "ckpt_every": ("int", False), "ckpt_path": ("path", True),
+             "out": ("path", True), "resume": ("path", True), "init": ("path", True),
+             "only_norms": ("bool", False), "progress": ("bool", True),
+             "loss_net": ("str", False), "loss_weights": ("path", True), "content_weight": ("float", False),
+             "style_weight": ("float", False), "tv_weight": ("float", False),
+             "stability_weight": ("float", False), "style_size": ("int", True)}
+
+    def check_types(self) -> None:
+        """A FastNSTError naming the first option of the wrong type ("steps must be a whole number,
+        got 2.5"), before any file is written."""
+        for name, (kind, optional) in self.KINDS.items():
+            problem = type_problem(getattr(self, name), kind, optional)
+            if problem:
+                raise FastNSTError(f"{name} {problem}")
+        for name in self.style_paths:
+            problem = type_problem(name, "path")
+            if problem:
+                raise FastNSTError(f"style {problem}")
+        for name, kind in (("content_layers", "str"), ("style_layers", "str"), ("style_layer_weights", "float")):
+            for item in getattr(self, name) or ():
+                problem = type_problem(item, kind)
+                if problem:
+                    raise FastNSTError(f"{name}: each {problem}")
+
     def check(self) -> None:
+        self.check_types()
         super().check()
         if not self.style:
             raise FastNSTError("no style image given: --style PATH")
