@@ -18,7 +18,7 @@ from .helpers import ROOT
 
 # Each group of modules, lowest first; one rank may hold several groups that must not meet.
 LAYERS = [
-    {"leaves": ("errors", "files", "images", "device", "host_memory", "compat")},
+    {"leaves": ("errors", "files", "images", "device", "host_memory", "compat", "checks", "progress")},
     {"model": ("model",)},
     {"checkpoint": ("checkpoint",)},
     {"loss": ("loss",)},
