@@ -59,6 +59,7 @@ def test_weights_keep_to_7_bits_where_the_cpus_int8_kernels_would_overflow(tmp_p
     assert largest > 64 if vnni else largest <= 64  # without VNNI: 7 bits, which pairs of products cannot overflow
 
 
+@pytest.mark.slow  # a benchmark run end to end (16 s); CI runs it
 def test_the_int8_benchmark_reports_quality_and_speed(tmp_path, net_file, capsys):
     import int8 as bench_int8  # benchmarks/int8.py
 

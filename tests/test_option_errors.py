@@ -100,17 +100,22 @@ def test_style_all_with_a_video_and_a_folder_writes_each_input_in_each_style(cap
                                                      "other_mosaic.png", "photo_candy.jpg", "photo_mosaic.jpg"]
 
 
-@pytest.mark.parametrize("size,mode", [((1, 1), "RGB"), ((1000, 2), "RGB"), ((2, 1000), "RGB"), ((20, 16), "L"),
-                                       ((20, 16), "RGBA")])
-def test_int8_stylizes_a_tiny_an_extreme_a_gray_or_a_transparent_image(capsys, tmp_path, two_styles, size, mode):
+ODD_IMAGES = {"tiny": ((1, 1), "RGB"), "wide": ((1000, 2), "RGB"), "tall": ((2, 1000), "RGB"),
+              "gray": ((20, 16), "L"), "transparent": ((20, 16), "RGBA")}
+
+
+def test_int8_stylizes_a_tiny_an_extreme_a_gray_or_a_transparent_image(capsys, tmp_path, two_styles):
     pytest.importorskip("onnxruntime")
-    source = tmp_path / "odd.png"
-    random_image(*size, mode=mode).save(source)
-    code, _, err = run_cli(infer_main, capsys, source, "--ckpt", two_styles, "--precision", "int8",
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    for name, (size, mode) in ODD_IMAGES.items():  # calibrated on these very images, stylized each
+        random_image(*size, mode=mode).save(folder / f"{name}.png")
+    code, _, err = run_cli(infer_main, capsys, folder, "--ckpt", two_styles, "--precision", "int8",
                            "--device", "cpu", "-o", tmp_path / "out")
     assert (code, errors(err)) == (0, [])
-    with Image.open(tmp_path / "out" / "odd_candy.png") as result:
-        assert result.size == size and result.mode == ("RGBA" if mode == "RGBA" else "RGB")
+    for name, (size, mode) in ODD_IMAGES.items():
+        with Image.open(tmp_path / "out" / f"{name}_candy.png") as result:
+            assert result.size == size and result.mode == ("RGBA" if mode == "RGBA" else "RGB"), name
 
 
 def test_int8_on_a_folder_with_one_unreadable_file_stylizes_the_others(capsys, tmp_path, two_styles):
