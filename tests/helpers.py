@@ -97,3 +97,11 @@ def make_clip(path: Path, *, frames: int = 12, rate: Fraction = NTSC_FILM, size:
         if sound is not None:
             out.mux(sound.encode(None))
     return path
+
+
+def one_line(err: str) -> str:
+    """The one `error: ...` line a command printed for a bad input (and no traceback)."""
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert "Traceback" not in err
+    return lines[0]

@@ -15,17 +15,8 @@ import fastnst
 from fastnst import FastNSTError
 from fastnst.cli import infer_main, train_main
 
-from .helpers import make_clip, random_image, run_cli
-
-TINY = ["--image-size", "32", "--batch-size", "2", "--loss-net", "vgg16", "--loss-weights", "random",
-        "--workers", "0", "--style-size", "64", "--no-progress"]
-
-
-def one_line(err: str) -> str:
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    assert "Traceback" not in err
-    return lines[0]
+from .helpers import make_clip, one_line, random_image, run_cli
+from .train_helpers import TINY_FLAGS as TINY
 
 
 def files_in(folder):

@@ -22,18 +22,8 @@ from fastnst.model import ModelConfig, TransformerNet
 from fastnst.errors import first_line
 from fastnst.video.writer import _Audio
 
-from .helpers import make_clip, random_image, run_cli
-
-TINY = ["--image-size", "32", "--batch-size", "2", "--loss-net", "vgg16", "--loss-weights", "random",
-        "--workers", "0", "--style-size", "64", "--no-progress"]
-
-
-def one_line(err: str) -> str:
-    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
-    assert "Traceback" not in err
-    return lines[0]
-
+from .helpers import make_clip, one_line, random_image, run_cli
+from .train_helpers import TINY_FLAGS as TINY
 
 def test_sigterm_during_training_keeps_the_checkpoint_and_says_where_to_resume(tmp_path, photo_dir, style_file,
                                                                                 capsys):

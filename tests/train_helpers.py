@@ -6,6 +6,11 @@ from pathlib import Path
 from typing import Any
 
 
+# The same small run as train.py flags, for tests of the command line's refusals.
+TINY_FLAGS = ["--image-size", "32", "--batch-size", "2", "--loss-net", "vgg16", "--loss-weights", "random",
+              "--workers", "0", "--style-size", "64", "--no-progress"]
+
+
 def small_run(logdir: Path, **overrides: Any) -> dict[str, Any]:
     """Options for `fastnst.train` that finish in seconds, logging to `logdir`: 32-px crops, a
     random-weight VGG16, a log line every step and one sample grid, at the last step."""
