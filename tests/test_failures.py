@@ -25,6 +25,7 @@ from fastnst.video.writer import _Audio
 from .helpers import make_clip, one_line, random_image, run_cli
 from .train_helpers import TINY_FLAGS as TINY
 
+
 def test_sigterm_during_training_keeps_the_checkpoint_and_says_where_to_resume(tmp_path, photo_dir, style_file,
                                                                                 capsys):
     run = tmp_path / "run"
