@@ -11,6 +11,7 @@ Which runtime runs the net (the torch fast path, onnxruntime, int8) is chosen in
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -272,8 +273,8 @@ def _onnx_session(checkpoint: Checkpoint | str | Path) -> Any:
     return cached_onnx_stylizer(load_checkpoint(checkpoint))
 
 
-# What Stylizer.load takes besides the checkpoint.
-LOAD_ARGUMENTS = {"style", "device", "precision", "backend", "compile", "calibration"}
+# What Stylizer.load takes besides the checkpoint, read off its signature so the two cannot drift.
+LOAD_ARGUMENTS = set(inspect.signature(Stylizer.load).parameters) - {"checkpoint"}
 
 
 def _options_given(options: object) -> StylizeOptions:
