@@ -154,6 +154,22 @@ def test_ctrl_c_during_training_says_where_to_resume(tmp_path, photo_dir, style_
     assert code == 130 and f"--resume {run / 'checkpoint.pt'}" in line
 
 
+
+def test_ctrl_c_just_after_a_checkpoint_landed_still_points_at_it(tmp_path, photo_dir, style_file, capsys,
+                                                                  monkeypatch):
+    run = tmp_path / "run"
+    real_save = fastnst.checkpoint.atomic_save
+
+    def save_then_ctrl_c(obj, path):  # Ctrl-C after the rename, before the run has noted the save
+        real_save(obj, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fastnst.checkpoint, "atomic_save", save_then_ctrl_c)
+    code, _, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--logdir", run,
+                           "--steps", 5, "--ckpt-every", 1, *TINY)
+    assert code == 130
+    assert f"resume from step 1 with --resume {run / 'checkpoint.pt'}" in one_line(err)
+
 def test_a_temporary_file_left_by_a_killed_save_is_cleaned_up_by_the_next_run(tmp_path, photo_dir, style_file,
                                                                                capsys):
     run = tmp_path / "run"

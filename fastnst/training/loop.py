@@ -124,10 +124,12 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
                 if save_now:
                     state.save(config)
         except KeyboardInterrupt:
+            state.settle()
             raise FastNSTError(f"interrupted at step {step}; {state.resume_hint()}", exit_code=130) from None
         state.export(out_path, config)
         logger.finish({**config.loss_only().to_dict(), **config.train_args()})
     except Terminated:  # SIGTERM: kill, a scheduler, a container stopping
+        state.settle()
         raise FastNSTError(f"terminated at step {step}; {state.resume_hint()}", exit_code=143) from None
     finally:
         guard.close()

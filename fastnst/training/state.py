@@ -56,6 +56,7 @@ class TrainingState:
     path: Path                    # the training checkpoint
     step: int = 0                 # optimizer steps taken
     saved_step: int | None = None  # the step of the last checkpoint written to `path`
+    _writing: tuple[int, int | None] | None = None  # (step, the file's inode before) of a save under way
 
     def save(self, config: TrainConfig) -> None:
         """Write the training checkpoint of this step (atomically: a failed save keeps the last one)."""
@@ -66,12 +67,24 @@ class TrainingState:
                 state["scaler"] = self.scaler.state_dict()
             state["rng"] = {"torch": torch.get_rng_state(),
                             "cuda": torch.cuda.get_rng_state_all() if self._on_cuda else []}
+            self._writing = (self.step, _inode(self.path))
             try:
                 ckpt.atomic_save(state, self.path)
             except (OSError, RuntimeError) as exc:  # disk full, folder gone, ...: torch reports it as either
+                self._writing = None
                 raise FastNSTError(f"could not write the training checkpoint {self.path} at step {self.step} "
                                    f"({first_line(exc)}); {self.last_good()}", exit_code=1) from None
-        self.saved_step = self.step
+        self.saved_step, self._writing = self.step, None
+
+    def settle(self) -> None:
+        """After an interrupt: count a save that Ctrl-C cut short only if its file had already landed
+        (the file is renamed into place, so a new one at `path` is this step's, whole)."""
+        if self._writing is not None:
+            step, inode_before = self._writing
+            inode_now = _inode(self.path)
+            if inode_now is not None and inode_now != inode_before:  # the new file replaced the old one
+                self.saved_step = step
+            self._writing = None
 
     def load(self, resumed: ckpt.Checkpoint) -> None:
         """Go on from a training checkpoint: weights, optimizer, loss scale, step and random numbers.
@@ -113,3 +126,10 @@ class TrainingState:
     @property
     def _on_cuda(self) -> bool:
         return next(self.model.parameters()).device.type == "cuda"
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.stat().st_ino
+    except OSError:
+        return None
