@@ -37,7 +37,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-styles", action="store_true", help="print the styles --ckpt holds, and exit")
     p.add_argument("-o", "--output", help="output file (one input) or folder (several); default: beside each "
                    "input as <name>_<style>.<ext>")
-    p.add_argument("--max-size", type=int, help="shrink inputs so the long side is at most this")
+    p.add_argument("--max-size", type=int, help="shrink inputs so the long side is at most this (with --webcam: "
+                   "a fixed working size instead of the one --fps picks)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend of stylized and original (default 1)")
@@ -68,7 +69,7 @@ def get_parser() -> argparse.ArgumentParser:
                    "(default 0), or a video file played as the camera; keys: n/p next/previous style (of every --ckpt), "
                    "o original side by side, s snapshot, q quit; Ctrl-C stops it too")
     g.add_argument("--no-window", action="store_true", help="with --webcam: no window (record with --output, "
-                   "or just measure the frame rate)")
+                   "or just measure frames/s, latency and working size)")
     g.add_argument("--fps", metavar="TARGET", help=f"with --webcam: the frame rate to hold (default {DEFAULT_FPS:g}): "
                    "frames are stylized at the largest size that reaches it and shown at the camera's; "
                    "--max-size fixes that size instead")

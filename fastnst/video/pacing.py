@@ -5,7 +5,8 @@ A forward pass costs about the same per pixel at every size, so the pacer keeps 
 the measured seconds per pixel and picks the largest size whose predicted time fits the frame
 budget: the camera's own size when the machine is fast enough, smaller (down to a long side of
 MIN_LONG_SIDE) when it is not. It changes size only when the change is worth it (at least
-MIN_CHANGE of the area), so noise in the measurements never makes the picture pump.
+MIN_CHANGE of the area; back to the camera's own size whenever that fits), so noise in the
+measurements never makes the picture pump.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Pacer:
         self.seconds_per_pixel = measured if average is None else average + SMOOTHING * (measured - average)
         wanted = self.size_for_area(self.budget / self.seconds_per_pixel)
         area, wanted_area = self.size[0] * self.size[1], wanted[0] * wanted[1]
-        if abs(wanted_area - area) >= MIN_CHANGE * area:
+        if abs(wanted_area - area) >= MIN_CHANGE * area or wanted == self.camera:  # the full size whenever it fits
             self.size = wanted
         return self.size
 
