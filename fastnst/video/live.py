@@ -122,6 +122,11 @@ class _Mailbox:
             self.slot[:] = [item]
             self.changed.notify_all()
 
+    def wait_free(self) -> None:
+        """Until the slot is empty (or the taker gone): a file reads its next frame only then, one ahead."""
+        with self.changed:
+            self.changed.wait_for(lambda: not self.slot or self.abandoned)
+
     def take(self, timeout: float) -> object | None:
         """The item, or None when none came within `timeout` seconds."""
         with self.changed:
@@ -208,6 +213,8 @@ class _Session:
             while not self.stopped.is_set() and not (self.is_file and self.limit is not None and index >= self.limit):
                 if self.pace:
                     self.stopped.wait(max(0.0, started + index / float(self.rate) - time.perf_counter()))
+                if self.is_file:  # read while the stylizer works on the frame before, not two ahead
+                    self.frames.wait_free()
                 ok, bgr = self.capture.read()
                 if not ok:
                     if self.is_file or index:  # a file ends; a camera that worked and stops is unplugged
