@@ -212,3 +212,21 @@ def test_a_live_camera_faster_than_the_stylizer_is_shown_newest_frame_first_with
     assert run.frames == 20 and min(np.diff(taken)) >= 1 and max(np.diff(taken)) >= 3   # frames dropped, in order
     median, p95 = run.latency_ms
     assert median < 2 * 1000 / run.frames_per_s                     # no backlog: two frame times at most
+
+
+def test_a_frame_that_fails_to_stylize_ends_the_demo_in_one_line_and_leaves_no_recording(
+        tmp_path, ckpt_file, capsys, monkeypatch):
+    clip = make_clip(tmp_path / "cam.mp4", frames=12, audio=None)
+    stylize, calls = live.FrameStylizer.__call__, []
+
+    def fails_third(self, frames):
+        calls.append(1)
+        if len(calls) == 3:
+            raise live.FastNSTError("out of memory at frame 3")
+        return stylize(self, frames)
+
+    monkeypatch.setattr(live.FrameStylizer, "__call__", fails_third)
+    code, _, err = run_cli(infer_main, capsys, "--webcam", clip, "--ckpt", ckpt_file, "--no-window",
+                           "--output", tmp_path / "rec.mp4")
+    assert code == 2 and one_line(err) == "error: out of memory at frame 3"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.mp4", "tiles.pt"]

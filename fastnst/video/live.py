@@ -292,6 +292,10 @@ class _Session:
                         self.stop()
                 if window is not None:
                     self.draw(window)
+            for thread in threads:
+                thread.join()
+            if self.errors:  # a failed run leaves no recording
+                raise self.errors[0]
             self.recorded = self.recorder.close() if self.recorder is not None else None
         except BaseException:
             if self.recorder is not None:
@@ -305,8 +309,6 @@ class _Session:
             for thread in threads:
                 if thread.is_alive():
                     thread.join()
-        if self.errors:
-            raise self.errors[0]
 
     def take(self, result: _Shown) -> None:
         """Record a stylized frame and count it as shown."""
