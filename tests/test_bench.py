@@ -8,6 +8,8 @@ import pytest
 from bench import main, parse_sizes
 from fastnst.errors import FastNSTError
 
+from .helpers import make_clip
+
 
 def test_bench_prints_the_table_and_writes_json(tmp_path, capsys):
     path = tmp_path / "bench.json"
@@ -61,3 +63,16 @@ def test_cpu_classes_runs_the_benchmark_as_an_older_cpu(tmp_path, capsys):
         assert defaults[arch]["variant"] == "fast" and defaults[arch]["precision"] == "fp32"
     assert "## AVX2" in capsys.readouterr().out
     assert cpu_classes.main(["--isa", "SSE9"]) == 2
+
+
+@pytest.mark.slow  # the demo in a new process
+def test_the_webcam_benchmark_runs_the_headless_demo_and_reports_its_measurements(tmp_path, ckpt_file, capsys):
+    import webcam  # benchmarks/webcam.py
+
+    clip = make_clip(tmp_path / "cam.mp4", frames=8, audio=None, size=(64, 48))
+    assert webcam.main([str(ckpt_file), "--clip", str(clip), "--size", "32x24", "--frames", "6",
+                        "--json", str(tmp_path / "webcam.json")]) == 0
+    row, = json.loads((tmp_path / "webcam.json").read_text())
+    assert row["size"] == "32x24" and row["frames"] == 6 and row["working_size"] == "32x24"
+    assert row["frames_per_s"] > 0 and 0 <= row["latency_median_ms"] <= row["latency_p95_ms"]
+    assert "32x24 ->" in capsys.readouterr().out

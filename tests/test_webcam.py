@@ -102,7 +102,9 @@ def test_overlay_reads_on_a_light_picture_through_its_dark_backing():
 
 
 def _interrupt_at_frame(monkeypatch, frame: int, times: int) -> None:
-    """Ctrl-C (SIGINT to this process, `times` in a row) while the demo stylizes its frame-th frame."""
+    """Ctrl-C (SIGINT to this process, `times` in a row) while the demo stylizes its frame-th frame.
+    The frames are stylized in a thread of their own and Python runs signal handlers in the main
+    thread, so each press waits for the handler to have run, as a person's presses are apart."""
     stylize, calls = live.FrameStylizer.__call__, []
 
     def call(self, frames):
@@ -110,6 +112,7 @@ def _interrupt_at_frame(monkeypatch, frame: int, times: int) -> None:
         if len(calls) == frame:
             for _ in range(times):
                 os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.3)
         return stylize(self, frames)
 
     monkeypatch.setattr(live.FrameStylizer, "__call__", call)

@@ -15,6 +15,7 @@ from ..inference import StylizeOptions
 from ..inference.tiling import DEFAULT_TILE
 from ..progress import show_progress
 from ..video.jobs import plan_jobs
+from ..video.pacing import DEFAULT_FPS
 from ..video.writer import DEFAULT_CRF, DEFAULT_PRESET, PRESETS
 from .common import flag_message, run, say
 
@@ -27,15 +28,17 @@ def get_parser() -> argparse.ArgumentParser:
     # "*" and "+": `infer.py --ckpt a.pt photo.jpg` still works, see _infer.
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image or video files (mp4, mov, mkv, webm, avi), "
                    "or folders of them")
-    p.add_argument("--ckpt", required=True, nargs="+", help="checkpoint (fastnst .pt, or a PyTorch "
-                   "fast_neural_style .pth/.model); with --webcam, several to switch between")
+    p.add_argument("--ckpt", nargs="+", help="checkpoint (fastnst .pt, or a PyTorch fast_neural_style "
+                   ".pth/.model); with --webcam, several to switch between (default: the bundled real-time "
+                   "networks, checkpoints/realtime/*.pt)")
     p.add_argument("--style", metavar="NAME|INDEX|a=w,b=w|all", help="for a network of several styles: one "
                    "by name or index, a blend (weights normalized), or all (one output per style); default: its "
                    "first style. With --webcam: the styles n/p step through (default all)")
     p.add_argument("--list-styles", action="store_true", help="print the styles --ckpt holds, and exit")
     p.add_argument("-o", "--output", help="output file (one input) or folder (several); default: beside each "
                    "input as <name>_<style>.<ext>")
-    p.add_argument("--max-size", type=int, help="shrink inputs so the long side is at most this")
+    p.add_argument("--max-size", type=int, help="shrink inputs so the long side is at most this (with --webcam: "
+                   "a fixed working size instead of the one --fps picks)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
     p.add_argument("--strength", type=float, default=1.0, help="0..1 blend of stylized and original (default 1)")
@@ -66,7 +69,10 @@ def get_parser() -> argparse.ArgumentParser:
                    "(default 0), or a video file played as the camera; keys: n/p next/previous style (of every --ckpt), "
                    "o original side by side, s snapshot, q quit; Ctrl-C stops it too")
     g.add_argument("--no-window", action="store_true", help="with --webcam: no window (record with --output, "
-                   "or just measure the frame rate)")
+                   "or just measure frames/s, latency and working size)")
+    g.add_argument("--fps", metavar="TARGET", help=f"with --webcam: the frame rate to hold (default {DEFAULT_FPS:g}): "
+                   "frames are stylized at the largest size that reaches it and shown at the camera's; "
+                   "--max-size fixes that size instead")
     g.add_argument("--snapshot-dir", metavar="DIR", help="with --webcam: where the s key writes its PNGs "
                    "(default ~/Pictures/fastnst)")
     return p
@@ -110,18 +116,32 @@ def _webcam(args: argparse.Namespace, options: StylizeOptions) -> int:
 
     from ..video.live import run_webcam  # needs OpenCV
 
-    session = run_webcam(args.webcam, args.ckpt, options, style=args.style, window=not args.no_window,
-                         output=args.output, snapshot_dir=args.snapshot_dir, device=args.device,
+    session = run_webcam(args.webcam, args.ckpt or (), options, style=args.style, window=not args.no_window,
+                         output=args.output, fps=_fps(args.fps), snapshot_dir=args.snapshot_dir, device=args.device,
                          precision=args.precision, compile=args.compile, backend=args.backend, say=print)
     if session.recorded is not None:
         print(f"recorded {session.frames} frames -> {session.recorded}")
     if session.frames_per_s is not None:
         print(f"{session.frames} frames at {session.width}x{session.height}: {session.frames_per_s:.2f} frames/s "
-              f"on {session.device} ({torch.get_num_threads()} threads)")
+              f"on {session.device} ({torch.get_num_threads()} threads), after the warm-up")
+    if session.latency_ms is not None:
+        median, p95 = session.latency_ms
+        width, height = session.working_size
+        print(f"latency capture -> shown: {median:.0f} ms median, {p95:.0f} ms p95; working size {width}x{height}")
     if session.interrupted:
         say("interrupted")
         return 130
     return 0
+
+
+def _fps(text: str | None) -> float:
+    """--fps as a number (whether it is above 0 and finite, run_webcam checks)."""
+    if text is None:
+        return DEFAULT_FPS
+    try:
+        return float(text)
+    except ValueError:
+        raise FastNSTError(f"--fps must be a number of frames per second above 0, got '{text}'") from None
 
 
 def _list_styles(args: argparse.Namespace) -> int:
@@ -141,6 +161,8 @@ def _list_styles(args: argparse.Namespace) -> int:
 
 
 def _infer(args: argparse.Namespace) -> int:
+    if args.ckpt is None and (args.webcam is None or args.list_styles):
+        raise FastNSTError("--ckpt is required (only --webcam has a default: the bundled real-time networks)")
     if args.list_styles:
         return _list_styles(args)
     options = stylize_options(args)
@@ -148,8 +170,10 @@ def _infer(args: argparse.Namespace) -> int:
         if args.inputs:
             raise FastNSTError(f"--webcam takes no input files (got {args.inputs[0]}); use --webcam PATH for a file")
         return _webcam(args, options)
-    if args.no_window or args.snapshot_dir:
-        raise FastNSTError(f"{'--no-window' if args.no_window else '--snapshot-dir'} is for --webcam")
+    webcam_only = [flag for flag, given in (("--no-window", args.no_window), ("--snapshot-dir", args.snapshot_dir),
+                                            ("--fps", args.fps is not None)) if given]
+    if webcam_only:
+        raise FastNSTError(f"{webcam_only[0]} is for --webcam")
     # Files take one checkpoint; what argparse put after it are inputs (`--ckpt a.pt photo.jpg`).
     args.ckpt, extra = args.ckpt[0], args.ckpt[1:]
     if any(Path(e).suffix.lower() in CHECKPOINT_SUFFIXES for e in extra):
