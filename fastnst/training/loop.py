@@ -59,10 +59,10 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
 
 
 def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None) -> Path:
-    torch.manual_seed(config.seed)  # the same initial weights in every process
     teacher = load_teacher(config.distill, config.style) if config.distill else None
     if teacher:
         config.style = teacher.name  # the run's one style: the teacher's
+    torch.manual_seed(config.seed)  # the same initial weights in every process (and with or without a teacher)
     # A warm start (--init) takes another net's weights, with a fresh optimizer.
     model, styles = build_net(config.style_paths, config.arch, config.init, config.only_norms, resumed, teacher)
     config.arch = model.config.arch
