@@ -47,10 +47,10 @@ class DistillObjective(nn.Module):
         features = self.lossnet(image)
         with torch.autocast(image.device.type, enabled=False):
             features = {n: f.float() for n, f in features.items()}
-            teacher = {n: t.float() for n, t in targets.items()}
-            output = teacher.pop("output")
+            targets = {n: t.float() for n, t in targets.items()}
+            output = targets.pop("output")
             terms = {"pixel": c.pixel_weight * nn.functional.mse_loss(image.float(), output),
-                     "content": c.content_weight * content_loss(features, teacher),
+                     "content": c.content_weight * content_loss(features, targets),
                      "tv": c.tv_weight * total_variation_loss(image.float())}
             terms["total"] = terms["pixel"] + terms["content"] + terms["tv"]
         return terms

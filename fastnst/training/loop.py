@@ -33,7 +33,8 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
     """Train a style network; returns the path of the small inference checkpoint.
 
     Pass a TrainConfig, or its fields as keyword arguments, e.g.
-    ``fastnst.train(style="mosaic.jpg", data="photos/", steps=2000)``. With ``resume=PATH`` the
+    ``fastnst.train(style="mosaic.jpg", data="photos/", steps=2000)``, or to distill a trained net
+    into a tiny one, ``fastnst.train(distill="mosaic.pt", data="photos/")``. With ``resume=PATH`` the
     options stored in that training checkpoint are used, overridden by any given here.
     """
     options = upgrade_options(options)
