@@ -49,7 +49,8 @@ def test_a_distilled_student_makes_what_its_teacher_makes_more_closely_than_befo
     after = fastnst.load_checkpoint(out).model
     assert distance_to_teacher(after, teacher_net, photo_dir) < 0.8 * distance_to_teacher(before, teacher_net, photo_dir)
     events = EventAccumulator(str(tmp_path / "run"), size_guidance={"scalars": 0}).Reload()
-    assert {"loss/pixel", "loss/content", "loss/tv", "loss/stability", "loss/total"} <= set(events.Tags()["scalars"])
+    assert {"loss/pixel", "loss/content", "loss/style", "loss/tv", "loss/stability", "loss/total"} <= set(
+        events.Tags()["scalars"])
     pixel = [e.value for e in events.Scalars("loss/pixel")]
     assert pixel[-1] < pixel[0]
 
