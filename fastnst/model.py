@@ -16,9 +16,13 @@ from .errors import FastNSTError
 
 # The default is Johnson et al.'s net; "light" is the same shape with half the channels and
 # depthwise-separable 3x3 convolutions in the residual blocks and the upsampling layers: about a
-# tenth of the multiply-adds, for real time on a CPU (see README, "Speed", for its quality cost).
+# tenth of the multiply-adds, for real time on a CPU (see docs/speed.md for its quality cost).
+# "tiny" is separable too, with 8 full-resolution channels (light's 16 dominate a CPU's time there)
+# and 4 blocks: about twice light's frame rate on a 640x480 webcam; it is trained by distilling
+# another net (train.py --distill).
 ARCHS = {"johnson": {"channels": (32, 64, 128), "num_residual": 5},
-         "light": {"channels": (16, 32, 64), "num_residual": 5}}
+         "light": {"channels": (16, 32, 64), "num_residual": 5, "separable": True},
+         "tiny": {"channels": (8, 24, 64), "num_residual": 4, "separable": True}}
 
 
 @dataclass
@@ -31,7 +35,7 @@ class ModelConfig:
     # 0..255, as PyTorch's example does. With Adam's lr 1e-3 this trains markedly faster than
     # computing in [0, 1], where the output layer's steps are 255x larger relative to its weights.
     value_scale: float = 255.0
-    arch: str = "johnson"  # a key of ARCHS; "light" makes the 3x3 convs depthwise-separable
+    arch: str = "johnson"  # a key of ARCHS; "light" and "tiny" make the 3x3 convs depthwise-separable
     # Styles the net holds (Dumoulin et al. 2017): above 1, every instance norm has one scale and
     # bias per style and everything else is shared. 1 is the classic one-style net.
     num_styles: int = 1
@@ -41,7 +45,12 @@ class ModelConfig:
         """The config of a named architecture with its own channel widths."""
         if arch not in ARCHS:
             raise FastNSTError(f"unknown architecture '{arch}': choose one of {', '.join(ARCHS)}")
-        return cls(**ARCHS[arch], arch=arch)
+        return cls(**{k: v for k, v in ARCHS[arch].items() if k != "separable"}, arch=arch)
+
+    @property
+    def separable(self) -> bool:
+        """Whether the residual blocks and upsampling layers use depthwise-separable 3x3 convs."""
+        return ARCHS[self.arch].get("separable", False)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,7 +163,7 @@ class TransformerNet(nn.Module):
             raise FastNSTError(f"unknown architecture '{self.config.arch}': choose one of {', '.join(ARCHS)}")
         if self.config.num_styles < 1:
             raise FastNSTError("a network needs at least one style")
-        separable, styles = self.config.arch == "light", self.config.num_styles
+        separable, styles = self.config.separable, self.config.num_styles
         c1, c2, c3 = self.config.channels
         self.conv1 = ConvLayer(3, c1, 9)
         self.in1 = make_norm(c1, styles)

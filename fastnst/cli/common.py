@@ -86,9 +86,11 @@ def add_device_argument(p: argparse.ArgumentParser | argparse._ArgumentGroup) ->
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
 
 
-def add_loss_arguments(p: argparse.ArgumentParser, unset: str | None = None, stability: bool = False) -> None:
+def add_loss_arguments(p: argparse.ArgumentParser, unset: str | None = None, stability: bool = False,
+                       distill: bool = False) -> None:
     """The LossConfig options as flags, all defaulting to None (unset). `unset` says what an unset
-    option falls back to; None: LossConfig's defaults, which the help texts then show."""
+    option falls back to; None: LossConfig's defaults, which the help texts then show. `stability`
+    and `distill` add the options only training has."""
     d = LOSS_DEFAULTS
 
     def default(value: object) -> str:
@@ -115,6 +117,10 @@ def add_loss_arguments(p: argparse.ArgumentParser, unset: str | None = None, sta
         g.add_argument("--stability-weight", type=float, help="video stability: penalize output changes under "
                        "small synthetic motion and noise, so frames flicker less; 0 turns it off"
                        + default(d.stability_weight))
+    if distill:
+        g.add_argument("--pixel-weight", type=float, help="with --distill: weight of the pixel term, the squared "
+                       "difference from the teacher's output (--content-weight weighs the content term against the "
+                       "teacher's output)" + default(d.pixel_weight))
 
 
 def loss_options(args: argparse.Namespace) -> dict:

@@ -32,9 +32,13 @@ def describe(path: str, ckpt: Checkpoint) -> list[str]:
             trained += f" at {args['image_size']} px, batch {args.get('batch_size')}"
         if args.get("init"):
             trained += f", from {args['init']}" + (" (norms only)" if args.get("only_norms") else "")
+        if args.get("distill"):
+            trained += f", distilled from {args['distill']}"
         lines.append(trained)
     shown = {"loss_net": "", "style_weight": "style weight ", "style_size": "style size ",
              "style_layer_weights": "layer weights "}
+    if args.get("distill"):  # no painting: the teacher's output is the target
+        shown = {"loss_net": "", "pixel_weight": "pixel weight ", "content_weight": "content weight "}
     loss = [f"{label}{ckpt.loss[key]}" for key, label in shown.items() if ckpt.loss.get(key) is not None]
     if loss:
         lines.append("  loss: " + ", ".join(loss))

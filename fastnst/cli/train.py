@@ -24,7 +24,11 @@ def get_parser() -> argparse.ArgumentParser:
                                 argument_default=None)
     g = p.add_argument_group("style and data")
     g.add_argument("--style", nargs="+", metavar="IMAGE", help="style image (the painting); several train one "
-                   "network that holds them all (choose or blend them at inference with infer.py --style)")
+                   "network that holds them all (choose or blend them at inference with infer.py --style); with "
+                   "--distill: which of the teacher's styles, by name")
+    g.add_argument("--distill", metavar="TEACHER", help="train a network to imitate a trained one (TEACHER, a "
+                   "checkpoint) instead of a painting: cheap, for a smaller --arch (default tiny); see "
+                   "docs/training.md")
     g.add_argument("--data", help=f"training photos: a local folder (recursive) or a Hugging Face dataset id "
                    f"(default: {D.data}, streamed from the hub)")
     g.add_argument("--image-size", type=int, help=f"training crop size in pixels (default {D.image_size})")
@@ -44,12 +48,12 @@ def get_parser() -> argparse.ArgumentParser:
                    "it, else fp16 with loss scaling; bf16 on CPUs with native bf16; else fp32)")
     # The older name; compat.upgrade_options turns its "off" into fp32.
     g.add_argument("--amp", dest="precision", choices=[*PRECISIONS, "off"], help=argparse.SUPPRESS)
-    g.add_argument("--arch", choices=list(ARCHS), help="network: johnson (default, Johnson et al.) or light (a "
-                   "tenth of the work, for real time on a CPU; some quality cost, see docs/speed.md); with --init or "
-                   "--resume: that net's")
+    g.add_argument("--arch", choices=list(ARCHS), help="network: johnson (default, Johnson et al.), light (a "
+                   "tenth of the work, for real time on a CPU; some quality cost, see docs/speed.md) or tiny (twice "
+                   "light's frame rate; the default with --distill); with --init or --resume: that net's")
     g.add_argument("--compile", action="store_true", default=None, help="torch.compile the net and the loss net "
                    "(slow first steps, faster after)")
-    add_loss_arguments(p, stability=True)
+    add_loss_arguments(p, stability=True, distill=True)
     g = p.add_argument_group("output")
     g.add_argument("--out", help="small inference checkpoint (default <logdir>/<style>.pt)")
     g.add_argument("--logdir", help="TensorBoard folder (default runs/<style>-<time>)")
@@ -73,7 +77,7 @@ def _train(args: argparse.Namespace) -> int:
     from ..training import train
 
     options = {k: v for k, v in vars(args).items() if v is not None}
-    if "resume" not in options and "style" not in options:
+    if not {"resume", "style", "distill"} & set(options):
         raise FastNSTError("no style image given: --style PATH")
     out = train(**options)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the group

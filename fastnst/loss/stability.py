@@ -61,3 +61,13 @@ def stability_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     y_expected, _ = warp(y, motion)
     diff = (model(x_next + noise) - y_expected).pow(2) * inside
     return diff.sum() / (inside.sum() * x.shape[1]).clamp_min(1)
+
+
+def weighted_stability(weight: float, model: torch.nn.Module, photos: torch.Tensor, stylized: torch.Tensor,
+                       step: int, seed: int = 0) -> torch.Tensor:
+    """weight * stability_loss, 0-dim fp32; its random motions come from (seed, step), so a
+    resumed run draws the same ones."""
+    if weight == 0:
+        return torch.zeros((), device=photos.device)
+    motion_rng = torch.Generator().manual_seed((seed << 32) + step)  # own generator: global RNG untouched
+    return weight * stability_loss(model, photos, stylized, motion_rng).float()

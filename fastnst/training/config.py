@@ -28,7 +28,8 @@ def styles_name(names: list[str]) -> str:
 class TrainConfig(LossConfig):
     """Training options; checkpoints store the loss options as "loss", the rest as "train_args"."""
 
-    style: str | list[str] = ""          # path of the style image, or a list of them: one net, several styles
+    style: str | list[str] = ""          # path of the style image, or a list of them: one net, several styles;
+                                         # distilling, the name of a style of the teacher
     data: str = DEFAULT_DATASET          # local folder, or a Hugging Face dataset id (streamed)
     steps: int | None = None             # optimizer steps; default DEFAULT_STEPS
     epochs: float | None = None          # alternative to steps, for local folders
@@ -39,8 +40,8 @@ class TrainConfig(LossConfig):
     lr_decay_at: float = 0.7             # fraction of the steps after which the rate drops tenfold; 1: never
     seed: int = 0
     device: str = "auto"
-    arch: str | None = None              # network: johnson (Johnson et al., the default) or light (CPU real
-                                         # time); None: johnson, or the --init / --resume net's
+    arch: str | None = None              # network: johnson (Johnson et al., the default), light or tiny (CPU
+                                         # real time); None: johnson (tiny distilling), or the --init / --resume net's
     precision: str = "auto"              # device.PRECISIONS; mixed precision: autocast in bf16 or fp16
     compile: bool = False                # torch.compile the net and the loss net
     logdir: str | None = None            # default runs/<style>-<time>
@@ -54,6 +55,8 @@ class TrainConfig(LossConfig):
     init: str | None = None              # start from this trained net's weights (any fastnst or PyTorch-example
                                          # checkpoint; its architecture too), with a fresh optimizer
     only_norms: bool = False             # with init: add the styles to the init net's, training only their norms
+    distill: str | None = None           # a trained net (the teacher) to imitate instead of a painting: then
+                                         # style is one of its style names (needed if it holds several)
     progress: bool | None = None          # a progress bar; None: only when stderr is a terminal
 
     def __post_init__(self) -> None:
@@ -78,10 +81,10 @@ class TrainConfig(LossConfig):
              "logdir": ("path", True), "log_every": ("int", False), "sample_every": ("int", False),
              "val_dir": ("path", True), "ckpt_every": ("int", False), "ckpt_path": ("path", True),
              "out": ("path", True), "resume": ("path", True), "init": ("path", True),
-             "only_norms": ("bool", False), "progress": ("bool", True),
+             "only_norms": ("bool", False), "distill": ("path", True), "progress": ("bool", True),
              "loss_net": ("str", False), "loss_weights": ("path", True), "content_weight": ("float", False),
              "style_weight": ("float", False), "tv_weight": ("float", False),
-             "stability_weight": ("float", False), "style_size": ("int", True)}
+             "stability_weight": ("float", False), "pixel_weight": ("float", False), "style_size": ("int", True)}
 
     def check_types(self) -> None:
         """A FastNSTError naming the first option of the wrong type ("steps must be a whole number,
@@ -103,8 +106,12 @@ class TrainConfig(LossConfig):
     def check(self) -> None:
         self.check_types()
         super().check()
-        if not self.style:
+        if not self.style and not self.distill:
             raise FastNSTError("no style image given: --style PATH")
+        if self.distill is not None and not Path(self.distill).is_file():
+            raise FastNSTError(f"--distill {self.distill}: no such file")
+        if self.distill and self.only_norms:
+            raise FastNSTError("--distill trains a whole net; --only-norms adds styles to a trained one: give one of them")
         if self.only_norms and not (self.init or self.resume):
             raise FastNSTError("--only-norms adds styles to a trained net: give it with --init CKPT")
         if self.steps is not None and self.steps < 1:

@@ -69,7 +69,7 @@ class TrainLogger:
             _quiet_writer_thread()
             self.writer = SummaryWriter(str(logdir))
             if start_step == 0:
-                for index in styles.trained:
+                for index in (i for i in styles.trained if styles.images[i] is not None):
                     tag = f"style/{styles.names[index]}" if styles.several else "style"
                     self.writer.add_image(tag, to_tensor(styles.images[index])[0], 0)
                 if skipped:
@@ -109,11 +109,12 @@ class TrainLogger:
             # under train/: TensorBoard sorts groups by name, so loss/ then samples come first
             self.writer.add_scalar("train/lr", lr, step)
             self.writer.add_scalar("train/images_per_s", images_per_s, step)
-        self.bar.set_postfix(content=f"{logs['loss/content']:.3g}", style=f"{logs['loss/style']:.3g}",
-                             tv=f"{logs['loss/tv']:.3g}", img_s=f"{images_per_s:.1f}")
+        # The headline terms (content, style, tv; distilling: pixel, content, tv), whichever the objective gives.
+        shown = {name: logs[f"loss/{name}"] for name in names if name in ("pixel", "content", "style", "tv")}
+        self.bar.set_postfix({**{name: f"{v:.3g}" for name, v in shown.items()}, "img_s": f"{images_per_s:.1f}"})
         if self.plain_lines:
-            log.info("step %d/%d: content %.3g, style %.3g, tv %.3g, %.1f img/s", step, self.total_steps,
-                     logs["loss/content"], logs["loss/style"], logs["loss/tv"], images_per_s)
+            log.info("step %d/%d: %s, %.1f img/s", step, self.total_steps,
+                     ", ".join(f"{name} {v:.3g}" for name, v in shown.items()), images_per_s)
         self.logs = logs
         self.tick, self.images_seen = time.perf_counter(), 0
 

@@ -1,4 +1,5 @@
-"""The training loop: data -> TransformerNet -> the objective (frozen VGG) -> Adam."""
+"""The training loop: data -> TransformerNet -> the objective (frozen VGG; or a teacher net's
+output, distilling) -> Adam."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from ..checkpoint import Checkpoint
 from ..compat import upgrade_options
 from ..device import memory_format_for, resolve_device, resolve_precision
 from ..errors import FastNSTError
-from ..loss import Objective
+from ..loss import DistillObjective, Objective
 from . import distributed
 from .config import TrainConfig, styles_name
 from .data import endless, make_loader
@@ -25,14 +26,15 @@ from .logger import TrainLogger
 from .schedule import learning_rate, total_steps
 from .state import TrainingState, read_resume, resumed_options
 from .step import train_step
-from .styles import FrozenRows, build_net, norm_parameters
+from .styles import FrozenRows, StyleSet, Teacher, build_net, load_teacher, norm_parameters
 
 
 def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
     """Train a style network; returns the path of the small inference checkpoint.
 
     Pass a TrainConfig, or its fields as keyword arguments, e.g.
-    ``fastnst.train(style="mosaic.jpg", data="photos/", steps=2000)``. With ``resume=PATH`` the
+    ``fastnst.train(style="mosaic.jpg", data="photos/", steps=2000)``, or to distill a trained net
+    into a tiny one, ``fastnst.train(distill="mosaic.pt", data="photos/")``. With ``resume=PATH`` the
     options stored in that training checkpoint are used, overridden by any given here.
     """
     options = upgrade_options(options)
@@ -58,9 +60,12 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
 
 
 def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None) -> Path:
-    torch.manual_seed(config.seed)  # the same initial weights in every process
+    teacher = load_teacher(config.distill, config.style) if config.distill else None
+    if teacher:
+        config.style = teacher.name  # the run's one style: the teacher's
+    torch.manual_seed(config.seed)  # the same initial weights in every process (and with or without a teacher)
     # A warm start (--init) takes another net's weights, with a fresh optimizer.
-    model, styles = build_net(config.style_paths, config.arch, config.init, config.only_norms, resumed)
+    model, styles = build_net(config.style_paths, config.arch, config.init, config.only_norms, resumed, teacher)
     config.arch = model.config.arch
     ckpt_path, out_path = _output_paths(config, styles_name(styles.names))
     memory_format = memory_format_for(device)
@@ -77,9 +82,7 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     state = TrainingState(model, optimizer, scaler, styles, ckpt_path)
 
-    objective = Objective(config.style_paths, config, device, memory_format)
-    for index, image in zip(styles.trained, objective.style_images):
-        styles.images[index] = image
+    objective = _objective(config, teacher, styles, device, memory_format)
     step_model = _step_model(model, objective, config, device)
     start_step = resumed.step if resumed else 0
     loader, num_images, skipped = make_loader(config.data, config.image_size, config.batch_size, config.seed,
@@ -153,7 +156,20 @@ def remove_stale_temporaries(*paths: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _step_model(model: torch.nn.Module, objective: Objective, config: TrainConfig,
+def _objective(config: TrainConfig, teacher: Teacher | None, styles: StyleSet, device: torch.device,
+               memory_format: torch.memory_format) -> Objective | DistillObjective:
+    """What the run minimises: the perceptual objective of its style images, or the teacher's
+    output (distillation). The style pictures it holds become the styles' pictures in the checkpoint."""
+    if teacher is not None:
+        styles.images[0] = teacher.image
+        return DistillObjective(teacher.net, config, device, memory_format)
+    objective = Objective(config.style_paths, config, device, memory_format)
+    for index, image in zip(styles.trained, objective.style_images):
+        styles.images[index] = image
+    return objective
+
+
+def _step_model(model: torch.nn.Module, objective: Objective | DistillObjective, config: TrainConfig,
                 device: torch.device) -> torch.nn.Module:
     """What train_step runs: the net, wrapped for DDP and compiled (with the loss net) as asked."""
     step_model = model

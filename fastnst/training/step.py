@@ -6,14 +6,15 @@ import functools
 
 import torch
 
-from ..loss import Objective
+from ..loss import DistillObjective, Objective
 from ..model import one_hot
 
 
-def compute_losses(model: torch.nn.Module, objective: Objective, x: torch.Tensor, step: int = 0, seed: int = 0,
-                   amp_dtype: torch.dtype | None = None, style: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
+def compute_losses(model: torch.nn.Module, objective: Objective | DistillObjective, x: torch.Tensor, step: int = 0,
+                   seed: int = 0, amp_dtype: torch.dtype | None = None,
+                   style: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
     """The weighted loss terms for a batch of photos x: the objective's (content, style,
-    style_<layer>..., tv), stability, and their sum, total. The networks run in `amp_dtype`
+    style_<layer>..., tv; distilling: pixel, content, tv), stability, and their sum, total. The networks run in `amp_dtype`
     (None: fp32), the losses in fp32. For a net of several styles, `style` is (the objective's
     style index, the net's): the net runs with that style and the loss measures it."""
     if style is not None:
@@ -33,7 +34,7 @@ def num_styles(model: torch.nn.Module) -> int:
     return net.config.num_styles
 
 
-def train_step(model: torch.nn.Module, objective: Objective, optimizer: torch.optim.Optimizer,
+def train_step(model: torch.nn.Module, objective: Objective | DistillObjective, optimizer: torch.optim.Optimizer,
                scaler: torch.amp.GradScaler, x: torch.Tensor, step: int = 0, seed: int = 0,
                amp_dtype: torch.dtype | None = None, style: tuple[int, int] | None = None) -> dict[str, torch.Tensor]:
     """One optimizer step on the batch x; returns the loss terms of compute_losses, detached.

@@ -5,7 +5,8 @@ every instance norm (conditional instance norm, Dumoulin et al. 2017); each step
 in turn (`style_for_step`). `--init` starts from a trained net: its shared weights carry over,
 a style it already has keeps its norms, a new style starts from the norms of its first style.
 With `only_norms` the run adds its styles to the init net's and trains nothing else: the shared
-weights and the old styles' norms stay exactly as they were.
+weights and the old styles' norms stay exactly as they were. Distilling (`Teacher`), the run's one
+style is a style of the teacher net, with its name and picture.
 """
 
 from __future__ import annotations
@@ -44,6 +45,37 @@ class StyleSet:
         round robin, so every style gets the same share, and a resumed run picks up the turn."""
         k = (step - 1) % len(self.trained)
         return k, self.trained[k]
+
+
+@dataclass
+class Teacher:
+    """The trained net a distillation run imitates: one style of it, as a one-style net."""
+
+    net: TransformerNet
+    name: str                   # the style's name, the student's too
+    image: Image.Image | None   # its picture as the checkpoint stores it (a thumbnail), if any
+
+
+def load_teacher(path: str, style: str | list[str]) -> Teacher:
+    """The teacher of --distill PATH; `style` ("" for none) picks one of its styles by name and
+    must be given for a net of several."""
+    try:
+        start = load_checkpoint(path)
+    except FastNSTError as exc:
+        raise FastNSTError(f"--distill {exc}") from None
+    names = start.style_names
+    if isinstance(style, list):
+        raise FastNSTError(f"--distill trains a net of one style: give --style once, one of {', '.join(names)}")
+    if style and style not in names:
+        if Path(style).suffix or Path(style).exists():  # a painting, as normal training takes
+            raise FastNSTError(f"--style {style}: a distilled net learns the teacher's style, not a painting; "
+                               f"leave out --style, or choose one of the teacher's: {', '.join(names)}")
+        raise FastNSTError(f"--distill {path} has no style '{style}': choose one of {', '.join(names)}")
+    if not style and len(names) > 1:
+        raise FastNSTError(f"--distill {path} holds {_listing(names)}: choose the one to distill with --style NAME")
+    index = names.index(style) if style else 0
+    net = start.model.single_style(index) if start.model.config.num_styles > 1 else start.model
+    return Teacher(net, names[index], start.style_thumbnails[index])
 
 
 def style_names(paths: list[str]) -> list[str]:
@@ -90,10 +122,12 @@ def _same_paintings(paths: list[str], resume: Checkpoint, frozen: int) -> None:
 
 
 def build_net(paths: list[str], arch: str | None, init: str | None, only_norms: bool,
-              resume: Checkpoint | None = None) -> tuple[TransformerNet, StyleSet]:
+              resume: Checkpoint | None = None, teacher: Teacher | None = None) -> tuple[TransformerNet, StyleSet]:
     """The net a run starts from (before any resume state is loaded into it) and its styles.
-    arch: None for johnson, or the --init or --resume net's; another than theirs is refused."""
-    names = style_names(paths)
+    arch: None for johnson (tiny when distilling), or the --init or --resume net's; another than
+    theirs is refused. With a teacher, the one style is the teacher's, and `paths` are not read."""
+    names = [teacher.name] if teacher else style_names(paths)
+    paths = [] if teacher else paths  # no painting to compare a resumed run's style with
     if resume is not None:  # the stored net already holds every style: the trained ones come last
         frozen = resume.model.config.num_styles - len(names) if only_norms else 0
         _same_arch(arch, resume, "--resume")
@@ -105,7 +139,7 @@ def build_net(paths: list[str], arch: str | None, init: str | None, only_norms: 
     if init is None:
         if only_norms:
             raise FastNSTError("--only-norms adds styles to a trained net: give it with --init CKPT")
-        model = TransformerNet(replace(ModelConfig.for_arch(arch or "johnson"), num_styles=len(names)))
+        model = TransformerNet(replace(ModelConfig.for_arch(arch or ("tiny" if teacher else "johnson")), num_styles=len(names)))
         return model, StyleSet(names, [None] * len(names), list(range(len(names))))
 
     start = load_checkpoint(init)
