@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the bundled networks (checkpoints/*.pt) from scratch, in the order they were made: each stage
+# Train the bundled networks (checkpoints/*.pt and checkpoints/realtime/*.pt) from scratch, in the order they were made: each stage
 # continues the file the previous stage of that style wrote (--init, or --resume for a training checkpoint).
 #
 #   scripts/train_bundled.sh --dry-run      # print the commands only
@@ -103,4 +103,25 @@ for style in candy rain-princess mosaic starry_night; do
         --style-weight 3e4 --out "$(net "$style")"
 done
 
-echo "networks in $OUT: mosaic.pt starry_night.pt candy.pt rain-princess.pt udnie.pt five.pt"
+# 10. The real-time networks (checkpoints/realtime/): --arch tiny students distilled from the networks above,
+#     without the stability term. First mosaic and candy alone, pixel and content terms only (no Gram term,
+#     pixel weight 100) at a constant lr; then all five with the Gram term of the teacher's output (the mosaic
+#     student starting starry_night, rain-princess and udnie); then a finish at a tripled style weight.
+DISTILL=(--data "$SHARED/data/content/train" --val-dir "$SHARED/data/content/val" --loss-net vgg19
+         --loss-weights "$SHARED/weights/vgg19-imagenet-features.pth" "${CPU_BUDGET[@]}" --stability-weight 0)
+realtime() { echo "$OUT/realtime/$1.pt"; }
+for style in mosaic candy; do
+    run python train.py --distill "$(net "$style")" "${DISTILL[@]}" --steps 750 --lr-decay-at 1 --pixel-weight 100 \
+        --style-weight 0 --logdir "$OUT/logs/realtime-$style-first" --out "$(realtime "$style")"
+done
+for style in starry_night rain-princess udnie candy mosaic; do
+    from=$( [ "$style" = candy ] && realtime candy || realtime mosaic )
+    run python train.py --distill "$(net "$style")" "${DISTILL[@]}" --init "$from" --steps 450 --lr-decay-at 0.6 \
+        --logdir "$OUT/logs/realtime-$style" --out "$(realtime "$style")"
+done
+for style in mosaic candy starry_night rain-princess udnie; do
+    run python train.py --distill "$(net "$style")" "${DISTILL[@]}" --init "$(realtime "$style")" --steps 250 \
+        --lr 1e-3 --style-weight 3e4 --logdir "$OUT/logs/realtime-$style-finish" --out "$(realtime "$style")"
+done
+
+echo "networks in $OUT: mosaic.pt starry_night.pt candy.pt rain-princess.pt udnie.pt five.pt, realtime/*.pt"
