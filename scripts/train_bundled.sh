@@ -106,7 +106,7 @@ done
 # 10. The real-time networks (checkpoints/realtime/): --arch tiny students distilled from the networks above,
 #     without the stability term. First mosaic and candy alone, pixel and content terms only (no Gram term,
 #     pixel weight 100) at a constant lr; then all five with the Gram term of the teacher's output (the mosaic
-#     student starting starry_night, rain-princess and udnie); then a finish at a tripled style weight.
+#     student starting starry_night, rain-princess and udnie); then finishes at style weights 3e4 and 1e5.
 DISTILL=(--data "$SHARED/data/content/train" --val-dir "$SHARED/data/content/val" --loss-net vgg19
          --loss-weights "$SHARED/weights/vgg19-imagenet-features.pth" "${CPU_BUDGET[@]}" --stability-weight 0)
 realtime() { echo "$OUT/realtime/$1.pt"; }
@@ -122,6 +122,15 @@ done
 for style in mosaic candy starry_night rain-princess udnie; do
     run python train.py --distill "$(net "$style")" "${DISTILL[@]}" --init "$(realtime "$style")" --steps 250 \
         --lr 1e-3 --style-weight 3e4 --logdir "$OUT/logs/realtime-$style-finish" --out "$(realtime "$style")"
+done
+for style in mosaic candy starry_night rain-princess udnie; do
+    run python train.py --distill "$(net "$style")" "${DISTILL[@]}" --init "$(realtime "$style")" --steps 250 \
+        --lr 1e-3 --style-weight 1e5 --logdir "$OUT/logs/realtime-$style-1e5" --out "$(realtime "$style")"
+done
+
+for style in mosaic candy; do
+    run python train.py --distill "$(net "$style")" "${DISTILL[@]}" --init "$(realtime "$style")" --steps 400 \
+        --lr 1e-3 --style-weight 1e5 --logdir "$OUT/logs/realtime-$style-finish2" --out "$(realtime "$style")"
 done
 
 echo "networks in $OUT: mosaic.pt starry_night.pt candy.pt rain-princess.pt udnie.pt five.pt, realtime/*.pt"
