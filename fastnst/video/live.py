@@ -11,7 +11,8 @@ with writer.VideoWriter (H.264, under a temporary name until the end), shows it 
 (window.py) and takes each key the moment it is pressed. So a key shows that it was taken at once
 even when a frame takes a second, and the window moves, redraws and closes meanwhile. A live camera
 drops the frames the demo has no time for (never a queue: a frame is shown at most about two
-frame times after it was read); a video file gives every frame, in order, one read ahead.
+frame times after it was read); a video file gives every frame, in order, each read the moment
+the stylizer is free for it, so it waits no longer than a camera's frame would.
 
 The working size adapts so the demo holds the target frame rate (pacing.py), unless max_size fixes
 it. A camera is recorded with wall-clock timestamps, so the file plays at the speed the demo ran; a
@@ -122,11 +123,6 @@ class _Mailbox:
             self.slot[:] = [item]
             self.changed.notify_all()
 
-    def wait_free(self) -> None:
-        """Until the slot is empty (or the taker gone): a file reads its next frame only then, one ahead."""
-        with self.changed:
-            self.changed.wait_for(lambda: not self.slot or self.abandoned)
-
     def take(self, timeout: float) -> object | None:
         """The item, or None when none came within `timeout` seconds."""
         with self.changed:
@@ -189,6 +185,7 @@ class _Session:
         self.side_by_side = False
         self.frames, self.results = _Mailbox(keep_all=is_file), _Mailbox(keep_all=is_file)
         self.pace = False           # a file in a window plays at its frame rate
+        self.wanted = threading.Event()  # the stylizer is free: a file reads its next frame only then
         self.pacer: Pacer | None = None
         self.count, self.fps = 0, 0.0
         self.shown_at: list[float] = []
@@ -213,8 +210,12 @@ class _Session:
             while not self.stopped.is_set() and not (self.is_file and self.limit is not None and index >= self.limit):
                 if self.pace:
                     self.stopped.wait(max(0.0, started + index / float(self.rate) - time.perf_counter()))
-                if self.is_file:  # read while the stylizer works on the frame before, not two ahead
-                    self.frames.wait_free()
+                if self.is_file:  # read on demand: a frame read ahead would wait a whole frame time
+                    while not self.wanted.wait(0.1) and not self.stopped.is_set():
+                        pass
+                    if self.stopped.is_set():
+                        break
+                    self.wanted.clear()
                 ok, bgr = self.capture.read()
                 if not ok:
                     if self.is_file or index:  # a file ends; a camera that worked and stops is unplugged
@@ -233,6 +234,7 @@ class _Session:
         in_use = None
         try:
             while True:
+                self.wanted.set()
                 frame = self.frames.take(timeout=0.1)
                 if frame is _END or self.stopped.is_set():  # stopped: the frame in hand was the last
                     break
@@ -261,6 +263,7 @@ class _Session:
             self.fail(exc)
         finally:
             self.frames.abandon()  # the capture thread never waits for a taker that is gone
+            self.wanted.set()
             self.results.put(_END)
 
     def fail(self, exc: BaseException) -> None:
