@@ -1,4 +1,5 @@
-"""python -m fastnst COMMAND [options]: train, stylize, optimize, evaluate, export, flicker or info."""
+"""python -m fastnst COMMAND [options]: train, stylize, optimize, evaluate, export, flicker, info or
+train-decoders (the universal model's)."""
 
 import sys
 

@@ -178,6 +178,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def parse_checkpoint(raw: dict[str, Any], path: Path) -> Checkpoint:
     """The Checkpoint of a dict already read from `path` (named in messages)."""
+    if raw.get("format") == "fastnst-universal":
+        raise FastNSTError(f"{path} is the universal model, which stylizes with any painting: "
+                           f"Stylizer.load({path.name!r}, style='painting.jpg') (infer.py --style PAINTING)")
     if raw.get("format") == "fastnst":
         if raw.get("version", 0) > FORMAT_VERSION:
             raise FastNSTError(f"{path} was written by a newer fastnst (format {raw['version']}); upgrade fastnst")

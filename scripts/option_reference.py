@@ -30,8 +30,8 @@ def cli_parsers() -> list[tuple[str, argparse.ArgumentParser]]:
     found = []
     for module_info in pkgutil.iter_modules(fastnst.cli.__path__):
         module = importlib.import_module(f"fastnst.cli.{module_info.name}")
-        if hasattr(module, "get_parser"):
-            found.append((module_info.name, module.get_parser()))
+        if hasattr(module, "get_parser"):  # the command's name: train_decoders.py is train-decoders
+            found.append((module_info.name.replace("_", "-"), module.get_parser()))
     order = {name: i for i, name in enumerate(COMMAND_LINES)}
     return sorted(found, key=lambda item: (order.get(item[0], len(order)), item[0]))
 

@@ -24,16 +24,19 @@ CHECKPOINT_SUFFIXES = {".pt", ".pth", ".model", ".ckpt", ".onnx"}
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="infer.py", description="Stylize images and videos with a trained network, "
-                                "or a camera live (--webcam).")
+                                "or with any painting (--style PAINTING: the universal model), or a camera live "
+                                "(--webcam).")
     # "*" and "+": `infer.py --ckpt a.pt photo.jpg` still works, see _infer.
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="image or video files (mp4, mov, mkv, webm, avi), "
                    "or folders of them")
     p.add_argument("--ckpt", nargs="+", help="checkpoint (fastnst .pt, or a PyTorch fast_neural_style "
-                   ".pth/.model); with --webcam, several to switch between (default: the bundled real-time "
-                   "networks, checkpoints/realtime/*.pt)")
-    p.add_argument("--style", metavar="NAME|INDEX|a=w,b=w|all", help="for a network of several styles: one "
-                   "by name or index, a blend (weights normalized), or all (one output per style); default: its "
-                   "first style. With --webcam: the styles n/p step through (default all)")
+                   ".pth/.model, or a universal model); with --webcam, several to switch between (default: with "
+                   "--style PAINTING the bundled universal model, checkpoints/universal.pt; else with --webcam the "
+                   "bundled real-time networks, checkpoints/realtime/*.pt)")
+    p.add_argument("--style", nargs="+", metavar="STYLE", help="a painting (image file) for the universal model, "
+                   "or a blend a.jpg=0.6,b.jpg=0.4; for a network of several styles: one by name or index, a blend "
+                   "(mosaic=0.6,candy=0.4; weights normalized), or all (one output per style); default: its first "
+                   "style. With --webcam: the paintings or styles n/p step through (default all)")
     p.add_argument("--list-styles", action="store_true", help="print the styles --ckpt holds, and exit")
     p.add_argument("-o", "--output", help="output file (one input) or folder (several); default: beside each "
                    "input as <name>_<style>.<ext>")
@@ -41,7 +44,8 @@ def get_parser() -> argparse.ArgumentParser:
                    "a fixed working size instead of the one --fps picks)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--preserve-color", action="store_true", help="keep the photo's colours (luminance-only transfer)")
-    p.add_argument("--strength", type=float, default=1.0, help="0..1 blend of stylized and original (default 1)")
+    p.add_argument("--strength", type=float, default=1.0, help="0..1 blend of stylized and original (default 1); "
+                   "for the universal model the transform's alpha, a blend of features (0: the photo)")
     p.add_argument("--match-tone", action="store_true", help="bring the output's brightness and contrast back to "
                    "the photo's (luminance mean and spread; on video and the webcam smoothed over time)")
     g = p.add_argument_group("speed and size (images and videos)")
@@ -160,9 +164,43 @@ def _list_styles(args: argparse.Namespace) -> int:
     return 0
 
 
+def _choose_model(args: argparse.Namespace) -> None:
+    """Fill in --ckpt where it may be left out, and sort --style's values: with a painting and no
+    --ckpt the bundled universal model; paintings only for a universal model; files take one style
+    (what argparse put after it are inputs, as with `--style mosaic photo.jpg`)."""
+    from ..inference.universal import bundled_universal
+    from ..universal import is_universal_file
+
+    if args.ckpt is None:
+        if args.list_styles or (args.style is None and args.webcam is None):
+            raise FastNSTError("give --ckpt CKPT (a trained network), or --style PAINTING for the universal model "
+                               "(only --webcam has a default of its own: the bundled real-time networks)")
+        if args.style is not None:
+            args.ckpt = [str(bundled_universal())]
+    if args.style is None or args.ckpt is None:
+        return
+    if args.webcam is None:
+        args.style, extra = args.style[0], args.style[1:]
+        args.inputs = extra + args.inputs
+    universal = [c for c in args.ckpt if is_universal_file(c)]
+    styles = args.style if isinstance(args.style, list) else [args.style]
+    if universal:
+        if len(universal) < len(args.ckpt) and args.webcam is not None:
+            raise FastNSTError("--style PAINTING is for the universal model: give it alone with --webcam")
+        return
+    paintings = [s for s in styles for part in s.split(",") if Path(part.rpartition("=")[0] or part).is_file()]
+    if paintings:
+        raise FastNSTError(f"--style {paintings[0]}: a painting is for the universal model (leave out --ckpt); "
+                           f"--ckpt {args.ckpt[0]} is a network trained for its own style (--list-styles names them)")
+    if isinstance(args.style, list):  # --webcam with networks: one choice among their styles
+        if len(args.style) > 1:
+            raise FastNSTError("several --style values are paintings for the universal model; for a network's "
+                               "styles give one: a name, a blend (mosaic=0.6,candy=0.4) or all")
+        args.style = args.style[0]
+
+
 def _infer(args: argparse.Namespace) -> int:
-    if args.ckpt is None and (args.webcam is None or args.list_styles):
-        raise FastNSTError("--ckpt is required (only --webcam has a default: the bundled real-time networks)")
+    _choose_model(args)
     if args.list_styles:
         return _list_styles(args)
     options = stylize_options(args)

@@ -10,6 +10,7 @@ Which runtime runs the net (the torch fast path, onnxruntime, int8) is chosen in
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import inspect
 from pathlib import Path
@@ -26,11 +27,13 @@ from ..checks import shown
 from ..errors import FastNSTError
 from ..images import open_image, open_rgb, resize_long_side, to_pil, to_rgb, to_tensor
 from ..model import TransformerNet
+from ..universal import LoadedUniversal, UniversalNet, is_universal_file, load_universal
 from .fastpath import FastStylizer, norms
 from .options import OptionError, StylizeOptions
 from .styles import StyleSpec, StyleSwitch, net_style_names, parse_style, select_style
 from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, can_tile, stylize_tiled
 from .tone import ToneSmoother, match_tone
+from .universal import UniversalRuntime, parse_paintings
 
 # What runs the net: a TransformerNet, or anything called like one (FastStylizer, OnnxStylizer).
 Runtime = Callable[[torch.Tensor], torch.Tensor]
@@ -132,6 +135,14 @@ class Stylizer:
             if style not in (None, "all"):
                 raise FastNSTError("a style is chosen when loading: give the checkpoint, not a loaded Stylizer")
             return [checkpoint]
+        if isinstance(checkpoint, (UniversalNet, LoadedUniversal)) or (
+                isinstance(checkpoint, (str, Path)) and is_universal_file(checkpoint)):
+            # A list of paintings (or blends): one Stylizer each, sharing the net (the webcam's n/p).
+            loaded = load_universal(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
+            net = loaded.net if isinstance(loaded, LoadedUniversal) else loaded
+            net = net if loaded is not checkpoint else copy.deepcopy(net)
+            return [_universal(net, spec, device, precision, backend)
+                    for spec in (style if isinstance(style, (list, tuple)) and style else [style])]
         if not isinstance(checkpoint, (Checkpoint, str, Path)):
             return _prepared(checkpoint, style, resolve_device(device))
         runtime = choose_runtime(checkpoint, device=device, precision=precision, backend=backend, compile=compile)
@@ -186,12 +197,15 @@ class Stylizer:
         """
         options = self.check(options or StylizeOptions())
         tile = self.auto_tile(options, images.shape[-2] * images.shape[-1])
+        universal = isinstance(self.net, UniversalRuntime)
+        if universal:  # strength is the transform's alpha: a blend of features, not of pixels
+            self.net.alpha = options.strength
         out = stylize_tiled(self.net, images, tile) if tile else self.net(images).to(images.device)
         if options.match_tone:
             out = tone(out, images) if tone is not None else match_tone(out, images)
         if options.preserve_color:
             out = preserve_colors(out, images)
-        if options.strength != 1.0:
+        if options.strength != 1.0 and not universal:
             out = options.strength * out + (1.0 - options.strength) * images
         return out.clamp_(0, 1)
 
@@ -259,6 +273,19 @@ def _prepared(net: TransformerNet | Runtime, style: StyleSpec, device: torch.dev
     runtime = "torch" if can_tile(net) else "onnxruntime"
     net = net.to(device).eval() if isinstance(net, nn.Module) else net
     return [Stylizer(net, device, names[0] if names else "", names, runtime)]
+
+
+def _universal(net: UniversalNet, style: object, device: str | torch.device, precision: str,
+               backend: str) -> Stylizer:
+    """The universal model with the painting(s) `style` names: "a.jpg" or a blend "a.jpg=0.6,b.jpg=0.4"."""
+    if style is None or style == "all" or not isinstance(style, (str, Path)):
+        raise OptionError("the universal model stylizes with a painting: give {style} PAINTING (a file; "
+                          "several blend: a.jpg=0.6,b.jpg=0.4)")
+    if backend not in ("auto", "torch") or precision == "int8":
+        raise OptionError("the universal model runs with {backend} torch (not onnxruntime or int8)")
+    dev = resolve_device(device)
+    runtime = UniversalRuntime(net, parse_paintings(style), dev, precision)
+    return Stylizer(runtime, dev, runtime.label, [p.name for p in runtime.paintings], "universal")
 
 
 def _onnx_session(checkpoint: Checkpoint | str | Path) -> Any:

@@ -24,6 +24,7 @@ from ..errors import FastNSTError, disk_full, first_line
 from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer, choose_runtime, parse_style
+from ..universal import is_universal_file
 from .pipeline import stylize_video
 from .reader import find_videos, is_video, output_extension, spread_frames
 
@@ -184,9 +185,10 @@ def plan_jobs(inputs: Sequence[str | Path], checkpoint: Checkpoint | str | Path,
               tile: int | None = None) -> Jobs:
     """The checkpoint loaded once (one Stylizer per style `style` names) and a job for each input
     file and style. tile: the tile option, refused here for a runtime that cannot tile."""
-    runtime = choose_runtime(checkpoint, device=device, precision=precision, backend=backend, compile=compile,
-                             tile=tile)
-    if runtime != "onnxruntime" and not isinstance(checkpoint, Checkpoint):
+    universal = not isinstance(checkpoint, Checkpoint) and is_universal_file(checkpoint)
+    runtime = "universal" if universal else choose_runtime(checkpoint, device=device, precision=precision,
+                                                           backend=backend, compile=compile, tile=tile)
+    if runtime not in ("onnxruntime", "universal") and not isinstance(checkpoint, Checkpoint):
         checkpoint = load_checkpoint(checkpoint)
     calibration = []
     if runtime == "int8":  # calibrated on the photos about to be stylized

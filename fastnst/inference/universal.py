@@ -1,0 +1,153 @@
+"""The universal model as a runtime: called like a trained net (images in, stylized images out),
+with the paintings' statistics computed once, so Stylizer, video and the webcam take it unchanged.
+
+    runtime = UniversalRuntime(load_universal("universal.pt").net, parse_paintings("a.jpg=0.6,b.jpg=0.4"))
+    out = runtime(x)                      # N x 3 x H x W in [0, 1]
+    runtime.alpha = 0.5                   # the paper's feature-space blend: 0 the photo, 1 the full transfer
+
+Large images go in tiles (`tiled`), every tile transformed with the whole image's content
+statistics, measured on the image shrunk to STATS_SIZE: seamless at any size.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ..device import memory_format_for, resolve_precision
+from ..errors import FastNSTError
+from ..files import safe_name
+from ..images import open_rgb, resize_long_side, to_tensor
+from ..universal import UniversalNet
+from ..universal.net import Style
+from .options import OptionError
+from .tiling import blend_weights, tile_starts
+
+BUNDLED_UNIVERSAL = Path(__file__).resolve().parents[2] / "checkpoints" / "universal.pt"
+STYLE_SIZE = 512      # paintings are measured at this long side (smaller ones as they are)
+MIN_PAINTING = 16     # pixels on the short side: below, a painting has no texture to measure
+STATS_SIZE = 1024     # tiling: content statistics from the whole image at this long side
+TILE_OVERLAP = 256    # the model sees about 80 pixels around each output pixel; tiles cross-fade in the middle
+
+
+@dataclass
+class Painting:
+    path: Path
+    weight: float
+
+    @property
+    def name(self) -> str:
+        return safe_name(self.path.stem, "painting")
+
+
+def parse_paintings(spec: str | Path | Sequence[str | Path]) -> list[Painting]:
+    """"a.jpg", "a.jpg=0.6,b.jpg=0.4" or a list of paths -> paintings with weights summing to 1."""
+    if isinstance(spec, (list, tuple)):
+        entries = [(str(p), "1") for p in spec]
+    else:
+        entries = []
+        for part in str(spec).split(","):
+            path, _, weight = part.strip().rpartition("=") if re.search(r"=[^=/\\]*$", part) else (part.strip(), "", "1")
+            entries.append((path.strip(), weight.strip()))
+    paintings = []
+    for path, weight in entries:
+        if not path:
+            raise OptionError(f"{{style}} {spec}: give painting files, e.g. a.jpg or a.jpg=0.6,b.jpg=0.4")
+        try:
+            value = float(weight)
+        except ValueError:
+            raise OptionError(f"{{style}} {path}={weight}: a painting's weight must be a number") from None
+        if not math.isfinite(value) or value < 0:
+            raise OptionError(f"{{style}} {path}={weight}: a painting's weight must be a number of 0 or more")
+        paintings.append(Painting(Path(path), value))
+    total = sum(p.weight for p in paintings)
+    if total <= 0:
+        raise OptionError(f"{{style}} {spec}: the weights add up to 0")
+    return [Painting(p.path, p.weight / total) for p in paintings]
+
+
+def bundled_universal() -> Path:
+    """The universal model in checkpoints/, or a one-line error naming how to make one."""
+    if not BUNDLED_UNIVERSAL.is_file():
+        raise FastNSTError(f"no bundled universal model at {BUNDLED_UNIVERSAL}: train one (python -m fastnst "
+                           f"train-decoders --data PHOTOS) and pass it with --ckpt")
+    return BUNDLED_UNIVERSAL
+
+
+def painting_label(paintings: Sequence[Painting]) -> str:
+    if len(paintings) == 1:
+        return paintings[0].name
+    return "+".join(f"{p.name}{round(100 * p.weight)}" for p in paintings)
+
+
+def read_painting(path: Path) -> torch.Tensor:
+    """A painting file -> 1 x 3 x H x W in [0, 1], long side at most STYLE_SIZE; any mode (gray,
+    RGBA, palette) as RGB; too small or unreadable: one line."""
+    image = open_rgb(path)
+    if min(image.size) < MIN_PAINTING:
+        raise FastNSTError(f"{path}: the painting is {image.width}x{image.height}; it needs at least "
+                           f"{MIN_PAINTING} pixels on each side to have a style to transfer")
+    return to_tensor(resize_long_side(image, STYLE_SIZE))
+
+
+class UniversalRuntime:
+    """A UniversalNet on one device and precision, with its paintings' statistics."""
+
+    def __init__(self, net: UniversalNet, paintings: Sequence[Painting], device: torch.device,
+                 precision: str = "auto") -> None:
+        self.device, self.dtype = device, resolve_precision(precision, device)
+        self.precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
+        self.net = net.to(device, torch.float32).eval()  # one net may serve several runtimes (the webcam's)
+        self.paintings = list(paintings)
+        self.alpha = 1.0
+        # Statistics in fp32, once per painting; then the net runs in the fast precision.
+        self.styles: list[tuple[Style, float]] = []
+        with torch.inference_mode():
+            for painting in self.paintings:
+                self.styles.append((self.net.style(read_painting(painting.path).to(device)), painting.weight))
+        self.net.to(dtype=self.dtype, memory_format=memory_format_for(device))
+
+    @property
+    def label(self) -> str:
+        return painting_label(self.paintings)
+
+    def _run(self, images: torch.Tensor, content=None, record=None) -> torch.Tensor:
+        self.net.to(dtype=self.dtype)  # a no-op unless another runtime sharing the net changed it
+        x = images.to(self.device, self.dtype).contiguous(memory_format=memory_format_for(self.device))
+        return self.net(x, self.styles, self.alpha, content, record).float()
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self._run(images)
+
+    def to(self, device: torch.device) -> "UniversalRuntime":  # what Stylizer callers may do with a net
+        return self
+
+    @torch.inference_mode()
+    def tiled(self, images: torch.Tensor, tile: int) -> torch.Tensor:
+        """The images stylized tile by tile, with each image's content statistics from the whole
+        image shrunk to STATS_SIZE; fp32 on the images' device."""
+        tile = max(64, tile // 8 * 8)
+        overlap = min(TILE_OVERLAP, tile // 2) // 8 * 8
+        out = torch.zeros(images.shape, device=images.device)
+        for i in range(len(images)):
+            image = images[i:i + 1]
+            h, w = image.shape[-2:]
+            scale = min(1.0, STATS_SIZE / max(h, w))
+            small = F.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
+            record: list = []
+            self._run(small, record=record)
+            ys = [s // 8 * 8 for s in tile_starts(h, tile, overlap)]
+            xs = [s // 8 * 8 for s in tile_starts(w, tile, overlap)]
+            for y0, row in zip(ys, blend_weights(ys, tile, h, overlap)):
+                for x0, col in zip(xs, blend_weights(xs, tile, w, overlap)):
+                    piece = image[..., y0:y0 + len(row), x0:x0 + len(col)]
+                    weight = (row[:, None] * col[None, :]).to(out.device)
+                    out[i:i + 1, :, y0:y0 + len(row), x0:x0 + len(col)] += self._run(piece, record).to(out.device) * weight
+        return out

@@ -1,0 +1,62 @@
+"""A decoder for one level: relu{k}_1 features -> RGB, the encoder mirrored (Li et al. 2017).
+
+Each of the encoder's 3x3 convolutions down to the level appears in reverse order, max pooling
+becomes nearest-neighbour upsampling, padding is reflective; `width` scales the channels (0.5:
+a quarter of the computation) except the input, which must take the encoder's features.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..loss.vgg import layer_names, vgg_features
+from .encoder import level_channels
+
+
+def _convs(level: str) -> list[tuple[int, int] | str]:
+    """The encoder's layers from the input to `level`: (in, out) channels per conv, "pool" per pool."""
+    features, names = vgg_features("vgg19"), layer_names(vgg_features("vgg19"))
+    layers: list[tuple[int, int] | str] = []
+    for name, module in zip(names, features):
+        if isinstance(module, nn.Conv2d):
+            layers.append((module.in_channels, module.out_channels))
+        elif isinstance(module, nn.MaxPool2d):
+            layers.append("pool")
+        if name == level:
+            break
+    return layers
+
+
+class Decoder(nn.Sequential):
+    def __init__(self, level: str, width: float = 0.5) -> None:
+        def scaled(channels: int) -> int:
+            return 3 if channels == 3 else max(8, int(round(channels * width)))
+
+        modules: list[nn.Module] = []
+        mirrored = list(reversed(_convs(level)))
+        for i, layer in enumerate(mirrored):
+            if layer == "pool":
+                modules.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                continue
+            c_in, c_out = layer
+            source = level_channels(level) if i == 0 else scaled(c_out)
+            target = scaled(c_in)
+            modules += [nn.ReflectionPad2d(1), nn.Conv2d(source, target, 3)]
+            if i < len(mirrored) - 1:
+                modules.append(nn.ReLU())
+        super().__init__(*modules)
+        self.level, self.width = level, width
+        # 1 / the encoder's mean activation at this level (UniversalNet sets it): features of any
+        # scale (relu1_1 runs to hundreds) reach the first convolution near 1, so one learning
+        # rate suits every level.
+        self.register_buffer("input_scale", torch.ones(()))
+        # Start near a grey image, not at the features' scale (relu1_1 runs to hundreds): the
+        # first steps then fit the photo instead of shrinking a huge output.
+        last = modules[-1]
+        with torch.no_grad():
+            last.weight.mul_(0.01)
+            last.bias.fill_(0.45)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return super().forward(features * self.input_scale.to(features.dtype))
