@@ -176,9 +176,9 @@ def test_fps_is_an_option_of_the_webcam(tmp_path, ckpt_file, capsys):
     assert code == 2 and one_line(err) == "error: --fps is for --webcam"
 
 
-def test_files_still_need_a_ckpt(tmp_path, capsys):
+def test_files_need_a_ckpt_or_a_painting(tmp_path, capsys):
     code, _, err = run_cli(infer_main, capsys, tmp_path / "a.jpg")
-    assert code == 2 and one_line(err).startswith("error: --ckpt is required")
+    assert code == 2 and one_line(err).startswith("error: give --ckpt CKPT (a trained network), or --style PAINTING")
 
 
 class FakeCamera:

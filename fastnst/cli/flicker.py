@@ -18,6 +18,7 @@ def get_parser() -> argparse.ArgumentParser:
                                 "for each checkpoint and for the unstylized video as the floor. Lower is steadier.")
     p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files")
     p.add_argument("--ckpt", required=True, nargs="+", help="one or more checkpoints to compare")
+    p.add_argument("--style", metavar="PAINTING", help="the painting, for a universal model among --ckpt")
     p.add_argument("--frames", type=int, default=60, help="first N frames of each video (default 60)")
     p.add_argument("--max-size", type=int, default=384, help="shrink frames to this long side (default 384)")
     add_device_argument(p)
@@ -31,7 +32,8 @@ def _flicker(args: argparse.Namespace) -> int:
     if not args.videos or not args.ckpt:
         raise FastNSTError("give video files and at least one --ckpt, e.g. --ckpt mosaic.pt clip.mp4")
     for video in args.videos:
-        report = measure(video, args.ckpt, frames=args.frames, max_size=args.max_size, device=args.device)
+        report = measure(video, args.ckpt, frames=args.frames, max_size=args.max_size, device=args.device,
+                         style=args.style)
         print(f"{report.video.name}: {report.frames} frames at {report.width}x{report.height}, warping error")
         print(f"  {'original (unstylized)':<40} {report.original:.5f}")
         for label, error in report.stylized.items():

@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Sequence
 
 from ..checkpoint import Checkpoint, load_checkpoint
+from ..universal import LoadedUniversal, is_universal_file, load_universal
 from .common import run
 
 
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fastnst info", description="The styles, network and training "
                                 "of checkpoints.")
-    p.add_argument("ckpt", nargs="+", metavar="CKPT", help="fastnst or PyTorch fast_neural_style checkpoints")
+    p.add_argument("ckpt", nargs="+", metavar="CKPT", help="fastnst checkpoints (per-style, universal, ONNX) or PyTorch "
+                   "fast_neural_style ones")
     return p
 
 
@@ -45,6 +47,25 @@ def describe(path: str, ckpt: Checkpoint) -> list[str]:
     return lines
 
 
+def describe_universal(path: str, loaded: LoadedUniversal) -> list[str]:
+    """A universal model: its levels, decoders, encoder and how the decoders were trained."""
+    net, args = loaded.net, loaded.train_args
+    encoder = sum(p.numel() for p in net.encoder.parameters())
+    decoders = sum(p.numel() for p in net.decoders.parameters())
+    lines = [f"{path}: universal model, any painting (infer.py PHOTO --style PAINTING --ckpt {path})",
+             f"  levels: {', '.join(net.config.levels)} (coarse to fine), decoders at width {net.config.width:g}",
+             f"  encoder: VGG19 to {net.config.deepest}, {encoder / 1e6:.2f} M parameters; decoders "
+             f"{decoders / 1e6:.2f} M parameters"]
+    if args:
+        trained = f"  decoders trained: {loaded.step} steps"
+        if args.get("image_size"):
+            trained += f" at {args['image_size']} px, batch {args.get('batch_size')}, lr {args.get('lr')}"
+        if args.get("data"):
+            trained += f", on {args['data']}"
+        lines.append(trained)
+    return lines
+
+
 def describe_onnx(path: str) -> list[str]:
     """An exported net: its styles and network, from the export's metadata."""
     from ..inference.onnx_runtime import describe_onnx as read  # onnxruntime is an optional dependency
@@ -61,6 +82,8 @@ def _info(args: argparse.Namespace) -> int:
     for path in args.ckpt:
         if Path(path).suffix.lower() == ".onnx":
             print("\n".join(describe_onnx(path)))
+        elif is_universal_file(path):
+            print("\n".join(describe_universal(path, load_universal(path))))
         else:
             print("\n".join(describe(path, load_checkpoint(path))))
     return 0

@@ -48,6 +48,8 @@ def get_parser() -> argparse.ArgumentParser:
                    "for the universal model the transform's alpha, a blend of features (0: the photo)")
     p.add_argument("--match-tone", action="store_true", help="bring the output's brightness and contrast back to "
                    "the photo's (luminance mean and spread; on video and the webcam smoothed over time)")
+    p.add_argument("--no-steady", dest="steady", action="store_false", help="universal model, video and webcam: "
+                   "whiten each frame with its own statistics (default: averaged over the recent frames, steadier)")
     g = p.add_argument_group("speed and size (images and videos)")
     g.add_argument("--precision", choices=INFERENCE_PRECISIONS, default="auto", help="auto (default): fp16 on CUDA, "
                    "bf16 on CPUs with native bf16 (where it is several times faster), else fp32; int8: CPU, "
@@ -85,7 +87,7 @@ def get_parser() -> argparse.ArgumentParser:
 def stylize_options(args: argparse.Namespace) -> StylizeOptions:
     """The StylizeOptions the flags give, checked before any work starts."""
     return StylizeOptions(max_size=args.max_size, preserve_color=args.preserve_color, strength=args.strength,
-                          match_tone=args.match_tone, tile=args.tile, batch_size=args.batch_size, crf=args.crf,
+                          match_tone=args.match_tone, steady=args.steady, tile=args.tile, batch_size=args.batch_size, crf=args.crf,
                           preset=args.preset, frames=args.frames, allow_partial=args.allow_partial).check()
 
 

@@ -33,6 +33,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help=f"training crop size (default {_default('image_size')})")
     p.add_argument("--batch-size", type=int, help=f"photos per step (default {_default('batch_size')})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate (default {_default('lr')})")
+    p.add_argument("--lr-decay-at", type=float, help=f"fraction of the steps after which the rate drops tenfold, "
+                   f"to settle the noise Adam leaves at the big rate (default {_default('lr_decay_at')}; 1 keeps it "
+                   f"constant)")
     p.add_argument("--feature-weight", type=float, help=f"weight of the feature reconstruction loss beside the "
                    f"pixel loss (default {_default('feature_weight')})")
     p.add_argument("--seed", type=int, help=f"random seed (default {_default('seed')})")
@@ -58,7 +61,7 @@ def _train(args: argparse.Namespace) -> int:
     options = {k: v for k, v in vars(args).items() if v is not None}
     if "levels" in options:
         options["levels"] = tuple(options["levels"])
-    out = train_decoders(DecoderConfig(**options))
+    out = train_decoders(**options)  # only the flags given: on --resume the rest carry on
     print(f"saved {out}")
     return 0
 

@@ -37,9 +37,12 @@ class StylizeOptions:
 
     max_size: shrink first so the long side is at most this many pixels (None: as it is).
     preserve_color: keep the photo's colours, transfer only luminance.
-    strength: 0..1, blend of stylized (1) and original (0).
+    strength: 0..1, blend of stylized (1) and original (0); for the universal model, the transform's
+        alpha (a blend of features, Li et al. 2017).
     match_tone: bring the output's brightness and contrast back to the photo's (smoothed over time
         on video and the webcam); applied first, then preserve_color, then strength.
+    steady: video and webcam with the universal model: the transform's content statistics averaged
+        over the recent frames, so the look holds still from frame to frame; False: each frame's own.
     tile: stylize in tiles of this many pixels with blended seams, in bounded memory; 0 never;
         None: tiles of 1024 for images above 3840 x 2160 (onnxruntime runs whole images).
     Video: batch_size frames per forward pass; crf (H.264 quality, 0..51) and preset (x264 speed),
@@ -51,6 +54,7 @@ class StylizeOptions:
     preserve_color: bool = False
     strength: float = 1.0
     match_tone: bool = False
+    steady: bool = True
     tile: int | None = None
     batch_size: int = 4
     crf: int | None = None
@@ -60,7 +64,7 @@ class StylizeOptions:
 
     # Each field's type, checked first (Python callers can pass anything): (kind, None allowed).
     KINDS = {"max_size": ("int", True), "preserve_color": ("bool", False), "strength": ("float", False),
-             "match_tone": ("bool", False), "tile": ("int", True), "batch_size": ("int", False),
+             "match_tone": ("bool", False), "steady": ("bool", False), "tile": ("int", True), "batch_size": ("int", False),
              "crf": ("int", True), "preset": ("str", True), "frames": ("int", True),
              "allow_partial": ("bool", False)}
 

@@ -27,13 +27,13 @@ from ..checks import shown
 from ..errors import FastNSTError
 from ..images import open_image, open_rgb, resize_long_side, to_pil, to_rgb, to_tensor
 from ..model import TransformerNet
-from ..universal import LoadedUniversal, UniversalNet, is_universal_file, load_universal
+from ..universal import LoadedUniversal, MovingContentStats, UniversalNet, is_universal_file, load_universal
 from .fastpath import FastStylizer, norms
 from .options import OptionError, StylizeOptions
 from .styles import StyleSpec, StyleSwitch, net_style_names, parse_style, select_style
 from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, can_tile, stylize_tiled
 from .tone import ToneSmoother, match_tone
-from .universal import UniversalRuntime, parse_paintings
+from .universal import UniversalRuntime, bundled_universal, parse_paintings
 
 # What runs the net: a TransformerNet, or anything called like one (FastStylizer, OnnxStylizer).
 Runtime = Callable[[torch.Tensor], torch.Tensor]
@@ -189,18 +189,21 @@ class Stylizer:
 
     @torch.inference_mode()
     def stylize_tensor(self, images: torch.Tensor, options: StylizeOptions | None = None,
-                       tone: ToneSmoother | None = None) -> torch.Tensor:
+                       tone: ToneSmoother | None = None, stream: MovingContentStats | None = None) -> torch.Tensor:
         """N x 3 x H x W in [0, 1] -> stylized, same shape and device, clamped to [0, 1], with the
         options' tile, match_tone, preserve_color and strength (applied in that order).
 
-        tone: for a stream of frames, match_tone with statistics smoothed over time (tone.py).
+        For a stream of frames: tone, match_tone with statistics smoothed over time (tone.py);
+        stream, the universal model's content statistics smoothed over time (universal/wct.py).
         """
         options = self.check(options or StylizeOptions())
         tile = self.auto_tile(options, images.shape[-2] * images.shape[-1])
         universal = isinstance(self.net, UniversalRuntime)
         if universal:  # strength is the transform's alpha: a blend of features, not of pixels
             self.net.alpha = options.strength
-        out = stylize_tiled(self.net, images, tile) if tile else self.net(images).to(images.device)
+            out = self.net.tiled(images, tile, stream) if tile else self.net(images, stream).to(images.device)
+        else:
+            out = stylize_tiled(self.net, images, tile) if tile else self.net(images).to(images.device)
         if options.match_tone:
             out = tone(out, images) if tone is not None else match_tone(out, images)
         if options.preserve_color:
@@ -311,12 +314,18 @@ def _options_given(options: object) -> StylizeOptions:
     return options
 
 
-def stylizer_and_options(model: Stylizer | Checkpoint | TransformerNet | str | Path, options: StylizeOptions | None,
+def stylizer_and_options(model: Stylizer | Checkpoint | TransformerNet | str | Path | None,
+                         options: StylizeOptions | None,
                          arguments: dict, calibration: Callable[[], list[Image.Image]] = list,
                          ) -> tuple[Stylizer, StylizeOptions]:
     """What fastnst.stylize and stylize_video take, sorted: keyword arguments that are
     StylizeOptions fields update `options`, the others go to Stylizer.load (a Stylizer given
-    takes none). int8 calibrates on `calibration()` unless calibration photos are given."""
+    takes none). int8 calibrates on `calibration()` unless calibration photos are given. No model
+    with style=PAINTING: the bundled universal model."""
+    if model is None:
+        if arguments.get("style") is None:
+            raise FastNSTError("give a model (a checkpoint), or style=PAINTING for the bundled universal model")
+        model = bundled_universal()
     fields = StylizeOptions.field_names()
     unknown = set(arguments) - fields - LOAD_ARGUMENTS
     if unknown:
@@ -335,9 +344,11 @@ def stylizer_and_options(model: Stylizer | Checkpoint | TransformerNet | str | P
     return Stylizer.load(model, **load), options
 
 
-def stylize(image: Image.Image | str | Path, model: Stylizer | Checkpoint | TransformerNet | str | Path,
+def stylize(image: Image.Image | str | Path, model: Stylizer | Checkpoint | TransformerNet | str | Path | None = None,
             options: StylizeOptions | None = None, **arguments: Any) -> Image.Image:
-    """Stylize one image: `model` a Stylizer, or what Stylizer.load takes (then loaded for this call).
+    """Stylize one image: `model` a Stylizer, or what Stylizer.load takes (then loaded for this call);
+    None with style="painting.jpg": the bundled universal model, e.g. stylize("photo.jpg",
+    style="painting.jpg").
 
     arguments: StylizeOptions fields (max_size, strength, tile, ...) and Stylizer.load's (style,
     device, precision, backend, ...), e.g. stylize("photo.jpg", "mosaic.pt", max_size=512,

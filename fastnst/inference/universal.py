@@ -24,7 +24,7 @@ from ..device import memory_format_for, resolve_precision
 from ..errors import FastNSTError
 from ..files import safe_name
 from ..images import open_rgb, resize_long_side, to_tensor
-from ..universal import UniversalNet
+from ..universal import MovingContentStats, UniversalNet
 from ..universal.net import Style
 from .options import OptionError
 from .tiling import blend_weights, tile_starts
@@ -117,22 +117,24 @@ class UniversalRuntime:
     def label(self) -> str:
         return painting_label(self.paintings)
 
-    def _run(self, images: torch.Tensor, content=None, record=None) -> torch.Tensor:
+    def _run(self, images: torch.Tensor, content=None, record=None, stream=None) -> torch.Tensor:
         self.net.to(dtype=self.dtype)  # a no-op unless another runtime sharing the net changed it
         x = images.to(self.device, self.dtype).contiguous(memory_format=memory_format_for(self.device))
-        return self.net(x, self.styles, self.alpha, content, record).float()
+        return self.net(x, self.styles, self.alpha, content, record, stream).float()
 
     @torch.inference_mode()
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return self._run(images)
+    def __call__(self, images: torch.Tensor, stream: MovingContentStats | None = None) -> torch.Tensor:
+        """images: N x 3 x H x W in [0, 1]; stream: for successive frames, statistics over time."""
+        return self._run(images, stream=stream)
 
     def to(self, device: torch.device) -> "UniversalRuntime":  # what Stylizer callers may do with a net
         return self
 
     @torch.inference_mode()
-    def tiled(self, images: torch.Tensor, tile: int) -> torch.Tensor:
+    def tiled(self, images: torch.Tensor, tile: int, stream: MovingContentStats | None = None) -> torch.Tensor:
         """The images stylized tile by tile, with each image's content statistics from the whole
-        image shrunk to STATS_SIZE; fp32 on the images' device."""
+        image shrunk to STATS_SIZE (for frames, averaged over time by `stream`); fp32 on the
+        images' device."""
         tile = max(64, tile // 8 * 8)
         overlap = min(TILE_OVERLAP, tile // 2) // 8 * 8
         out = torch.zeros(images.shape, device=images.device)
@@ -142,7 +144,7 @@ class UniversalRuntime:
             scale = min(1.0, STATS_SIZE / max(h, w))
             small = F.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
             record: list = []
-            self._run(small, record=record)
+            self._run(small, record=record, stream=stream)
             ys = [s // 8 * 8 for s in tile_starts(h, tile, overlap)]
             xs = [s // 8 * 8 for s in tile_starts(w, tile, overlap)]
             for y0, row in zip(ys, blend_weights(ys, tile, h, overlap)):

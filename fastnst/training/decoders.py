@@ -13,7 +13,7 @@ checkpoint it writes every `ckpt_every` steps), or continues from a small univer
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from ..progress import show_progress
 from ..universal import UniversalConfig, UniversalNet, load_universal, save_universal
 from ..universal.net import universal_state
 from .data import endless, make_loader, sample_batch
+from .schedule import learning_rate
 
 
 @dataclass
@@ -40,6 +41,7 @@ class DecoderConfig:
     image_size: int = 256
     batch_size: int = 8
     lr: float = 5e-4
+    lr_decay_at: float = 0.8                         # fraction of the steps after which the rate drops tenfold
     feature_weight: float = 0.1
     seed: int = 0
     workers: int = 2
@@ -64,6 +66,8 @@ class DecoderConfig:
             raise FastNSTError("--image-size must be at least 32 (the encoder halves it three times)")
         if not self.lr > 0 or not self.feature_weight >= 0:
             raise FastNSTError("--lr must be positive and --feature-weight not negative")
+        if not 0 < self.lr_decay_at <= 1:
+            raise FastNSTError("--lr-decay-at must be a fraction of the run in (0, 1]")
         if not self.data and not self.resume:
             raise FastNSTError("no training photos: --data FOLDER (photos only, no paintings needed)")
 
@@ -90,19 +94,22 @@ def _training_file(config: DecoderConfig) -> Path:
 
 
 def train_decoders(config: DecoderConfig | None = None, /, **options: Any) -> Path:
-    """Train (or go on training) the decoders; returns the small universal file written at the end."""
-    config = config or DecoderConfig(**options)
+    """Train (or go on training) the decoders; returns the small universal file written at the end.
+
+    Either a DecoderConfig or its fields as keyword arguments; with resume=<logdir>/decoders.pt the
+    keyword arguments given override the options the run was started with, the rest carry on."""
+    resume = config.resume if config is not None else options.get("resume")
     resumed = None
-    if config.resume:
-        resumed = load_torch_file(Path(config.resume), f"--resume {config.resume}: no such file",
-                                  f"--resume {config.resume}: not a readable training checkpoint")
+    if resume:
+        resumed = load_torch_file(Path(resume), f"--resume {resume}: no such file",
+                                  f"--resume {resume}: not a readable training checkpoint")
         if not isinstance(resumed, dict) or "optimizer" not in resumed or "decoders" not in resumed:
-            raise FastNSTError(f"--resume {config.resume}: not a decoder training checkpoint (train-decoders writes "
+            raise FastNSTError(f"--resume {resume}: not a decoder training checkpoint (train-decoders writes "
                                f"<logdir>/decoders.pt)")
-        stored = dict(resumed["train_args"])
-        given = {f.name: getattr(config, f.name) for f in fields(config)
-                 if getattr(config, f.name) != f.default and f.name != "resume"}
-        config = DecoderConfig(**{**stored, **given, "resume": config.resume})
+        if config is None:
+            stored = {k: v for k, v in resumed["train_args"].items() if k in DecoderConfig.__dataclass_fields__}
+            config = DecoderConfig(**{**stored, **options})
+    config = config or DecoderConfig(**options)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device, training=True)
     torch.manual_seed(config.seed)
@@ -139,6 +146,8 @@ def train_decoders(config: DecoderConfig | None = None, /, **options: Any) -> Pa
     try:
         for step, photos in zip(range(start + 1, config.steps + 1), endless(loader)):
             photos = photos.to(device)
+            for group in optimizer.param_groups:  # set each step: a resumed run's state carries the old rate
+                group["lr"] = learning_rate(step, config.steps, config.lr, config.lr_decay_at)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
                 losses = level_losses(net, photos, config.feature_weight)
             total = sum(v if k.endswith("pixel") else config.feature_weight * v for k, v in losses.items())
@@ -157,7 +166,7 @@ def train_decoders(config: DecoderConfig | None = None, /, **options: Any) -> Pa
                 rate = seen / (time.perf_counter() - clock)
                 for k, v in totals.items():
                     writer.add_scalar(f"loss/{k}", v / count, step)
-                writer.add_scalar("lr", config.lr, step)
+                writer.add_scalar("lr", optimizer.param_groups[0]["lr"], step)
                 writer.add_scalar("images_per_s", rate, step)
                 line = ", ".join(f"{k} {v / count:.4g}" for k, v in totals.items())
                 if bar.disable:

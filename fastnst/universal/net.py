@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -57,6 +57,8 @@ class UniversalNet(nn.Module):
 
     styles: [(Style, weight), ...] (weights summing to 1 for a blend). content: per image and level,
     ContentStats to use instead of each image's own (tiling: the whole image's, measured smaller).
+    stream: `stream(level, features)` gives the statistics instead (video: MovingContentStats), the
+    images being successive frames.
     """
 
     def __init__(self, config: UniversalConfig | None = None, encoder_weights: str | Path | None = None,
@@ -78,14 +80,18 @@ class UniversalNet(nn.Module):
 
     def forward(self, x: torch.Tensor, styles: Sequence[tuple[Style, float]], alpha: float = 1.0,
                 content: Sequence[dict[str, ContentStats]] | None = None,
-                record: list[dict[str, ContentStats]] | None = None) -> torch.Tensor:
+                record: list[dict[str, ContentStats]] | None = None,
+                stream: Callable[[str, torch.Tensor], ContentStats] | None = None) -> torch.Tensor:
         """record: a list to append each image's content statistics to (per level)."""
         outputs = []
         for i in range(len(x)):
             image, measured = x[i:i + 1], {}
             for level in self.config.levels:
                 features, height, width = self._encode(image, level)
-                stats = content[i][level] if content is not None else content_stats(features[0])
+                if content is not None:
+                    stats = content[i][level]
+                else:
+                    stats = stream(level, features[0]) if stream is not None else content_stats(features[0])
                 measured[level] = stats
                 level_styles = [(style[level], weight) for style, weight in styles]
                 coloured = colour(features[0], stats, level_styles, alpha)[None]

@@ -32,27 +32,59 @@ class StyleStats:
     colour: torch.Tensor
 
 
-def _mean_and_eig(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """features C x H x W (one image) -> mean C x 1, eigenvalues (floored) and eigenvectors of the covariance."""
+def moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """features C x H x W (one image) -> mean C x 1 and covariance C x C, float64."""
     flat = features.detach().reshape(features.shape[0], -1).double()
     mean = flat.mean(1, keepdim=True)
     centered = flat - mean
-    cov = centered @ centered.T / max(1, flat.shape[1] - 1)
+    return mean, centered @ centered.T / max(1, flat.shape[1] - 1)
+
+
+def _eig(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigenvalues (floored) and eigenvectors of a covariance."""
     values, vectors = torch.linalg.eigh(cov)
     floor = max(EPS, EPS * float(values.max()))
-    return mean, values.clamp_min(floor), vectors
+    return values.clamp_min(floor), vectors
+
+
+def whitening(mean: torch.Tensor, cov: torch.Tensor) -> ContentStats:
+    values, vectors = _eig(cov)
+    return ContentStats(mean.float(), (vectors @ torch.diag(values.rsqrt()) @ vectors.T).float())
 
 
 def content_stats(features: torch.Tensor) -> ContentStats:
-    mean, values, vectors = _mean_and_eig(features)
-    whiten = vectors @ torch.diag(values.rsqrt()) @ vectors.T
-    return ContentStats(mean.float(), whiten.float())
+    return whitening(*moments(features))
 
 
 def style_stats(features: torch.Tensor) -> StyleStats:
-    mean, values, vectors = _mean_and_eig(features)
-    colour_matrix = vectors @ torch.diag(values.sqrt()) @ vectors.T
-    return StyleStats(mean.float(), colour_matrix.float())
+    mean, cov = moments(features)
+    values, vectors = _eig(cov)
+    return StyleStats(mean.float(), (vectors @ torch.diag(values.sqrt()) @ vectors.T).float())
+
+
+class MovingContentStats:
+    """Content statistics for a stream of frames: each level's mean and covariance averaged over
+    the frames so far (exponential moving average, `smoothing` the weight of each new frame).
+    Every frame is then whitened alike, so noise and small motions do not change the transform
+    from one frame to the next: steadier video. Call it as `content(level, features)`."""
+
+    def __init__(self, smoothing: float = 0.1) -> None:
+        if not 0.0 < smoothing <= 1.0:
+            raise ValueError(f"smoothing must be in (0, 1], got {smoothing}")
+        self.smoothing = smoothing
+        self.state: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def reset(self) -> None:
+        """Forget the past frames (a new clip, or a cut)."""
+        self.state.clear()
+
+    def __call__(self, level: str, features: torch.Tensor) -> ContentStats:
+        mean, cov = moments(features)
+        if level in self.state and self.state[level][0].shape == mean.shape:
+            old_mean, old_cov = self.state[level]
+            mean, cov = torch.lerp(old_mean, mean, self.smoothing), torch.lerp(old_cov, cov, self.smoothing)
+        self.state[level] = (mean, cov)
+        return whitening(mean, cov)
 
 
 def colour(features: torch.Tensor, content: ContentStats, styles: Sequence[tuple[StyleStats, float]],

@@ -23,6 +23,8 @@ import torch
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..device import resolve_device
 from ..errors import FastNSTError
+from ..inference import Stylizer
+from ..universal import is_universal_file
 from .frames import FrameStylizer
 from .reader import read_frames
 
@@ -93,10 +95,13 @@ def warping_error(originals: Sequence[np.ndarray], frames: Sequence[np.ndarray] 
     return float(np.mean([pair_error(flows[i - 1], frames[i - 1], frames[i]) for i in range(1, len(frames))]))
 
 
-def stylize_frames(frames: Iterable[np.ndarray], checkpoint: Checkpoint, device: torch.device,
-                   batch_size: int = 4) -> list[np.ndarray]:
-    """uint8 RGB frames -> stylized uint8 RGB frames, through the frame path of video files."""
-    stylize = FrameStylizer(checkpoint.model.to(device).eval(), device)
+def stylize_frames(frames: Iterable[np.ndarray], model: Checkpoint | Stylizer | torch.nn.Module,
+                   device: torch.device, batch_size: int = 4, steady: bool = True) -> list[np.ndarray]:
+    """uint8 RGB frames -> stylized uint8 RGB frames, through the frame path of video files
+    (steady: the universal model's statistics averaged over the frames, as video files have them)."""
+    if isinstance(model, Checkpoint):
+        model = model.model.to(device).eval()
+    stylize = FrameStylizer(model, device, steady=steady)
     frames, out = list(frames), []
     for i in range(0, len(frames), batch_size):
         out += list(stylize(np.stack(frames[i:i + batch_size])))
@@ -114,9 +119,10 @@ class FlickerReport:
 
 
 def measure(video: str | Path, checkpoints: Sequence[str | Path | Checkpoint], *, frames: int | None = 60,
-            max_size: int | None = 384, device: str = "auto") -> FlickerReport:
+            max_size: int | None = 384, device: str = "auto", style: str | None = None) -> FlickerReport:
     """Warping error of the first `frames` frames of a video (shrunk to max_size), unstylized and
-    stylized by each checkpoint."""
+    stylized by each checkpoint (a universal model with the painting `style`: with its statistics
+    averaged over the frames, the default, and with each frame's own)."""
     if frames is not None and frames < 2:
         raise FastNSTError("--frames must be at least 2: flicker is measured between frames")
     originals = list(read_frames(video, max_size=max_size, limit=frames))
@@ -127,6 +133,14 @@ def measure(video: str | Path, checkpoints: Sequence[str | Path | Checkpoint], *
     flows = [pair_flow(originals[i - 1], originals[i]) for i in range(1, len(originals))]  # once, for all
     report = FlickerReport(Path(video), len(originals), width, height, warping_error(originals, flows=flows))
     for item in checkpoints:
+        if not isinstance(item, Checkpoint) and is_universal_file(item):
+            if style is None:
+                raise FastNSTError(f"{item} is the universal model: give the painting, --style PAINTING")
+            model = Stylizer.load(item, style=style, device=dev, precision="fp32")
+            for steady, how in ((True, ""), (False, ", each frame's own statistics")):
+                frames_out = stylize_frames(originals, model, dev, steady=steady)
+                report.stylized[f"{item} ({model.label}{how})"] = warping_error(originals, frames_out, flows)
+            continue
         checkpoint = item if isinstance(item, Checkpoint) else load_checkpoint(item)
         label = str(item) if not isinstance(item, Checkpoint) else checkpoint.style_name
         report.stylized[label] = warping_error(originals, stylize_frames(originals, checkpoint, dev), flows)

@@ -3,7 +3,8 @@ frame path of video files, the webcam and the flicker metric.
 
 Each batch takes the image path of inference/stylizer.py (Stylizer.stylize_tensor), so max_size,
 preserve_color, strength, tile and match_tone mean the same for frames as for photos; a stream's
-tone adjustment is smoothed over its frames (inference/tone.py ToneSmoother), so it cannot flicker. On CUDA, with the fast
+tone adjustment is smoothed over its frames (inference/tone.py ToneSmoother), so it cannot flicker, and
+so are the universal model's content statistics (universal/wct.py MovingContentStats). On CUDA, with the fast
 path and whole frames, a video's frames all have one size: the ~100 kernel launches of a forward
 pass (with the uint8 conversions and colour options) are recorded once as a CUDA graph and
 replayed, and frames cross to the GPU and back through pinned buffers with asynchronous copies.
@@ -17,6 +18,8 @@ import torch
 from ..errors import FastNSTError
 from ..inference import FastStylizer, StylizeOptions, Stylizer, ToneSmoother
 from ..inference.stylizer import Runtime
+from ..inference.universal import UniversalRuntime
+from ..universal import MovingContentStats
 
 
 class FrameStylizer:
@@ -30,12 +33,15 @@ class FrameStylizer:
     """
 
     def __init__(self, stylizer: Stylizer | Runtime, device: torch.device, *, preserve_color: bool = False,
-                 strength: float = 1.0, tile: int = 0, match_tone: bool = False, cuda_graph: bool = True) -> None:
+                 strength: float = 1.0, tile: int = 0, match_tone: bool = False, steady: bool = True,
+                 cuda_graph: bool = True) -> None:
         self.device = torch.device(device)
         self.stylizer = stylizer if isinstance(stylizer, Stylizer) else Stylizer(stylizer, self.device)
         self.options = self.stylizer.check(StylizeOptions(preserve_color=preserve_color, strength=strength, tile=tile,
                                                           match_tone=match_tone))
         self.tone = ToneSmoother() if match_tone else None
+        universal = isinstance(self.stylizer.net, UniversalRuntime)
+        self.stream = MovingContentStats() if steady and universal else None
         self.cuda_graph = (cuda_graph and self.device.type == "cuda" and isinstance(self.stylizer.net, FastStylizer)
                            and not tile)
         self.shape: tuple[int, ...] | None = None
@@ -44,7 +50,7 @@ class FrameStylizer:
     def _step(self, frames: torch.Tensor) -> torch.Tensor:
         # NHWC uint8 permuted to NCHW is channels_last already: no copy before the net.
         x = frames.permute(0, 3, 1, 2).float().div_(255)
-        y = self.stylizer.stylize_tensor(x, self.options, tone=self.tone)
+        y = self.stylizer.stylize_tensor(x, self.options, tone=self.tone, stream=self.stream)
         return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
     def _prepare(self, shape: tuple[int, ...]) -> None:
@@ -67,9 +73,11 @@ class FrameStylizer:
         self.reset()  # the warm-up frames were not the video's
 
     def reset(self) -> None:
-        """A new stream of frames: forget the tone statistics of the past ones."""
+        """A new stream of frames: forget the tone and content statistics of the past ones."""
         if self.tone is not None:
             self.tone.reset()
+        if self.stream is not None:
+            self.stream.reset()
 
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray | torch.Tensor) -> np.ndarray:

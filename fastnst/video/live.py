@@ -481,7 +481,8 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
                                                        device=device, precision=precision, compile=compile,
                                                        backend=backend)]
         frame_stylizers = [FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
-                                         strength=options.strength, match_tone=options.match_tone)
+                                         strength=options.strength, match_tone=options.match_tone,
+                                         steady=options.steady)
                            for stylizer in stylizers]
         session = _Session(capture, is_file, rate, source, frame_stylizers, [s.label for s in stylizers],
                            output=output, options=options, fps=fps, say=say,

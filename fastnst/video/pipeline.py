@@ -120,11 +120,12 @@ def _calibration_frames(source: Path) -> list[Image.Image]:
     return frames
 
 
-def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Checkpoint | TransformerNet | str | Path,
-                  options: StylizeOptions | None = None, *, progress: bool | None = None, **arguments: Any) -> Path:
+def stylize_video(source: str | Path, target: str | Path,
+                  model: Stylizer | Checkpoint | TransformerNet | str | Path | None = None, options: StylizeOptions | None = None, *, progress: bool | None = None, **arguments: Any) -> Path:
     """Stylize every frame of a video file (or the first `options.frames`) and write an H.264 file.
 
-    model: a Stylizer, or what Stylizer.load takes (then loaded for this video). options: as for
+    model: a Stylizer, or what Stylizer.load takes (then loaded for this video); None with
+    style="painting.jpg": the bundled universal model. options: as for
     images (fastnst.stylize), plus the video fields (batch_size, crf, preset, frames, allow_partial);
     match_tone's adjustment is smoothed over the frames, so it does not flicker. arguments:
     StylizeOptions fields and Stylizer.load's, as fastnst.stylize takes them.
@@ -139,7 +140,8 @@ def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Chec
     crf = DEFAULT_CRF if options.crf is None else options.crf
     preset = DEFAULT_PRESET if options.preset is None else options.preset
     frames_out = FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
-                               strength=options.strength, tile=options.tile or 0, match_tone=options.match_tone)
+                               strength=options.strength, tile=options.tile or 0, match_tone=options.match_tone,
+                               steady=options.steady)
     info = probe(source)
     container, stream = open_video(source)
     stop = threading.Event()

@@ -1,0 +1,159 @@
+"""The universal model's speed and memory beside a per-style network's, on the same CPU.
+
+    python benchmarks/universal.py                                  # 512², 1024² (timed) and 4000x3000 (tiled)
+    python benchmarks/universal.py --sizes 512,1024 --repeats 5 --json universal.json
+    ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/universal.py         # as an AVX2-only CPU (cpu_classes.py)
+    python benchmarks/universal.py --designs --sizes 1024           # the cost of other levels and widths
+
+Both run through fastnst's Stylizer in the precision it picks (bf16 where the CPU has it natively,
+fp32 elsewhere): the universal model with one painting (its statistics computed once, before
+timing) against checkpoints/mosaic.pt, in turns, in one process; each number is the median of
+`repeats` timed runs after a warm-up. Peak memory is each run's own process's peak resident size
+(a fresh process per method and size), and sizes above --tile-above pixels run tiled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import tempfile
+
+import torch
+
+import fastnst
+from fastnst.inference.tiling import DEFAULT_TILE
+from fastnst.universal import UniversalConfig, UniversalNet, save_universal
+
+from bench import machine, parse_sizes  # benchmarks/bench.py, beside this script
+
+ROOT = Path(__file__).resolve().parents[1]
+PAINTING = ROOT.parent / "shared" / "data" / "style" / "mosaic.jpg"
+
+
+def load(method: str, universal: str, painting: str) -> fastnst.Stylizer:
+    if method == "universal":
+        return fastnst.Stylizer.load(universal, style=painting)
+    return fastnst.Stylizer.load(ROOT / "checkpoints" / "mosaic.pt")
+
+
+def one_run(method: str, universal: str, painting: str, width: int, height: int, tile: int) -> dict:
+    """One stylization in this process: seconds and the process's peak resident memory."""
+    stylizer = load(method, universal, painting)
+    photo = torch.rand(1, 3, height, width)
+    options = fastnst.StylizeOptions(tile=tile)
+    start = time.perf_counter()
+    stylizer.stylize_tensor(photo, options)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def timed(universal: str, painting: str, width: int, height: int, repeats: int) -> dict[str, float]:
+    """Median seconds per method, the methods in turns, after a warm-up round."""
+    stylizers = {method: load(method, universal, painting) for method in ("per-style", "universal")}
+    photo = torch.rand(1, 3, height, width)
+    times: dict[str, list[float]] = {method: [] for method in stylizers}
+    for round_ in range(repeats + 1):
+        for method, stylizer in stylizers.items():
+            start = time.perf_counter()
+            stylizer.stylize_tensor(photo, fastnst.StylizeOptions(tile=0))
+            if round_:
+                times[method].append(time.perf_counter() - start)
+    return {method: statistics.median(t) for method, t in times.items()}
+
+
+# Designs timed by --designs (random weights: speed does not depend on them): the paper's five levels
+# at full width, and the steps from it to the bundled model's three levels at half width.
+DESIGNS = {
+    "relu5_1..relu1_1, width 1 (the paper)": (("relu5_1", "relu4_1", "relu3_1", "relu2_1", "relu1_1"), 1.0),
+    "relu5_1..relu1_1, width 0.5": (("relu5_1", "relu4_1", "relu3_1", "relu2_1", "relu1_1"), 0.5),
+    "relu4_1..relu1_1, width 0.5": (("relu4_1", "relu3_1", "relu2_1", "relu1_1"), 0.5),
+    "relu4_1, relu2_1, relu1_1, width 0.5 (bundled)": (("relu4_1", "relu2_1", "relu1_1"), 0.5),
+    "relu3_1, relu2_1, relu1_1, width 0.5": (("relu3_1", "relu2_1", "relu1_1"), 0.5),
+}
+
+
+def design_times(painting: str, width: int, height: int, repeats: int) -> dict[str, float]:
+    """Median seconds of each design and of the per-style network, in turns, in this process."""
+    folder = Path(tempfile.mkdtemp())
+    stylizers = {"per-style network": load("per-style", "", painting)}
+    for name, (levels, scale) in DESIGNS.items():
+        net = UniversalNet(UniversalConfig(levels, scale), encoder_weights="random")
+        stylizers[name] = fastnst.Stylizer.load(save_universal(net, folder / f"{len(stylizers)}.pt", {}), style=painting)
+    photo = torch.rand(1, 3, height, width)
+    times: dict[str, list[float]] = {name: [] for name in stylizers}
+    for round_ in range(repeats + 1):
+        for name, stylizer in stylizers.items():
+            start = time.perf_counter()
+            stylizer.stylize_tensor(photo, fastnst.StylizeOptions(tile=0))
+            if round_:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--universal", default=str(ROOT / "checkpoints" / "universal.pt"))
+    p.add_argument("--painting", default=str(PAINTING))
+    p.add_argument("--sizes", default="512,1024", help="timed in one process (default 512,1024)")
+    p.add_argument("--tiled", default="4000x3000", help="sizes run once each, tiled, for time and memory")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--memory", action="store_true", help="also each size's peak memory, a process per run")
+    p.add_argument("--designs", action="store_true", help="time other level sets and decoder widths instead "
+                   "(random weights) beside the per-style network, at --sizes")
+    p.add_argument("--json")
+    p.add_argument("--one", nargs=4, metavar=("METHOD", "WIDTH", "HEIGHT", "TILE"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.one:
+        method, width, height, tile = args.one
+        print(json.dumps(one_run(method, args.universal, args.painting, int(width), int(height), int(tile))))
+        return 0
+    if args.designs:
+        for width, height in parse_sizes(args.sizes):
+            medians = design_times(args.painting, width, height, args.repeats)
+            base = medians["per-style network"]
+            about = machine()
+            print(f"{width}x{height}, {about['cpu']}, {about['threads']} threads, {about['cpu_bf16']}, "
+                  f"ISA limit {about['onednn_isa_limit']}:")
+            for name, seconds in medians.items():
+                print(f"  {name:50s} {seconds:7.3f} s  {seconds / base:5.2f}x")
+        return 0
+    rows = []
+
+    def child(method: str, width: int, height: int, tile: int) -> dict:
+        done = subprocess.run([sys.executable, __file__, "--universal", args.universal, "--painting", args.painting,
+                               "--one", method, str(width), str(height), str(tile)], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"error: {method} at {width}x{height}: {done.stderr.strip()}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    for width, height in parse_sizes(args.sizes):
+        medians = timed(args.universal, args.painting, width, height, args.repeats)
+        row = {"size": f"{width}x{height}", "tiled": False, **{f"{m}_s": s for m, s in medians.items()},
+               "ratio": medians["universal"] / medians["per-style"]}
+        if args.memory:
+            row.update({f"{m}_peak_mb": child(m, width, height, 0)["peak_mb"] for m in ("per-style", "universal")})
+        rows.append(row)
+        print(row, flush=True)
+    for width, height in parse_sizes(args.tiled) if args.tiled else []:
+        runs = {m: child(m, width, height, DEFAULT_TILE) for m in ("per-style", "universal")}
+        row = {"size": f"{width}x{height}", "tiled": True, **{f"{m}_s": r["seconds"] for m, r in runs.items()},
+               **{f"{m}_peak_mb": r["peak_mb"] for m, r in runs.items()},
+               "ratio": runs["universal"]["seconds"] / runs["per-style"]["seconds"]}
+        rows.append(row)
+        print(row, flush=True)
+    print(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
