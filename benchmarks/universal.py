@@ -9,7 +9,7 @@ Both run through fastnst's Stylizer in the precision it picks (bf16 where the CP
 fp32 elsewhere): the universal model with one painting (its statistics computed once, before
 timing) against checkpoints/mosaic.pt, in turns, in one process; each number is the median of
 `repeats` timed runs after a warm-up. Peak memory is each run's own process's peak resident size
-(a fresh process per method and size), and sizes above --tile-above pixels run tiled.
+(a fresh process per method and size; "loaded" is its resident size before the photo), and sizes above --tile-above pixels run tiled.
 """
 
 from __future__ import annotations
@@ -49,10 +49,15 @@ def one_run(method: str, universal: str, painting: str, width: int, height: int,
     stylizer = load(method, universal, painting)
     photo = torch.rand(1, 3, height, width)
     options = fastnst.StylizeOptions(tile=tile)
+    with open("/proc/self/statm") as f:  # resident once loaded: Python, torch and the model
+        loaded_mb = int(f.read().split()[1]) * resource.getpagesize() / 2**20
     start = time.perf_counter()
     stylizer.stylize_tensor(photo, options)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent across fork + exec.
+    with open("/proc/self/status") as f:
+        peak_kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    return {"seconds": seconds, "loaded_mb": loaded_mb, "peak_mb": peak_kb / 1024}
 
 
 def timed(universal: str, painting: str, width: int, height: int, repeats: int) -> dict[str, float]:
@@ -139,12 +144,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         row = {"size": f"{width}x{height}", "tiled": False, **{f"{m}_s": s for m, s in medians.items()},
                "ratio": medians["universal"] / medians["per-style"]}
         if args.memory:
-            row.update({f"{m}_peak_mb": child(m, width, height, 0)["peak_mb"] for m in ("per-style", "universal")})
+            for m in ("per-style", "universal"):
+                run = child(m, width, height, 0)
+                row.update({f"{m}_loaded_mb": run["loaded_mb"], f"{m}_peak_mb": run["peak_mb"]})
         rows.append(row)
         print(row, flush=True)
     for width, height in parse_sizes(args.tiled) if args.tiled else []:
         runs = {m: child(m, width, height, DEFAULT_TILE) for m in ("per-style", "universal")}
         row = {"size": f"{width}x{height}", "tiled": True, **{f"{m}_s": r["seconds"] for m, r in runs.items()},
+               **{f"{m}_loaded_mb": r["loaded_mb"] for m, r in runs.items()},
                **{f"{m}_peak_mb": r["peak_mb"] for m, r in runs.items()},
                "ratio": runs["universal"]["seconds"] / runs["per-style"]["seconds"]}
         rows.append(row)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the bundled networks (checkpoints/*.pt and checkpoints/realtime/*.pt) from scratch, in the order they were made: each stage
+# Train the bundled networks (checkpoints/*.pt, checkpoints/realtime/*.pt, checkpoints/universal.pt) from scratch, in the order they were made: each stage
 # continues the file the previous stage of that style wrote (--init, or --resume for a training checkpoint).
 #
 #   scripts/train_bundled.sh --dry-run      # print the commands only
@@ -132,5 +132,24 @@ for style in mosaic candy; do
     run python train.py --distill "$(net "$style")" "${DISTILL[@]}" --init "$(realtime "$style")" --steps 400 \
         --lr 1e-3 --style-weight 1e5 --logdir "$OUT/logs/realtime-$style-finish2" --out "$(realtime "$style")"
 done
+# Then at 256-px crops (batch 2), mosaic and candy; candy twice more, at a lower rate and a tripled style weight.
+for style in mosaic candy; do
+    run python train.py --distill "$(net "$style")" "${DISTILL[@]}" --init "$(realtime "$style")" --steps 500 \
+        --image-size 256 --batch-size 2 --lr 1e-3 --style-weight 1e5 --logdir "$OUT/logs/realtime-$style-256" \
+        --out "$(realtime "$style")"
+done
+run python train.py --distill "$(net candy)" "${DISTILL[@]}" --init "$(realtime candy)" --steps 250 --image-size 256 \
+    --batch-size 2 --lr 5e-4 --style-weight 1e5 --logdir "$OUT/logs/realtime-candy-256b" --out "$(realtime candy)"
+run python train.py --distill "$(net candy)" "${DISTILL[@]}" --init "$(realtime candy)" --steps 300 --image-size 256 \
+    --batch-size 2 --lr 5e-4 --style-weight 3e5 --logdir "$OUT/logs/realtime-candy-256c" --out "$(realtime candy)"
 
-echo "networks in $OUT: mosaic.pt starry_night.pt candy.pt rain-princess.pt udnie.pt five.pt, realtime/*.pt"
+# 11. The universal model (checkpoints/universal.pt): its decoders, on the photos only (no painting; mosaic is
+#     only shown in TensorBoard). 4,000 steps at a constant 1e-3, then 1,000 at 1e-4 (--lr-decay-at 0.8 of 5,000).
+UNIVERSAL=(--data "$SHARED/data/content/train" --encoder-weights "$SHARED/weights/vgg19-imagenet-features.pth"
+           --image-size 128 --batch-size 8 --lr 1e-3 --workers 1 --logdir "$OUT/logs/universal"
+           --sample-style "$STYLES/mosaic.jpg" --sample-every 250 --ckpt-every 50 --log-every 25)
+run python -m fastnst train-decoders "${UNIVERSAL[@]}" --steps 4000 --lr-decay-at 1 --out "$OUT/universal.pt"
+run python -m fastnst train-decoders --resume "$OUT/logs/universal/decoders.pt" --steps 5000 --lr-decay-at 0.8 \
+    --out "$OUT/universal.pt"
+
+echo "networks in $OUT: mosaic.pt starry_night.pt candy.pt rain-princess.pt udnie.pt five.pt, realtime/*.pt, universal.pt"

@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 
 import fastnst
-from fastnst.cli import infer_main, train_decoders_main
+from fastnst.cli import flicker_main, info_main, infer_main, train_decoders_main
 from fastnst.errors import FastNSTError
-from fastnst.universal import (UniversalConfig, UniversalNet, colour, content_stats, load_universal,
+from fastnst.universal import (MovingContentStats, UniversalConfig, UniversalNet, colour, content_stats, load_universal,
                                save_universal, style_stats)
 
-from .helpers import random_image, run_cli
+from .helpers import ROOT, make_clip, random_image, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +83,12 @@ def test_the_file_is_self_describing_half_precision_and_holds_its_encoder(univer
     assert loaded.net.config.levels == ("relu2_1", "relu1_1") and loaded.train_args == {"steps": 0}
 
 
+def test_info_describes_a_universal_file(universal_file, capsys):
+    code, out, err = run_cli(info_main, capsys, universal_file)
+    assert code == 0, err
+    assert "universal model" in out and "levels: relu2_1, relu1_1" in out and "VGG19 to relu2_1" in out
+
+
 def test_a_blend_weighted_all_to_one_painting_is_that_painting(universal_file, paintings):
     a, b = map(str, paintings)
     photo = random_image(40, 32, seed=3)
@@ -104,6 +110,20 @@ def test_strength_is_the_transforms_alpha(universal_file, paintings):
     assert (full - none).abs().mean() > 0.01
 
 
+def test_video_frames_are_whitened_with_statistics_averaged_over_time(universal_file, paintings):
+    stylizer = fastnst.Stylizer.load(universal_file, style=paintings[0])
+    torch.manual_seed(0)
+    still = torch.rand(1, 3, 32, 32)
+    frames = torch.cat([still, still.flip(-1).flip(-2)])  # two frames, the second the first turned over
+    stream = MovingContentStats(smoothing=0.5)
+    steady = stylizer.stylize_tensor(frames, stream=stream)
+    alone = stylizer.stylize_tensor(frames)
+    assert torch.allclose(steady[0], alone[0], atol=1e-4)  # the first frame has only its own statistics
+    assert not torch.allclose(steady[1], alone[1], atol=1e-3)  # the second shares the first's
+    stream.reset()
+    assert torch.allclose(stylizer.stylize_tensor(frames[1:], stream=stream), alone[1:], atol=1e-4)
+
+
 def test_tiles_use_the_whole_images_statistics_so_the_seams_do_not_show(universal_file, paintings):
     stylizer = fastnst.Stylizer.load(universal_file, style=str(paintings[0]), device="cpu", precision="fp32")
     photo = torch.rand(1, 3, 96, 160)
@@ -118,6 +138,24 @@ def test_infer_with_a_painting_and_a_universal_model_writes_the_stylized_photo(u
     code, out, err = run_cli(infer_main, capsys, photo, "--style", paintings[0], "--ckpt", universal_file)
     assert code == 0, err
     assert Image.open(tmp_path / "photo_a.jpg").size == (40, 30)
+
+
+def test_a_painting_without_a_model_uses_the_bundled_universal_model(paintings, tmp_path, capsys):
+    assert (ROOT / "checkpoints" / "universal.pt").is_file()
+    photo = tmp_path / "photo.jpg"
+    random_image(40, 30).save(photo)
+    styled = fastnst.stylize(photo, style=paintings[0])
+    assert styled.size == (40, 30)
+    code, _, err = run_cli(infer_main, capsys, photo, "--style", paintings[0], "-o", tmp_path / "out.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "out.png").size == (40, 30)
+
+
+def test_the_python_api_needs_a_model_or_a_painting(tmp_path):
+    photo = tmp_path / "photo.jpg"
+    random_image(40, 30).save(photo)
+    with pytest.raises(FastNSTError, match="style=PAINTING"):
+        fastnst.stylize(photo)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGBA", "P"])
@@ -155,14 +193,16 @@ def test_training_the_decoders_logs_each_level_and_resumes(tmp_path, photo_dir, 
     common = ["--data", photo_dir, "--encoder-weights", "random", "--levels", "relu2_1", "relu1_1",
               "--image-size", "32", "--batch-size", "2", "--workers", "0", "--logdir", logdir, "--no-progress",
               "--log-every", "1", "--ckpt-every", "1", "--lr", "1e-3"]
-    code, out, err = run_cli(train_decoders_main, capsys, *common, "--steps", "2")
+    code, out, err = run_cli(train_decoders_main, capsys, *common, "--steps", "2", "--lr-decay-at", "1")
     assert code == 0, err
     assert "relu2_1/pixel" in out and "relu1_1/feature" in out
-    code, out, err = run_cli(train_decoders_main, capsys, "--resume", logdir / "decoders.pt", "--steps", "3")
+    code, out, err = run_cli(train_decoders_main, capsys, "--resume", logdir / "decoders.pt", "--steps", "3",
+                             "--lr-decay-at", "0.8")  # given again: it applies (even at its default value)
     assert code == 0, err
     assert "step 3/3" in out and "step 1/" not in out
     loaded = load_universal(logdir / "universal.pt")
     assert loaded.step == 3 and loaded.train_args["levels"] == ["relu2_1", "relu1_1"]
+    assert loaded.train_args["lr_decay_at"] == 0.8 and loaded.train_args["lr"] == 1e-3
     events = list(logdir.glob("events.out.tfevents.*"))
     assert events
 
@@ -170,3 +210,13 @@ def test_training_the_decoders_logs_each_level_and_resumes(tmp_path, photo_dir, 
 def test_decoder_training_needs_photos(capsys):
     code, _, err = run_cli(train_decoders_main, capsys, "--encoder-weights", "random")
     assert code == 2 and "--data" in err
+
+
+def test_flicker_measures_the_universal_model_with_its_painting(universal_file, paintings, tmp_path, capsys):
+    clip = make_clip(tmp_path / "clip.mp4", frames=4, audio=None)
+    code, out, err = run_cli(flicker_main, capsys, clip, "--ckpt", universal_file, "--style", paintings[0],
+                             "--frames", 3, "--max-size", 32)
+    assert code == 0, err
+    assert f"{universal_file} (a) " in out and f"{universal_file} (a, each frame's own statistics)" in out
+    code, _, err = run_cli(flicker_main, capsys, clip, "--ckpt", universal_file, "--frames", 3)
+    assert code == 2 and "--style PAINTING" in err and len(err.strip().splitlines()) == 1
