@@ -9,7 +9,8 @@ Both run through fastnst's Stylizer in the precision it picks (bf16 where the CP
 fp32 elsewhere): the universal model with one painting (its statistics computed once, before
 timing) against checkpoints/mosaic.pt, in turns, in one process; each number is the median of
 `repeats` timed runs after a warm-up. Peak memory is each run's own process's peak resident size
-(a fresh process per method and size; "loaded" is its resident size before the photo), and sizes above --tile-above pixels run tiled.
+(a fresh process per method and size; "loaded" is its resident size before the photo), and the
+--tiled sizes run tiled at the default tile.
 """
 
 from __future__ import annotations
