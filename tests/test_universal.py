@@ -114,7 +114,7 @@ def test_video_frames_are_whitened_with_statistics_averaged_over_time(universal_
     stylizer = fastnst.Stylizer.load(universal_file, style=paintings[0])
     torch.manual_seed(0)
     still = torch.rand(1, 3, 32, 32)
-    frames = torch.cat([still, still.flip(-1).flip(-2)])  # two frames, the second the first turned over
+    frames = torch.cat([still, (still + 0.1 * torch.randn_like(still)).clamp(0, 1)])  # the same shot, with noise
     stream = MovingContentStats(smoothing=0.5)
     steady = stylizer.stylize_tensor(frames, stream=stream)
     alone = stylizer.stylize_tensor(frames)
@@ -122,6 +122,16 @@ def test_video_frames_are_whitened_with_statistics_averaged_over_time(universal_
     assert not torch.allclose(steady[1], alone[1], atol=1e-3)  # the second shares the first's
     stream.reset()
     assert torch.allclose(stylizer.stylize_tensor(frames[1:], stream=stream), alone[1:], atol=1e-4)
+
+
+def test_a_cut_in_the_video_starts_the_averaged_statistics_afresh(universal_file, paintings):
+    stylizer = fastnst.Stylizer.load(universal_file, style=paintings[0])
+    torch.manual_seed(0)
+    dark, bright = torch.rand(1, 3, 32, 32) * 0.1, torch.rand(1, 3, 32, 32)  # a dim shot, then a bright one
+    frames = torch.cat([dark, bright])
+    steady = stylizer.stylize_tensor(frames, stream=MovingContentStats(smoothing=0.5))
+    alone = stylizer.stylize_tensor(frames)
+    assert torch.allclose(steady[1], alone[1], atol=1e-4)  # the bright shot is not whitened with the dim one's
 
 
 def test_tiles_use_the_whole_images_statistics_so_the_seams_do_not_show(universal_file, paintings):
