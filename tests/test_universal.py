@@ -13,8 +13,8 @@ from PIL import Image
 import fastnst
 from fastnst.cli import flicker_main, info_main, infer_main, train_decoders_main
 from fastnst.errors import FastNSTError
-from fastnst.universal import (MovingContentStats, UniversalConfig, UniversalNet, colour, content_stats, load_universal,
-                               save_universal, style_stats)
+from fastnst.universal import (Decoder, MovingContentStats, UniversalConfig, UniversalNet, colour, content_stats,
+                               load_universal, save_universal, style_stats, transform)
 
 from .helpers import ROOT, make_clip, random_image, run_cli
 
@@ -56,6 +56,19 @@ def test_alpha_zero_keeps_the_photos_features_and_half_is_between():
     assert torch.allclose(colour(photo, stats, style, alpha=0.0), photo, atol=1e-6)
     half = colour(photo, stats, style, alpha=0.5)
     assert torch.allclose(half, 0.5 * photo + 0.5 * colour(photo, stats, style), atol=1e-5)
+
+
+def test_a_decoder_applies_the_transform_inside_its_first_convolution_with_the_same_result():
+    torch.manual_seed(0)
+    decoder = Decoder("relu1_1").eval()  # one convolution, so every difference shows
+    decoder.input_scale.fill_(0.3)
+    torch.nn.init.normal_(decoder[-1].weight, std=0.1)
+    photo, painting = torch.rand(1, 64, 12, 10), torch.rand(64, 16, 16) * 2
+    stats, style = content_stats(photo[0]), [(style_stats(painting), 1.0)]
+    with torch.no_grad():
+        folded = decoder(photo, transform(stats, style, alpha=0.8))
+        applied = decoder(colour(photo, stats, style, alpha=0.8))
+    assert torch.allclose(folded, applied, atol=1e-4)
 
 
 @pytest.mark.parametrize("shape", [(16, 1, 1), (16, 7, 5)], ids=["one pixel", "flat"])

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..device import memory_format_for, resolve_precision
 from ..errors import FastNSTError
+from ..host_memory import keep_host_memory
 from ..files import safe_name
 from ..images import open_rgb, resize_long_side, to_tensor
 from ..universal import MovingContentStats, UniversalNet
@@ -120,7 +121,8 @@ class UniversalRuntime:
     def _run(self, images: torch.Tensor, content=None, record=None, stream=None) -> torch.Tensor:
         self.net.to(dtype=self.dtype)  # a no-op unless another runtime sharing the net changed it
         x = images.to(self.device, self.dtype).contiguous(memory_format=memory_format_for(self.device))
-        return self.net(x, self.styles, self.alpha, content, record, stream).float()
+        with keep_host_memory():  # each level's layers reuse the memory of the level before
+            return self.net(x, self.styles, self.alpha, content, record, stream).float()
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor, stream: MovingContentStats | None = None) -> torch.Tensor:

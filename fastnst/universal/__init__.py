@@ -13,7 +13,7 @@ turns them back into an image. Levels run coarse to fine, each on the previous l
 from .decoder import Decoder
 from .encoder import LEVELS, Encoder
 from .net import LoadedUniversal, UniversalConfig, UniversalNet, is_universal_file, load_universal, save_universal
-from .wct import ContentStats, MovingContentStats, StyleStats, colour, content_stats, style_stats
+from .wct import ContentStats, MovingContentStats, StyleStats, colour, content_stats, style_stats, transform
 
 __all__ = ["ContentStats", "Decoder", "Encoder", "LEVELS", "LoadedUniversal", "MovingContentStats", "StyleStats", "UniversalConfig", "UniversalNet",
-           "colour", "content_stats", "is_universal_file", "load_universal", "save_universal", "style_stats"]
+           "colour", "content_stats", "is_universal_file", "load_universal", "save_universal", "style_stats", "transform"]

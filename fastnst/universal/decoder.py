@@ -8,6 +8,7 @@ a quarter of the computation) except the input, which must take the encoder's fe
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..loss.vgg import layer_names, vgg_features
@@ -44,7 +45,7 @@ class Decoder(nn.Sequential):
             target = scaled(c_in)
             modules += [nn.ReflectionPad2d(1), nn.Conv2d(source, target, 3)]
             if i < len(mirrored) - 1:
-                modules.append(nn.ReLU())
+                modules.append(nn.ReLU(inplace=True))
         super().__init__(*modules)
         self.level, self.width = level, width
         # 1 / the encoder's mean activation at this level (UniversalNet sets it): features of any
@@ -58,5 +59,20 @@ class Decoder(nn.Sequential):
             last.weight.mul_(0.01)
             last.bias.fill_(0.45)
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return super().forward(features * self.input_scale.to(features.dtype))
+    def forward(self, features: torch.Tensor, affine: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """features N x C x H x W -> RGB. affine: (matrix C x C, bias C x 1), a map of each feature
+        pixel to apply first (the whitening-colouring transform), folded into the first
+        convolution's weights: exact, since reflection padding commutes with a per-pixel map, and
+        it spares a pass over the largest feature maps."""
+        scale = self.input_scale.float()
+        if affine is None:
+            return super().forward(features * scale.to(features.dtype))
+        pad, first, *rest = self
+        matrix, bias = affine
+        weight = torch.einsum("oihw,ij->ojhw", first.weight.float(), matrix * scale)
+        shift = first.bias.float() + torch.einsum("oihw,i->o", first.weight.float(), (bias * scale)[:, 0])
+        weight = weight.to(features.dtype).contiguous(memory_format=torch.channels_last)
+        x = F.conv2d(pad(features), weight, shift.to(features.dtype))
+        for module in rest:
+            x = module(x)
+        return x

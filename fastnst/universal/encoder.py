@@ -45,7 +45,7 @@ class Encoder(nn.Module):
             features.load_state_dict({k: v.float() for k, v in state.items()})
         for module in features:
             if isinstance(module, nn.ReLU):
-                module.inplace = False
+                module.inplace = True  # taps are relu outputs, read next by a conv or a pool: nothing overwrites them
         self.features, self.names, self.deepest = features, names[:end], deepest
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))

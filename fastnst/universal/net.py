@@ -27,7 +27,7 @@ from ..files import load_torch_file
 from ..loss.vgg import calibration_pattern
 from .decoder import Decoder
 from .encoder import LEVELS, Encoder, check_levels
-from .wct import ContentStats, StyleStats, colour, content_stats, style_stats
+from .wct import ContentStats, StyleStats, content_stats, style_stats, transform
 
 FORMAT = "fastnst-universal"
 VERSION = 1
@@ -94,8 +94,8 @@ class UniversalNet(nn.Module):
                     stats = stream(level, features[0]) if stream is not None else content_stats(features[0])
                 measured[level] = stats
                 level_styles = [(style[level], weight) for style, weight in styles]
-                coloured = colour(features[0], stats, level_styles, alpha)[None]
-                image = self.decoders[level](coloured)[..., :height, :width]
+                affine = transform(stats, level_styles, alpha)
+                image = self.decoders[level](features, affine)[..., :height, :width]
             if record is not None:
                 record.append(measured)
             outputs.append(image)

@@ -47,11 +47,12 @@ def moments(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     float32 (matrix products; float64 ones are many times slower on CPUs)."""
     c, h, w = features.shape
     stride = max(1, math.ceil(math.sqrt(h * w / STATS_PIXELS)))
-    flat = features.detach()[:, ::stride, ::stride].reshape(c, -1).float()
-    mean = flat.mean(1, keepdim=True)
-    centered = flat - mean
-    cov = centered @ centered.T / max(1, centered.shape[1] - 1)
-    return mean.double(), cov.double()
+    # Pixels x channels: for channels_last features (what the runtime uses) a view, not a copy.
+    pixels = features.detach()[:, ::stride, ::stride].permute(1, 2, 0).reshape(-1, c).float()
+    mean = pixels.mean(0, keepdim=True)
+    centered = pixels - mean
+    cov = centered.T @ centered / max(1, centered.shape[0] - 1)
+    return mean.T.double(), cov.double()
 
 
 def _eig(cov: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,20 +107,25 @@ class MovingContentStats:
         return whitening(mean, cov)
 
 
+def transform(content: ContentStats, styles: Sequence[tuple[StyleStats, float]],
+              alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The whole transform as one affine map of each feature pixel, f -> matrix @ f + bias (C x C,
+    C x 1, float32): sum over styles of weight * (colour @ whiten @ (f - mean) + style mean),
+    blended with f by alpha (0: the photo's features, 1: the full transfer)."""
+    mixed, target_mean = torch.zeros_like(content.whiten), torch.zeros_like(content.mean)
+    for stats, weight in styles:
+        mixed += weight * (stats.colour @ content.whiten)
+        target_mean += weight * stats.mean
+    identity = torch.eye(len(mixed), device=mixed.device)
+    return alpha * mixed + (1.0 - alpha) * identity, alpha * (target_mean - mixed @ content.mean)
+
+
 def colour(features: torch.Tensor, content: ContentStats, styles: Sequence[tuple[StyleStats, float]],
            alpha: float = 1.0) -> torch.Tensor:
-    """One image's features (C x H x W) with the styles' statistics: sum over styles of
-    weight * (colour @ whiten @ (f - mean) + style mean), blended with the features by alpha
-    (0: the photo's features, 1: the full transfer). Returns the features' dtype.
-
-    All of it is one affine map, folded into a C x C matrix and a bias first, so the pixels go
-    through a single matrix product (float32)."""
-    c, h, w = features.shape
-    transform, target_mean = torch.zeros_like(content.whiten), torch.zeros_like(content.mean)
-    for stats, weight in styles:
-        transform += weight * (stats.colour @ content.whiten)
-        target_mean += weight * stats.mean
-    matrix = alpha * transform + (1.0 - alpha) * torch.eye(c, device=transform.device)
-    bias = alpha * (target_mean - transform @ content.mean)
-    out = torch.addmm(bias, matrix, features.reshape(c, -1).float())
-    return out.reshape(c, h, w).to(features.dtype)
+    """One image's features (C x H x W, or 1 x C x H x W) through `transform`, in the features'
+    dtype. (UniversalNet does not call it: a decoder applies the map inside its first convolution.)"""
+    c = features.shape[-3]
+    matrix, bias = transform(content, styles, alpha)
+    pixels = features.movedim(-3, -1).reshape(-1, c).float()
+    out = torch.addmm(bias.T, pixels, matrix.T)
+    return out.reshape(features.movedim(-3, -1).shape).movedim(-1, -3).to(features.dtype)
