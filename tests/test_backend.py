@@ -12,7 +12,7 @@ from fastnst.cli import infer_main
 from fastnst.device import cpu_bf16_class
 from fastnst.errors import FastNSTError
 from fastnst.inference import FastStylizer, Stylizer
-from fastnst.inference import export, onnx_runtime
+from fastnst.inference import onnx_runtime
 from fastnst.inference.onnx_runtime import OnnxStylizer
 
 from fastnst.video.reader import read_frames
@@ -41,11 +41,11 @@ def johnson_ckpt(tmp_path):
 
 
 def test_auto_backend_is_the_fast_path_for_a_checkpoint_and_onnxruntime_for_an_onnx_file(fp32_cpu, johnson_ckpt,
-                                                                                       tmp_path):
+                                                                                       onnx_export):
     for precision in ("auto", "fp32"):  # on a CPU without native bf16 too
         assert isinstance(Stylizer.load(johnson_ckpt, precision=precision).net, FastStylizer)
     assert not list(fp32_cpu.glob("onnx/*.onnx"))  # nothing exported behind the user's back
-    onnx_file = export.export_onnx(load_checkpoint(johnson_ckpt), tmp_path / "tiles.onnx")
+    _, onnx_file = onnx_export("johnson")
     assert isinstance(Stylizer.load(onnx_file).net, OnnxStylizer)
     with pytest.raises(FastNSTError, match="choose one of"):
         Stylizer.load(johnson_ckpt, backend="tensorrt")

@@ -48,7 +48,7 @@ def bold_net(tmp_path):
                        tmp_path / "bold.pt")
 
 
-@pytest.mark.parametrize("way", ["infer.py", "stylize_video"])
+@pytest.mark.parametrize("way", ["infer.py", pytest.param("stylize_video", marks=pytest.mark.slow)])
 def test_int8_on_a_video_calibrates_on_frames_spread_through_it_not_its_black_first_frame(tmp_path, bold_net,
                                                                                           capsys, way):
     pytest.importorskip("onnxruntime")
