@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from fastnst.checkpoint import atomic_save, build_checkpoint
-from fastnst.model import TransformerNet
+from fastnst.model import ModelConfig, TransformerNet
 
 from .helpers import ROOT, contrasty_net, random_image
 
@@ -35,6 +35,16 @@ def photo_dir(tmp_path: Path) -> Path:
         random_image(40 + 3 * i, 36, seed=10 + i).save(folder / f"p{i}.jpg")
     random_image(50, 44, seed=20).save(folder / "nested" / "deep.png")
     return folder
+
+
+@pytest.fixture
+def two_styles(tmp_path: Path) -> Path:
+    """A random-weight checkpoint of two styles, candy and mosaic."""
+    torch.manual_seed(0)
+    state = build_checkpoint(TransformerNet(ModelConfig(num_styles=2)),
+                             styles=[("candy", random_image(32, 32)), ("mosaic", random_image(32, 32, seed=2))],
+                             train_args={"steps": 0}, loss={"loss_net": "vgg16"}, step=0)
+    return atomic_save(state, tmp_path / "two.pt")
 
 
 @pytest.fixture(scope="session")

@@ -6,24 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import fastnst
 from fastnst import FastNSTError, StylizeOptions, Stylizer, TrainConfig
-from fastnst.checkpoint import atomic_save, build_checkpoint
-from fastnst.model import ModelConfig, TransformerNet
 
 from .helpers import random_image
-
-
-@pytest.fixture
-def two_styles(tmp_path):
-    """A random-weight checkpoint of two styles, candy and mosaic."""
-    torch.manual_seed(0)
-    state = build_checkpoint(TransformerNet(ModelConfig(num_styles=2)),
-                             styles=[("candy", random_image(32, 32)), ("mosaic", random_image(32, 32, seed=2))],
-                             train_args={"steps": 0}, loss={"loss_net": "vgg16"}, step=0)
-    return atomic_save(state, tmp_path / "two.pt")
 
 
 @pytest.mark.parametrize("max_size", [0, -1])

@@ -1,5 +1,7 @@
 """int8 on the CPU: the net quantized for onnxruntime, calibrated on the photos it is about to stylize."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -72,6 +74,31 @@ def test_the_int8_benchmark_reports_quality_and_speed(tmp_path, net_file, capsys
     report = __import__("json").loads((tmp_path / "r.json").read_text())
     assert 20 < report["quality"][0]["psnr"] < 200
     assert {"eager fp32", "fast fp32", "onnxruntime fp32", "onnxruntime int8"} <= set(report["speed"]["32"])
+
+
+def test_int8_reads_the_cached_export_and_exports_a_damaged_one_again(net_file, monkeypatch):
+    from fastnst.inference import int8 as int8_module
+    from fastnst.inference import onnx_runtime
+    from fastnst.inference.onnx_runtime import cached_onnx_path
+
+    checkpoint = load_checkpoint(net_file)
+    photos, x = [smooth_photo(0)], to_tensor(smooth_photo(9))
+    first = int8_module.quantize(checkpoint, photos)(x)  # the cache holds the export now (or did already)
+    cached = cached_onnx_path(checkpoint)
+    good = cached.read_bytes()
+    exports = []
+
+    def export_again(checkpoint, path):  # what export_onnx writes, without the seconds it takes
+        exports.append(path)
+        Path(path).write_bytes(good)
+        return Path(path)
+
+    monkeypatch.setattr(int8_module, "export_onnx", export_again)
+    monkeypatch.setattr(onnx_runtime, "export_onnx", export_again)
+    assert torch.equal(int8_module.quantize(checkpoint, photos)(x), first) and exports == []  # read, not exported
+    cached.write_bytes(b"cut short")  # e.g. a full disk while it was written
+    assert torch.equal(int8_module.quantize(checkpoint, photos)(x), first)
+    assert exports == [cached] and cached.read_bytes() == good  # exported again into the cache
 
 
 def test_infer_precision_int8_calibrates_on_its_inputs(tmp_path, net_file, capsys):

@@ -9,27 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from fastnst.checkpoint import atomic_save, build_checkpoint
 from fastnst.cli import export_main, infer_main
 from fastnst.inference.styles import parse_style
-from fastnst.model import ModelConfig, TransformerNet
 
 from .helpers import make_clip, random_image, run_cli
 
 NAMES = "this net has 2 styles: 0 candy, 1 mosaic"
-
-
-@pytest.fixture
-def two_styles(tmp_path) -> Path:
-    """A random-weight checkpoint of two styles, candy and mosaic."""
-    torch.manual_seed(0)
-    state = build_checkpoint(TransformerNet(ModelConfig(num_styles=2)),
-                             styles=[("candy", random_image(32, 32)), ("mosaic", random_image(32, 32, seed=2))],
-                             train_args={"steps": 0}, loss={"loss_net": "vgg16"}, step=0)
-    return atomic_save(state, tmp_path / "two.pt")
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""int8 inference on CPUs: the net exported to ONNX, quantized after training (static, QDQ, weights
-per channel) with activation ranges calibrated on a few photos, and run by onnxruntime.
+"""int8 inference on CPUs: the net exported to ONNX (cached, as for the onnxruntime backend),
+quantized after training (static, QDQ, weights per channel) with activation ranges calibrated on a
+few photos, and run by onnxruntime.
 
     stylizer = quantize(checkpoint, photos)        # an OnnxStylizer: call it like the net
 
@@ -26,7 +27,7 @@ from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, first_line
 from ..images import center_crop
 from .export import export_onnx
-from .onnx_runtime import OnnxStylizer
+from .onnx_runtime import OnnxStylizer, cached_onnx_export
 
 CALIBRATION_SIZE = 256  # the photos' center squares, in pixels
 CALIBRATION_PHOTOS = 8  # at most this many
@@ -66,10 +67,7 @@ def quantize(checkpoint: Checkpoint, photos: Sequence[Image.Image], path: str | 
         def get_next(self) -> dict | None:
             return next(self.feeds, None)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        fp32, prepared = Path(tmp) / "fp32.onnx", Path(tmp) / "prepared.onnx"
-        int8 = Path(path) if path else Path(tmp) / "int8.onnx"
-        export_onnx(checkpoint, fp32)
+    def quantize_file(fp32: Path, prepared: Path, int8: Path) -> None:
         # The quantizer logs a warning per norm it leaves in float, and prints its progress.
         quiet = logging.getLogger()
         level, quiet.level = quiet.level, logging.ERROR
@@ -80,12 +78,26 @@ def quantize(checkpoint: Checkpoint, photos: Sequence[Image.Image], path: str | 
                                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                 calibrate_method=CalibrationMethod.MinMax, reduce_range=saturates(),
                                 op_types_to_quantize=["Conv"])  # norms, adds, resizes stay in float
-        except FastNSTError:
-            raise
-        except Exception as exc:
-            raise FastNSTError(f"int8 quantization failed: {first_line(exc)}", exit_code=1) from None
         finally:
             quiet.level = level
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        int8 = Path(path) if path else Path(tmp) / "int8.onnx"
+        # The fp32 export a run before cached (an export takes seconds); a damaged one is exported again.
+        for attempt in range(2):
+            fp32 = cached_onnx_export(checkpoint)
+            cached = fp32 is not None
+            fp32 = fp32 or export_onnx(checkpoint, Path(tmp) / "fp32.onnx")
+            try:
+                quantize_file(fp32, prepared, int8)
+                break
+            except FastNSTError:
+                raise
+            except Exception as exc:
+                if not cached or attempt:
+                    raise FastNSTError(f"int8 quantization failed: {first_line(exc)}", exit_code=1) from None
+                fp32.unlink(missing_ok=True)
         stylizer = OnnxStylizer(int8, threads)
     stylizer.style_name, stylizer.style_names = checkpoint.style_name, list(checkpoint.style_names)
     return stylizer

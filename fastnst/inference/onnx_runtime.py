@@ -102,22 +102,31 @@ def cached_onnx_path(checkpoint: Checkpoint) -> Path:
     return onnx_cache_dir() / "onnx" / f"{digest.hexdigest()[:24]}.onnx"
 
 
-def cached_onnx_stylizer(checkpoint: Checkpoint) -> OnnxStylizer:
-    """The checkpoint's net in onnxruntime, exported once and then read from the cache (an export
-    takes seconds). Where the cache cannot be written (a read-only home), the export is for this
-    run only."""
+def cached_onnx_export(checkpoint: Checkpoint) -> Path | None:
+    """The checkpoint's fp32 ONNX export, exported once and then read from the cache (an export
+    takes seconds); None where the cache cannot be written (a read-only home)."""
     path = cached_onnx_path(checkpoint)
     if path.is_file():
-        try:
-            return OnnxStylizer(path)
-        except FastNSTError:  # damaged by something else: export it again
-            path.unlink(missing_ok=True)
+        return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         writable = os.access(path.parent, os.W_OK)
     except OSError:
         writable = False
-    if writable:
-        return OnnxStylizer(export_onnx(checkpoint, path))
+    return export_onnx(checkpoint, path) if writable else None
+
+
+def cached_onnx_stylizer(checkpoint: Checkpoint) -> OnnxStylizer:
+    """The checkpoint's net in onnxruntime from the cached export. Where the cache cannot be
+    written, the export is for this run only."""
+    path = cached_onnx_export(checkpoint)
+    if path is not None:
+        try:
+            return OnnxStylizer(path)
+        except FastNSTError:  # damaged by something else: export it again
+            path.unlink(missing_ok=True)
+            path = cached_onnx_export(checkpoint)
+            if path is not None:
+                return OnnxStylizer(path)
     with tempfile.TemporaryDirectory() as tmp:  # onnxruntime has read it once the session exists
         return OnnxStylizer(export_onnx(checkpoint, Path(tmp) / "model.onnx"))

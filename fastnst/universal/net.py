@@ -14,7 +14,7 @@ A universal checkpoint is a torch.save'd dict (loadable with weights_only=True):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
