@@ -200,7 +200,7 @@ def test_a_one_style_init_starts_every_new_style_from_its_norms(ckpt_file, style
         assert torch.equal(model.eval()(x, one_hot(i, 2)), one(x))
 
 
-def test_export_takes_the_style_weights_as_an_input(tmp_path, three_styles):
+def test_export_takes_the_style_weights_as_an_input(three_styles):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
     from fastnst.inference.onnx_runtime import cached_onnx_stylizer

@@ -126,7 +126,7 @@ def cached_onnx_stylizer(checkpoint: Checkpoint) -> OnnxStylizer:
         except FastNSTError:  # damaged by something else: export it again
             path.unlink(missing_ok=True)
             path = cached_onnx_export(checkpoint)
-            if path is not None:
-                return OnnxStylizer(path)
+    if path is not None:
+        return OnnxStylizer(path)
     with tempfile.TemporaryDirectory() as tmp:  # onnxruntime has read it once the session exists
         return OnnxStylizer(export_onnx(checkpoint, Path(tmp) / "model.onnx"))
