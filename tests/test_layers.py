@@ -18,7 +18,7 @@ from .helpers import ROOT
 
 # Each group of modules, lowest first; one rank may hold several groups that must not meet.
 LAYERS = [
-    {"leaves": ("errors", "files", "images", "device", "host_memory", "compat", "checks", "progress")},
+    {"leaves": ("errors", "files", "images", "device", "host_memory", "compat", "checks", "progress", "bundled")},
     {"model": ("model",)},
     {"checkpoint": ("checkpoint",)},
     {"loss": ("loss",)},
@@ -26,7 +26,7 @@ LAYERS = [
     {"inference": ("inference",), "training": ("training",)},
     {"video": ("video",)},
     {"optimization": ("optimization",)},
-    {"cli": ("cli", "__main__", "info")},
+    {"cli": ("cli", "__main__")},
     {"api": ("",)},  # the package root: fastnst/__init__.py
 ]
 

@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+import fastnst.bundled as bundled
 import fastnst.video.live as live
 from fastnst.checkpoint import atomic_save, build_checkpoint
 from fastnst.cli import infer_main
@@ -139,7 +140,7 @@ def realtime_nets(tmp_path: Path, monkeypatch) -> Path:
     for name in ("candy", "mosaic"):
         net = TransformerNet(ModelConfig.for_arch("light"))
         atomic_save(build_checkpoint(net, styles=[(name, None)], train_args={}, loss={}, step=0), folder / f"{name}.pt")
-    monkeypatch.setattr(live, "REALTIME_DIR", folder)
+    monkeypatch.setattr(bundled, "PLACES", (tmp_path,))
     return folder
 
 
@@ -156,7 +157,7 @@ def test_webcam_without_ckpt_uses_the_bundled_real_time_networks_mosaic_first(tm
 
 
 def test_webcam_without_ckpt_and_nothing_bundled_says_to_pass_ckpt(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(live, "REALTIME_DIR", tmp_path / "nothing")
+    monkeypatch.setattr(bundled, "PLACES", (tmp_path / "nothing",))
     code, _, err = run_cli(infer_main, capsys, "--webcam", make_clip(tmp_path / "cam.mp4", frames=2, audio=None),
                            "--no-window")
     assert code == 2 and "pass --ckpt" in one_line(err)

@@ -1,6 +1,8 @@
-"""The command line: argument parsers and mains for train.py, infer.py, `python -m fastnst COMMAND`
-and the console scripts. The only layer that prints errors and picks exit codes; nothing in the
-package imports it."""
+"""The command line: argument parsers and mains for `fastnst COMMAND` (the console script, also
+`python -m fastnst COMMAND`), train.py and infer.py. The only layer that prints errors and picks exit
+codes; nothing in the package imports it."""
+
+import sys
 
 from .train_decoders import main as train_decoders_main
 from .evaluate import main as evaluate_main
@@ -15,4 +17,15 @@ COMMANDS = {"train": train_main, "stylize": infer_main, "optimize": optimize_mai
             "export": export_main, "flicker": flicker_main, "info": info_main,
             "train-decoders": train_decoders_main}
 
-__all__ = ["COMMANDS", "evaluate_main", "export_main", "flicker_main", "infer_main", "info_main", "optimize_main", "train_decoders_main", "train_main"]
+
+def main(argv: list[str] | None = None) -> int:
+    """`fastnst COMMAND [options]`: run one command's main with the rest of the arguments."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] not in COMMANDS:
+        print(f"usage: fastnst {{{','.join(COMMANDS)}}} [options]   (fastnst COMMAND --help for each)",
+              file=sys.stderr)
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+__all__ = ["COMMANDS", "main", "evaluate_main", "export_main", "flicker_main", "infer_main", "info_main", "optimize_main", "train_decoders_main", "train_main"]

@@ -1,4 +1,4 @@
-"""python -m fastnst evaluate / fastnst-evaluate: how good a trained network is."""
+"""fastnst evaluate: how good a trained network is."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .common import add_device_argument, add_loss_arguments, loss_options, run
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fastnst evaluate",
+    p = argparse.ArgumentParser(prog="fastnst evaluate",
                                 description="Content and style losses of a trained network's outputs, its speed, "
                                 "and the optimizer steps it is worth.")
     p.add_argument("--ckpt", required=True, help="checkpoint to evaluate")

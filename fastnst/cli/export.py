@@ -1,4 +1,4 @@
-"""python -m fastnst export / fastnst-export: ONNX and TorchScript files of a trained network,
+"""fastnst export: ONNX and TorchScript files of a trained network,
 each checked against PyTorch."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .common import run
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fastnst-export", description="Export a trained network to ONNX (dynamic "
+    p = argparse.ArgumentParser(prog="fastnst export", description="Export a trained network to ONNX (dynamic "
                                 "batch, height and width; for onnxruntime) and/or TorchScript. Each export is "
                                 "checked against PyTorch on a 67x45 image.")
     p.add_argument("ckpt", help="checkpoint (fastnst .pt, or a PyTorch fast_neural_style .pth/.model)")

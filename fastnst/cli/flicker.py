@@ -1,4 +1,4 @@
-"""python -m fastnst flicker / fastnst-flicker: how much stylized video flickers."""
+"""fastnst flicker: how much stylized video flickers."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .common import add_device_argument, run
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fastnst flicker",
+    p = argparse.ArgumentParser(prog="fastnst flicker",
                                 description="Temporal flicker of stylized video: the warping error between "
                                 "consecutive frames (optical flow on the original frames, occlusions left out), "
                                 "for each checkpoint and for the unstylized video as the floor. Lower is steadier.")

@@ -1,4 +1,4 @@
-"""python -m fastnst info CKPT (also python -m fastnst.info): what a checkpoint holds."""
+"""fastnst info CKPT: what a checkpoint holds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .common import run
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fastnst info", description="The styles, network and training "
+    p = argparse.ArgumentParser(prog="fastnst info", description="The styles, network and training "
                                 "of checkpoints.")
     p.add_argument("ckpt", nargs="+", metavar="CKPT", help="fastnst checkpoints (per-style, universal, ONNX) or PyTorch "
                    "fast_neural_style ones")

@@ -1,4 +1,4 @@
-"""python -m fastnst optimize / fastnst-optimize: Gatys et al.'s optimization for one photo."""
+"""fastnst optimize: Gatys et al.'s optimization for one photo."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .common import add_device_argument, add_loss_arguments, loss_options, run
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fastnst optimize",
+    p = argparse.ArgumentParser(prog="fastnst optimize",
                                 description="Stylize one image by optimizing its pixels (Gatys et al.): slow, "
                                 "no trained network needed, the same losses as training.")
     p.add_argument("content", help="the photo")

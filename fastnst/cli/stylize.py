@@ -1,4 +1,4 @@
-"""infer.py / fastnst-stylize / python -m fastnst stylize: images, folders and videos in, stylized
+"""fastnst stylize (and infer.py): images, folders and videos in, stylized
 files out (never overwriting an input, one failed file not stopping the rest), or the webcam demo."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def get_parser() -> argparse.ArgumentParser:
                    f"seams, in bounded memory (default: tiles of {DEFAULT_TILE} above 3840x2160 pixels; 0: never)")
     g.add_argument("--backend", choices=BACKENDS, default="auto", help="auto (default): onnxruntime for an .onnx "
                    "--ckpt, else torch (the fast path: as fast or faster on every CPU measured); onnxruntime (CPU): "
-                   "--ckpt is an .onnx file from fastnst-export, or a checkpoint exported once and cached")
+                   "--ckpt is an .onnx file from fastnst export, or a checkpoint exported once and cached")
     g = p.add_argument_group("video")
     g.add_argument("--crf", type=int, default=DEFAULT_CRF, help=f"H.264 quality, 0 (lossless) .. 51; +6 halves "
                    f"the file (default {DEFAULT_CRF}, visually lossless)")

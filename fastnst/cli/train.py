@@ -1,4 +1,4 @@
-"""train.py / fastnst-train / python -m fastnst train."""
+"""fastnst train (and train.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""python -m fastnst train-decoders: train the universal model's decoders on photos."""
+"""fastnst train-decoders: train the universal model's decoders on photos."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _default(name: str) -> object:
 
 
 def get_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m fastnst train-decoders", argument_default=None,
+    p = argparse.ArgumentParser(prog="fastnst train-decoders", argument_default=None,
                                 description="Train the decoders of the universal model (whitening-colouring "
                                 "transform, Li et al. 2017) on photos only: each level learns to rebuild a photo "
                                 "from its VGG19 features. The result stylizes with any painting: infer.py "

@@ -20,6 +20,7 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
+from ..bundled import bundled_path
 from ..device import memory_format_for, resolve_precision
 from ..errors import FastNSTError
 from ..host_memory import keep_host_memory
@@ -30,7 +31,6 @@ from ..universal.net import Style
 from .options import OptionError
 from .tiling import blend_weights, tile_starts
 
-BUNDLED_UNIVERSAL = Path(__file__).resolve().parents[2] / "checkpoints" / "universal.pt"
 STYLE_SIZE = 512      # paintings are measured at this long side (smaller ones as they are)
 MIN_PAINTING = 16     # pixels on the short side: below, a painting has no texture to measure
 STATS_SIZE = 1024     # tiling: content statistics from the whole image at this long side
@@ -74,11 +74,12 @@ def parse_paintings(spec: str | Path | Sequence[str | Path]) -> list[Painting]:
 
 
 def bundled_universal() -> Path:
-    """The universal model in checkpoints/, or a one-line error naming how to make one."""
-    if not BUNDLED_UNIVERSAL.is_file():
-        raise FastNSTError(f"no bundled universal model at {BUNDLED_UNIVERSAL}: train one (python -m fastnst "
-                           f"train-decoders --data PHOTOS) and pass it with --ckpt")
-    return BUNDLED_UNIVERSAL
+    """The bundled universal model, or a one-line error naming how to make one."""
+    try:
+        return bundled_path("universal.pt")
+    except FastNSTError:
+        raise FastNSTError("this install has no bundled universal model: train one (fastnst train-decoders "
+                           "--data PHOTOS) and pass it with --ckpt") from None
 
 
 def painting_label(paintings: Sequence[Painting]) -> str:

@@ -40,6 +40,7 @@ import torch
 from PIL import Image
 
 from ..checkpoint import Checkpoint
+from ..bundled import bundled_path
 from ..errors import FastNSTError, first_line
 from ..files import refuse_overwrite
 from ..host_memory import keep_host_memory
@@ -53,7 +54,6 @@ from .writer import DEFAULT_CRF, DEFAULT_PRESET, VideoWriter
 
 FEEDBACK_SECONDS = 2.0     # how long the line saying what a key did stays
 KEYS_HELP = "keys: n/p style, o original, s snapshot, q quit"
-REALTIME_DIR = Path(__file__).resolve().parents[2] / "checkpoints" / "realtime"  # the bundled real-time nets
 
 
 def default_snapshot_dir() -> Path:
@@ -427,10 +427,11 @@ class _Session:
 
 
 def bundled_realtime_nets() -> list[Path]:
-    """The real-time networks bundled in REALTIME_DIR: every .pt, sorted by name, mosaic first."""
-    nets = sorted(REALTIME_DIR.glob("*.pt"), key=lambda path: (path.stem != "mosaic", path.name))
+    """The bundled real-time networks (checkpoints/realtime): every .pt, sorted by name, mosaic first."""
+    folder = bundled_path("realtime")
+    nets = sorted(folder.glob("*.pt"), key=lambda path: (path.stem != "mosaic", path.name))
     if not nets:
-        raise FastNSTError(f"no bundled real-time networks in {REALTIME_DIR}: pass --ckpt with a checkpoint")
+        raise FastNSTError(f"no bundled real-time networks in {folder}: pass --ckpt with a checkpoint")
     return nets
 
 
