@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 import fastnst
+from fastnst.inference import runtime as runtime_module
 from fastnst.inference import stylizer as stylize_module
 from fastnst.inference import tiling
 from fastnst.errors import FastNSTError
@@ -83,7 +84,7 @@ def test_batches_bf16_and_bad_tile_sizes():
 def test_stylize_tiles_above_the_auto_threshold(monkeypatch, ckpt_file):
     calls = []
     real = tiling.stylize_tiled
-    monkeypatch.setattr(stylize_module, "stylize_tiled", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
+    monkeypatch.setattr(runtime_module, "stylize_tiled", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
     monkeypatch.setattr(stylize_module, "AUTO_TILE_PIXELS", 60 * 50 - 1)
     photo = random_image(60, 50)
     tiled = np.asarray(fastnst.stylize(photo, ckpt_file), dtype=int)

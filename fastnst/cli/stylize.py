@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..device import BACKENDS, DEVICE_HELP, INFERENCE_PRECISIONS
 from ..errors import FastNSTError
-from ..inference import StylizeOptions
+from ..inference import RuntimeSpec, StylizeOptions
 from ..inference.tiling import DEFAULT_TILE
 from ..progress import show_progress
 from ..video.jobs import plan_jobs
@@ -91,9 +91,14 @@ def stylize_options(args: argparse.Namespace) -> StylizeOptions:
                           preset=args.preset, frames=args.frames, allow_partial=args.allow_partial).check()
 
 
+def runtime_spec(args: argparse.Namespace) -> RuntimeSpec:
+    """How to run the model, as the flags give it, checked before any work starts."""
+    return RuntimeSpec(device=args.device, precision=args.precision, backend=args.backend, compile=args.compile).check()
+
+
 def _stylize_files(args: argparse.Namespace, options: StylizeOptions) -> int:
-    jobs = plan_jobs(args.inputs, args.ckpt, output=args.output, style=args.style, device=args.device,
-                     precision=args.precision, backend=args.backend, compile=args.compile, tile=args.tile)
+    jobs = plan_jobs(args.inputs, args.ckpt, output=args.output, style=args.style, runtime=runtime_spec(args),
+                     tile=args.tile)
     for message in jobs.errors:
         say(f"error: {message}")
     # A bar only on a terminal (in a log its carriage returns would glue the error lines to it).
@@ -123,8 +128,8 @@ def _webcam(args: argparse.Namespace, options: StylizeOptions) -> int:
     from ..video.live import run_webcam  # needs OpenCV
 
     session = run_webcam(args.webcam, args.ckpt or (), options, style=args.style, window=not args.no_window,
-                         output=args.output, fps=_fps(args.fps), snapshot_dir=args.snapshot_dir, device=args.device,
-                         precision=args.precision, compile=args.compile, backend=args.backend, say=print)
+                         output=args.output, fps=_fps(args.fps), snapshot_dir=args.snapshot_dir,
+                         runtime=runtime_spec(args), say=print)
     if session.recorded is not None:
         print(f"recorded {session.frames} frames -> {session.recorded}")
     if session.frames_per_s is not None:

@@ -2,10 +2,13 @@
 tiles for huge images, and export to ONNX / TorchScript."""
 
 from .fastpath import FastStylizer
-from .options import OptionError, StylizeOptions
+from .loader import choose_runtime, load_runtimes
+from .options import OptionError, RuntimeSpec, StylizeOptions
+from .runtime import Runtime
 from .styles import StyleChoice, StyleSpec, parse_style
-from .stylizer import Stylizer, choose_runtime, preserve_colors, stylize
+from .stylizer import Stylizer, preserve_colors, stylize
 from .tone import ToneSmoother, match_tone
 
-__all__ = ["FastStylizer", "OptionError", "StyleChoice", "StyleSpec", "StylizeOptions", "Stylizer", "ToneSmoother",
-           "choose_runtime", "match_tone", "parse_style", "preserve_colors", "stylize"]
+__all__ = ["FastStylizer", "OptionError", "Runtime", "RuntimeSpec", "StyleChoice", "StyleSpec", "StylizeOptions",
+           "Stylizer", "ToneSmoother", "choose_runtime", "load_runtimes", "match_tone", "parse_style",
+           "preserve_colors", "stylize"]

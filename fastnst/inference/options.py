@@ -1,5 +1,7 @@
-"""How to stylize: one small object for images, videos and the webcam, checked in one place.
+"""How to run a model (RuntimeSpec) and how to stylize (StylizeOptions): small objects, each
+checked in one place.
 
+    stylizer = Stylizer.from_file("mosaic.pt", runtime=RuntimeSpec(precision="fp32"))
     options = StylizeOptions(max_size=1024, strength=0.8)
     stylizer.stylize("photo.jpg", options)
 
@@ -14,7 +16,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
+
 from ..checks import type_problem
+from ..device import BACKENDS, INFERENCE_PRECISIONS
 from ..errors import FastNSTError
 from .tiling import MIN_TILE
 
@@ -86,6 +91,42 @@ class StylizeOptions:
             raise OptionError("{batch_size} must be at least 1")
         if self.crf is not None and not 0 <= self.crf <= 51:
             raise OptionError(f"{{crf}} must be between 0 and 51, got {self.crf}")
+        return self
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+
+@dataclass(frozen=True)
+class RuntimeSpec:
+    """How to run a model: on which device, in which precision, by which backend.
+
+    device: "auto", "cpu", "cuda", "cuda:N" or "mps" (or a torch.device).
+    precision: "auto" runs the fast path in the device's fastest precision (bf16 on CPUs with
+        native bf16, fp16 on CUDA, else fp32: docs/speed.md); "fp32", "bf16" or "fp16" force one;
+        "int8" quantizes the net for onnxruntime on the CPU, calibrated on photos.
+    backend: "torch" (the fast path), "onnxruntime" (CPU: an .onnx file from export, or a
+        checkpoint exported once and cached), or "auto": onnxruntime for an .onnx file.
+    compile: torch.compile the net (a slow start, then the fastest).
+    """
+
+    device: str | torch.device = "auto"
+    precision: str = "auto"
+    backend: str = "auto"
+    compile: bool = False
+
+    def check(self) -> "RuntimeSpec":
+        """Raise an OptionError for the first value that cannot be; else return self."""
+        if not isinstance(self.device, (str, torch.device)):
+            raise OptionError(f"{{device}} {type_problem(self.device, 'str')}")
+        problem = type_problem(self.compile, "bool")
+        if problem:
+            raise OptionError(f"{{compile}} {problem}")
+        if self.backend not in BACKENDS:
+            raise OptionError(f"{{backend}} {self.backend}: choose one of {', '.join(BACKENDS)}")
+        if self.precision not in INFERENCE_PRECISIONS:
+            raise OptionError(f"{{precision}} {self.precision}: choose one of {', '.join(INFERENCE_PRECISIONS)}")
         return self
 
     @classmethod

@@ -1,74 +1,34 @@
-"""A trained net loaded once, then called on images: image in, stylized image out.
+"""A model loaded once, then called on images: image in, stylized image out.
 
-    stylizer = Stylizer.load("mosaic.pt")                 # the fast path on the best device
-    stylizer.stylize("photo.jpg", StylizeOptions(max_size=1024)).save("photo_mosaic.jpg")
-    y = stylizer(x)                                       # N x 3 x H x W in [0, 1]: the raw net
+    stylizer = Stylizer.from_file("mosaic.pt")            # the fast path on the best device
+    stylizer("photo.jpg", StylizeOptions(max_size=1024)).save("photo_mosaic.jpg")
+    y = stylizer.stylize_tensor(x, options)               # N x 3 x H x W in [0, 1]: frames, batches
+    y = stylizer(x)                                       # the same through the runtime alone (no options)
 
-Which runtime runs the net (the torch fast path, onnxruntime, int8) is chosen in one place,
-`choose_runtime`, which also refuses the combinations that cannot run.
+What runs the model is chosen once, by the loader (loader.py); the Stylizer applies the options
+around it. fastnst.stylize is the one-off form: loaded for one call.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import inspect
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from torch import nn
 
-from ..checkpoint import Checkpoint, load_checkpoint
-from ..device import BACKENDS, INFERENCE_PRECISIONS, resolve_device
 from ..checks import shown
 from ..errors import FastNSTError
 from ..images import open_image, open_rgb, resize_long_side, to_pil, to_rgb, to_tensor
-from ..model import TransformerNet
-from ..universal import LoadedUniversal, MovingContentStats, UniversalNet, is_universal_file, load_universal
-from .fastpath import FastStylizer, norms
-from .options import OptionError, StylizeOptions
-from .styles import StyleSpec, StyleSwitch, net_style_names, parse_style, select_style
-from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE, can_tile, stylize_tiled
+from .loader import INT8_REFUSAL, ONNX_REFUSAL, Calibration, Model, load_runtimes
+from .options import OptionError, RuntimeSpec, StylizeOptions
+from .runtime import Net, Runtime, as_runtime
+from .styles import StyleSpec
+from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE
 from .tone import ToneSmoother, match_tone
-from .universal import UniversalRuntime, bundled_universal, parse_paintings
-
-# What runs the net: a TransformerNet, or anything called like one (FastStylizer, OnnxStylizer).
-Runtime = Callable[[torch.Tensor], torch.Tensor]
-
-INT8_REFUSAL = ("{precision} int8 runs whole images on the CPU (onnxruntime): leave out {device}, {backend}, "
-                "{compile} and {tile}, or use {device} cpu")
-ONNX_REFUSAL = "{precision}, {compile} and {tile} are for {backend} torch"
-
-
-def choose_runtime(checkpoint: object, *, device: str | torch.device = "auto", precision: str = "auto",
-                   backend: str = "auto", compile: bool = False, tile: int | None = None) -> str:
-    """What runs `checkpoint`: "torch" (the fast path), "onnxruntime" or "int8" (quantized, run by
-    onnxruntime); an OptionError for a combination that cannot run.
-
-    backend "auto": onnxruntime for an .onnx file, else the fast path.
-    """
-    if backend not in BACKENDS:
-        raise OptionError(f"{{backend}} {backend}: choose one of {', '.join(BACKENDS)}")
-    if precision not in INFERENCE_PRECISIONS:
-        raise OptionError(f"{{precision}} {precision}: choose one of {', '.join(INFERENCE_PRECISIONS)}")
-    if backend == "auto":
-        onnx_file = isinstance(checkpoint, (str, Path)) and Path(checkpoint).suffix.lower() == ".onnx"
-        backend = "onnxruntime" if onnx_file else "torch"
-    elif backend == "torch" and isinstance(checkpoint, (str, Path)) and Path(checkpoint).suffix.lower() == ".onnx":
-        raise OptionError(f"{checkpoint}: an .onnx file runs with {{backend}} onnxruntime (or auto)")
-    if precision == "int8":
-        if resolve_device(device).type != "cpu" or backend == "onnxruntime" or compile or tile:
-            raise OptionError(INT8_REFUSAL)
-        return "int8"
-    if backend == "onnxruntime":
-        if str(device) not in ("auto", "cpu"):
-            raise OptionError("{backend} onnxruntime runs on the CPU: use {device} cpu (or auto)")
-        if compile or precision not in ("auto", "fp32") or tile:
-            raise OptionError(ONNX_REFUSAL)
-    return backend
+from .universal import bundled_universal
 
 
 def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
@@ -87,128 +47,122 @@ def preserve_colors(stylized: torch.Tensor, original: torch.Tensor) -> torch.Ten
 
 
 class Stylizer:
-    """A net prepared for one device and one style (or blend), loaded once and called many times.
+    """A model prepared for one device and one style (or blend), loaded once and called many times.
 
-    `stylizer(x)` runs the raw net on N x 3 x H x W in [0, 1] (what video and the webcam feed it);
-    `stylize_tensor(x, options)` and `stylize(image, options)` apply the options around it.
-    Attributes: device, label (the style's name or blend label, for file names and captions),
-    style_names (every style the checkpoint holds), runtime ("torch", "onnxruntime" or "int8").
+        stylizer = Stylizer.from_file("mosaic.pt", runtime=RuntimeSpec(device="cpu"))
+        stylizer("photo.jpg", StylizeOptions(max_size=1024)).save("photo_mosaic.jpg")
+
+    `stylize_tensor(x, options)` and `stylize(image, options)` (also `stylizer(image, options)`)
+    apply the options around the runtime (inference/runtime.py). Attributes: runtime; device,
+    label (the style's name or blend label, for file names and captions), style_names (every
+    style the model holds) and net (what the runtime runs), the runtime's.
     """
 
-    def __init__(self, net: Runtime, device: torch.device, label: str = "", style_names: Sequence[str] = (),
-                 runtime: str = "torch") -> None:
-        self.net, self.device, self.label = net, device, label
-        self.style_names, self.runtime = list(style_names), runtime
+    def __init__(self, runtime: Runtime | Net, device: torch.device | None = None, label: str | None = None,
+                 style_names: Sequence[str] = ()) -> None:
+        self.runtime = as_runtime(runtime, device or torch.device("cpu"), style_names)
+        if label is not None:
+            self.runtime.label = label
+
+    device = property(lambda self: self.runtime.device)
+    label = property(lambda self: self.runtime.label)
+    style_names = property(lambda self: self.runtime.style_names)
+    net = property(lambda self: self.runtime.net)
 
     @classmethod
-    def load(cls, checkpoint: Stylizer | Checkpoint | TransformerNet | Runtime | str | Path, *,
-             style: StyleSpec = None, device: str | torch.device = "auto", precision: str = "auto",
-             backend: str = "auto", compile: bool = False, calibration: Sequence[Image.Image] = ()) -> Stylizer:
-        """A checkpoint (its path, an .onnx file, a loaded Checkpoint or a TransformerNet) prepared
-        the fastest way the options allow.
+    def from_file(cls, model: Model, style: StyleSpec = None, runtime: RuntimeSpec | None = None,
+                  calibration: Calibration = ()) -> Stylizer:
+        """A model (a checkpoint's path, an .onnx file, a universal model, or one loaded) prepared
+        the fastest way `runtime` allows (inference/options.py RuntimeSpec).
 
         style: for a net of several styles, which: a name or index, or a blend such as
-            "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first.
-        device: "auto", "cpu", "cuda", "cuda:N" or "mps".
-        precision: "auto" runs the fast path in the device's fastest precision (bf16 on CPUs with
-            native bf16, fp16 on CUDA, else fp32: docs/speed.md); "fp32", "bf16" or "fp16" force
-            one; "int8" quantizes the net for onnxruntime on the CPU, calibrated on `calibration`
-            (a few of the photos to stylize). A TransformerNet given runs as it is.
-        backend: "torch" (the fast path), "onnxruntime" (CPU: an .onnx file from export, or a
-            checkpoint exported once and cached), or "auto": onnxruntime for an .onnx file.
-        compile: torch.compile the net (a slow start, then the fastest).
+            "mosaic=0.6,candy=0.4" or {"mosaic": 0.6, "candy": 0.4}; None: the first. For the
+            universal model, the painting: "painting.jpg" or "a.jpg=0.6,b.jpg=0.4".
+        calibration: for int8, a few of the photos to stylize.
         """
-        return _one(cls.load_all(checkpoint, style=style, device=device, precision=precision, backend=backend,
-                                 compile=compile, calibration=calibration))
+        if isinstance(model, Stylizer):
+            return cls.from_files(model, style, runtime)[0]
+        runtimes = load_runtimes(model, style, runtime, calibration=calibration)
+        if len(runtimes) > 1:
+            what = "paintings" if isinstance(style, (list, tuple)) else "styles"
+            raise OptionError(f"{{style}} names {len(runtimes)} {what}, and a Stylizer runs one (or a blend: "
+                              f"a=0.6,b=0.4): load one each with Stylizer.from_files")
+        return cls(runtimes[0])
 
     @classmethod
-    def load_all(cls, checkpoint: Stylizer | Checkpoint | TransformerNet | Runtime | str | Path, *,
-                 style: StyleSpec = "all", shared: bool = False, device: str | torch.device = "auto",
-                 precision: str = "auto", backend: str = "auto", compile: bool = False,
-                 calibration: Sequence[Image.Image] = ()) -> list[Stylizer]:
-        """A Stylizer for each choice `style` makes ("all": every style of the checkpoint).
-
-        shared: the choices share one prepared net and switch its norms when called (StyleSwitch):
-        one net in memory and no reload, for the webcam; else each choice is a net of its own.
-        """
-        if isinstance(checkpoint, Stylizer):
+    def from_files(cls, model: Model, style: StyleSpec | Sequence[str | Path] = "all",
+                   runtime: RuntimeSpec | None = None, *, shared: bool = False,
+                   calibration: Calibration = (), tile: int | None = None) -> list[Stylizer]:
+        """A Stylizer for each choice `style` makes ("all": every style of the checkpoint; a list
+        of paintings for the universal model). shared: the choices share one prepared net (the
+        webcam's n/p: one net in memory, no reload). tile: the tiles that will be asked for,
+        refused before any work where the runtime cannot tile."""
+        if isinstance(model, Stylizer):
             if style not in (None, "all"):
                 raise FastNSTError("a style is chosen when loading: give the checkpoint, not a loaded Stylizer")
-            return [checkpoint]
-        if isinstance(checkpoint, (UniversalNet, LoadedUniversal)) or (
-                isinstance(checkpoint, (str, Path)) and is_universal_file(checkpoint)):
-            # A list of paintings (or blends): one Stylizer each, sharing the net (the webcam's n/p).
-            loaded = load_universal(checkpoint) if isinstance(checkpoint, (str, Path)) else checkpoint
-            net = loaded.net if isinstance(loaded, LoadedUniversal) else loaded
-            net = net if loaded is not checkpoint else copy.deepcopy(net)
-            return [_universal(net, spec, device, precision, backend)
-                    for spec in (style if isinstance(style, (list, tuple)) and style else [style])]
-        if not isinstance(checkpoint, (Checkpoint, str, Path)):
-            return _prepared(checkpoint, style, resolve_device(device))
-        runtime = choose_runtime(checkpoint, device=device, precision=precision, backend=backend, compile=compile)
-        cpu = torch.device("cpu")
-        if runtime == "int8":
-            from .int8 import quantize  # onnxruntime is an optional dependency
+            return [model]
+        runtimes = load_runtimes(model, style, runtime, shared=shared, calibration=calibration, tile=tile)
+        return [cls(r) for r in runtimes]
 
-            loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-            quantized = quantize(loaded, list(calibration))
-            return [cls(quantized.with_style(c.mix), cpu, c.label, loaded.style_names, runtime)
-                    for c in parse_style(style, loaded.style_names)]
-        if runtime == "onnxruntime":
-            session = _onnx_session(checkpoint)
-            # One session; each choice feeds its own style weights.
-            return [cls(session.with_style(c.mix), cpu, c.label, session.style_names, runtime)
-                    for c in parse_style(style, session.style_names)]
-        loaded = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-        dev = resolve_device(device)
-        choices = parse_style(style, loaded.style_names)
-        if shared and len(choices) > 1:
-            net = FastStylizer(select_style(loaded.model, choices[0]), dev, precision, compile)
-            targets, state = norms(net.net), {}
-            return [cls(StyleSwitch(net, loaded.model, c, targets, state), dev, c.label, loaded.style_names)
-                    for c in choices]
-        return [cls(FastStylizer(select_style(loaded.model, c), dev, precision, compile), dev, c.label,
-                    loaded.style_names) for c in choices]
+    @classmethod
+    def load(cls, checkpoint: Model, *, style: StyleSpec = None, device: str | torch.device = "auto",
+             precision: str = "auto", backend: str = "auto", compile: bool = False,
+             calibration: Calibration = ()) -> Stylizer:
+        """from_file with the RuntimeSpec's fields as keywords (device, precision, backend, compile)."""
+        return cls.from_file(checkpoint, style, RuntimeSpec(device, precision, backend, compile), calibration)
 
-    def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images)
+    @classmethod
+    def load_all(cls, checkpoint: Model, *, style: StyleSpec = "all", shared: bool = False,
+                 device: str | torch.device = "auto", precision: str = "auto", backend: str = "auto",
+                 compile: bool = False, calibration: Calibration = ()) -> list[Stylizer]:
+        """from_files with the RuntimeSpec's fields as keywords."""
+        return cls.from_files(checkpoint, style, RuntimeSpec(device, precision, backend, compile), shared=shared,
+                              calibration=calibration)
+
+    def __call__(self, image: Image.Image | np.ndarray | str | Path | torch.Tensor,
+                 options: StylizeOptions | None = None) -> Image.Image | torch.Tensor:
+        """stylize for an image or a file. A tensor (N x 3 x H x W in [0, 1]) is run through the
+        runtime alone, unclamped, as the net gives it (stylize_tensor applies the options)."""
+        if isinstance(image, torch.Tensor):
+            if options is not None:
+                raise FastNSTError("options apply to images; for a tensor with options use stylize_tensor")
+            return self.runtime(image)
+        return self.stylize(image, options)
 
     def check(self, options: StylizeOptions) -> StylizeOptions:
         """The options, checked, and checked against this runtime (only the torch nets tile)."""
         _options_given(options).check()
-        if options.tile and not can_tile(self.net):
-            raise OptionError(INT8_REFUSAL if self.runtime == "int8" else ONNX_REFUSAL)
+        if options.tile and not self.runtime.can_tile:
+            raise OptionError(INT8_REFUSAL if self.runtime.kind == "int8" else ONNX_REFUSAL)
         return options
 
     def auto_tile(self, options: StylizeOptions, pixels: int) -> int:
         """The tile size for an image of `pixels` pixels: the option's, or when it is None, tiles
-        of DEFAULT_TILE above AUTO_TILE_PIXELS where the net can tile."""
+        of DEFAULT_TILE above AUTO_TILE_PIXELS where the runtime can tile."""
         if options.tile is not None:
             return options.tile
-        return DEFAULT_TILE if can_tile(self.net) and pixels > AUTO_TILE_PIXELS else 0
+        return DEFAULT_TILE if self.runtime.can_tile and pixels > AUTO_TILE_PIXELS else 0
 
     @torch.inference_mode()
     def stylize_tensor(self, images: torch.Tensor, options: StylizeOptions | None = None,
-                       tone: ToneSmoother | None = None, stream: MovingContentStats | None = None) -> torch.Tensor:
+                       tone: ToneSmoother | None = None, stream: Any = None) -> torch.Tensor:
         """N x 3 x H x W in [0, 1] -> stylized, same shape and device, clamped to [0, 1], with the
         options' tile, match_tone, preserve_color and strength (applied in that order).
 
         For a stream of frames: tone, match_tone with statistics smoothed over time (tone.py);
-        stream, the universal model's content statistics smoothed over time (universal/wct.py).
+        stream, the runtime's state shared by successive frames (Runtime.new_stream).
         """
         options = self.check(options or StylizeOptions())
         tile = self.auto_tile(options, images.shape[-2] * images.shape[-1])
-        universal = isinstance(self.net, UniversalRuntime)
-        if universal:  # strength is the transform's alpha: a blend of features, not of pixels
-            self.net.alpha = options.strength
-            out = self.net.tiled(images, tile, stream) if tile else self.net(images, stream).to(images.device)
+        if tile:
+            out = self.runtime.tiled(images, tile, options.strength, stream)
         else:
-            out = stylize_tiled(self.net, images, tile) if tile else self.net(images).to(images.device)
+            out = self.runtime(images, options.strength, stream)
         if options.match_tone:
             out = tone(out, images) if tone is not None else match_tone(out, images)
         if options.preserve_color:
             out = preserve_colors(out, images)
-        if options.strength != 1.0 and not universal:
+        if options.strength != 1.0 and not self.runtime.blends_features:
             out = options.strength * out + (1.0 - options.strength) * images
         return out.clamp_(0, 1)
 
@@ -253,58 +207,8 @@ def as_pil(image: object) -> Image.Image:
                        f"got {shown(image)}")
 
 
-def _one(stylizers: list[Stylizer]) -> Stylizer:
-    if len(stylizers) > 1:
-        raise FastNSTError("style 'all' makes one output per style: stylize once per name in the "
-                           "checkpoint's style_names (infer.py --style all does)")
-    return stylizers[0]
-
-
-def _prepared(net: TransformerNet | Runtime, style: StyleSpec, device: torch.device) -> list[Stylizer]:
-    """A net or runtime given: run as it is on `device` (a TransformerNet: in the chosen style)."""
-    if isinstance(net, TransformerNet):
-        names = net_style_names(net)
-        if net.config.num_styles == 1 and style is None:
-            return [Stylizer(net.to(device).eval(), device, names[0], names)]
-        return [Stylizer(select_style(net, c).to(device).eval(), device, c.label, names)
-                for c in parse_style(style, names)]
-    if style is not None and style != "all":
-        raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
-    if not callable(net):
-        raise FastNSTError(f"cannot stylize with {shown(net)}: give a checkpoint, its path or a net")
-    names = list(getattr(net, "style_names", []))
-    runtime = "torch" if can_tile(net) else "onnxruntime"
-    net = net.to(device).eval() if isinstance(net, nn.Module) else net
-    return [Stylizer(net, device, names[0] if names else "", names, runtime)]
-
-
-def _universal(net: UniversalNet, style: object, device: str | torch.device, precision: str,
-               backend: str) -> Stylizer:
-    """The universal model with the painting(s) `style` names: "a.jpg" or a blend "a.jpg=0.6,b.jpg=0.4"."""
-    if style is None or style == "all" or not isinstance(style, (str, Path)):
-        raise OptionError("the universal model stylizes with a painting: give {style} PAINTING (a file; "
-                          "several blend: a.jpg=0.6,b.jpg=0.4)")
-    if backend not in ("auto", "torch") or precision == "int8":
-        raise OptionError("the universal model runs with {backend} torch (not onnxruntime or int8)")
-    dev = resolve_device(device)
-    runtime = UniversalRuntime(net, parse_paintings(style), dev, precision)
-    return Stylizer(runtime, dev, runtime.label, [p.name for p in runtime.paintings], "universal")
-
-
-def _onnx_session(checkpoint: Checkpoint | str | Path) -> Any:
-    from .onnx_runtime import OnnxStylizer, cached_onnx_stylizer  # onnxruntime is an optional dependency
-
-    if isinstance(checkpoint, Checkpoint):  # loaded already (perhaps never saved): exported once, cached
-        return cached_onnx_stylizer(checkpoint)
-    if Path(checkpoint).suffix.lower() == ".onnx":
-        if not Path(checkpoint).is_file():
-            raise FastNSTError(f"ONNX model not found: {checkpoint}")
-        return OnnxStylizer(checkpoint)
-    return cached_onnx_stylizer(load_checkpoint(checkpoint))
-
-
-# What Stylizer.load takes besides the checkpoint, read off its signature so the two cannot drift.
-LOAD_ARGUMENTS = set(inspect.signature(Stylizer.load).parameters) - {"checkpoint"}
+# What loading takes besides the model: the RuntimeSpec's fields, the style and int8's photos.
+LOAD_ARGUMENTS = RuntimeSpec.field_names() | {"style", "calibration"}
 
 
 def _options_given(options: object) -> StylizeOptions:
@@ -314,7 +218,7 @@ def _options_given(options: object) -> StylizeOptions:
     return options
 
 
-def stylizer_and_options(model: Stylizer | Checkpoint | TransformerNet | str | Path | None,
+def stylizer_and_options(model: Stylizer | Model | None,
                          options: StylizeOptions | None,
                          arguments: dict, calibration: Callable[[], list[Image.Image]] = list,
                          ) -> tuple[Stylizer, StylizeOptions]:
@@ -339,12 +243,12 @@ def stylizer_and_options(model: Stylizer | Checkpoint | TransformerNet | str | P
             raise FastNSTError(f"{', '.join(load)}: these apply when loading; give the checkpoint, or pass them "
                                f"to Stylizer.load")
         return model, options
-    if load.get("precision") == "int8" and "calibration" not in load:
-        load["calibration"] = calibration()
-    return Stylizer.load(model, **load), options
+    spec = RuntimeSpec(**{k: v for k, v in load.items() if k in RuntimeSpec.field_names()})
+    photos = load.get("calibration", lambda labels: calibration())
+    return Stylizer.from_file(model, load.get("style"), spec, photos), options
 
 
-def stylize(image: Image.Image | str | Path, model: Stylizer | Checkpoint | TransformerNet | str | Path | None = None,
+def stylize(image: Image.Image | str | Path, model: Stylizer | Model | None = None,
             options: StylizeOptions | None = None, **arguments: Any) -> Image.Image:
     """Stylize one image: `model` a Stylizer, or what Stylizer.load takes (then loaded for this call);
     None with style="painting.jpg": the bundled universal model, e.g. stylize("photo.jpg",

@@ -1,9 +1,9 @@
 """The universal model as a runtime: called like a trained net (images in, stylized images out),
 with the paintings' statistics computed once, so Stylizer, video and the webcam take it unchanged.
 
-    runtime = UniversalRuntime(load_universal("universal.pt").net, parse_paintings("a.jpg=0.6,b.jpg=0.4"))
+    runtime = UniversalRuntime(load_universal("universal.pt").net, parse_paintings("a.jpg=0.6,b.jpg=0.4"), device)
     out = runtime(x)                      # N x 3 x H x W in [0, 1]
-    runtime.alpha = 0.5                   # the paper's feature-space blend: 0 the photo, 1 the full transfer
+    out = runtime(x, strength=0.5)        # the paper's feature-space blend (alpha): 0 the photo, 1 the full transfer
 
 Large images go in tiles (`tiled`), every tile transformed with the whole image's content
 statistics, measured on the image shrunk to STATS_SIZE: seamless at any size.
@@ -29,6 +29,7 @@ from ..images import open_rgb, resize_long_side, to_tensor
 from ..universal import MovingContentStats, UniversalNet
 from ..universal.net import Style
 from .options import OptionError
+from .runtime import Runtime
 from .tiling import blend_weights, tile_starts
 
 STYLE_SIZE = 512      # paintings are measured at this long side (smaller ones as they are)
@@ -98,16 +99,22 @@ def read_painting(path: Path) -> torch.Tensor:
     return to_tensor(resize_long_side(image, STYLE_SIZE))
 
 
-class UniversalRuntime:
-    """A UniversalNet on one device and precision, with its paintings' statistics."""
+class UniversalRuntime(Runtime):
+    """A UniversalNet on one device and precision, with its paintings' statistics: strength is the
+    transform's alpha (a blend of features), and successive frames may share averaged content
+    statistics (new_stream)."""
+
+    blends_features = True
+    can_tile = True
+    cuda_graphs = False
 
     def __init__(self, net: UniversalNet, paintings: Sequence[Painting], device: torch.device,
                  precision: str = "auto") -> None:
-        self.device, self.dtype = device, resolve_precision(precision, device)
+        super().__init__(net, device, painting_label(paintings), [p.name for p in paintings], "universal")
+        self.dtype = resolve_precision(precision, device)
         self.precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
         self.net = net.to(device, torch.float32).eval()  # one net may serve several runtimes (the webcam's)
         self.paintings = list(paintings)
-        self.alpha = 1.0
         # Statistics in fp32, once per painting; then the net runs in the fast precision.
         self.styles: list[tuple[Style, float]] = []
         with torch.inference_mode():
@@ -115,26 +122,26 @@ class UniversalRuntime:
                 self.styles.append((self.net.style(read_painting(painting.path).to(device)), painting.weight))
         self.net.to(dtype=self.dtype, memory_format=memory_format_for(device))
 
-    @property
-    def label(self) -> str:
-        return painting_label(self.paintings)
+    def new_stream(self) -> MovingContentStats:
+        """Content statistics averaged over a video's frames (universal/wct.py): a steadier look."""
+        return MovingContentStats()
 
-    def _run(self, images: torch.Tensor, content=None, record=None, stream=None) -> torch.Tensor:
+    def _run(self, images: torch.Tensor, strength: float, content=None, record=None, stream=None) -> torch.Tensor:
         self.net.to(dtype=self.dtype)  # a no-op unless another runtime sharing the net changed it
         x = images.to(self.device, self.dtype).contiguous(memory_format=memory_format_for(self.device))
         with keep_host_memory():  # each level's layers reuse the memory of the level before
-            return self.net(x, self.styles, self.alpha, content, record, stream).float()
+            return self.net(x, self.styles, strength, content, record, stream).float()
 
     @torch.inference_mode()
-    def __call__(self, images: torch.Tensor, stream: MovingContentStats | None = None) -> torch.Tensor:
-        """images: N x 3 x H x W in [0, 1]; stream: for successive frames, statistics over time."""
-        return self._run(images, stream=stream)
-
-    def to(self, device: torch.device) -> "UniversalRuntime":  # what Stylizer callers may do with a net
-        return self
+    def __call__(self, images: torch.Tensor, strength: float = 1.0,
+                 stream: MovingContentStats | None = None) -> torch.Tensor:
+        """images: N x 3 x H x W in [0, 1]; strength: the transform's alpha; stream: for successive
+        frames, statistics over time. fp32 on the images' device."""
+        return self._run(images, strength, stream=stream).to(images.device)
 
     @torch.inference_mode()
-    def tiled(self, images: torch.Tensor, tile: int, stream: MovingContentStats | None = None) -> torch.Tensor:
+    def tiled(self, images: torch.Tensor, tile: int, strength: float = 1.0,
+              stream: MovingContentStats | None = None) -> torch.Tensor:
         """The images stylized tile by tile, with each image's content statistics from the whole
         image shrunk to STATS_SIZE (for frames, averaged over time by `stream`); fp32 on the
         images' device."""
@@ -147,12 +154,12 @@ class UniversalRuntime:
             scale = min(1.0, STATS_SIZE / max(h, w))
             small = F.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
             record: list = []
-            self._run(small, record=record, stream=stream)
+            self._run(small, strength, record=record, stream=stream)
             ys = [s // 8 * 8 for s in tile_starts(h, tile, overlap)]
             xs = [s // 8 * 8 for s in tile_starts(w, tile, overlap)]
             for y0, row in zip(ys, blend_weights(ys, tile, h, overlap)):
                 for x0, col in zip(xs, blend_weights(xs, tile, w, overlap)):
                     piece = image[..., y0:y0 + len(row), x0:x0 + len(col)]
                     weight = (row[:, None] * col[None, :]).to(out.device)
-                    out[i:i + 1, :, y0:y0 + len(row), x0:x0 + len(col)] += self._run(piece, record).to(out.device) * weight
+                    out[i:i + 1, :, y0:y0 + len(row), x0:x0 + len(col)] += self._run(piece, strength, record).to(out.device) * weight
         return out

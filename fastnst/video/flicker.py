@@ -20,11 +20,10 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
-from ..checkpoint import Checkpoint, load_checkpoint
+from ..checkpoint import Checkpoint
 from ..device import resolve_device
 from ..errors import FastNSTError
-from ..inference import Stylizer
-from ..universal import is_universal_file
+from ..inference import RuntimeSpec, Stylizer
 from .frames import FrameStylizer
 from .reader import read_frames
 
@@ -121,8 +120,9 @@ class FlickerReport:
 def measure(video: str | Path, checkpoints: Sequence[str | Path | Checkpoint], *, frames: int | None = 60,
             max_size: int | None = 384, device: str = "auto", style: str | None = None) -> FlickerReport:
     """Warping error of the first `frames` frames of a video (shrunk to max_size), unstylized and
-    stylized by each checkpoint (a universal model with the painting `style`: with its statistics
-    averaged over the frames, the default, and with each frame's own)."""
+    stylized by each checkpoint in fp32 (style: a style of a multi-style net, or the painting of a
+    universal model, which is measured with its statistics averaged over the frames, the default,
+    and with each frame's own)."""
     if frames is not None and frames < 2:
         raise FastNSTError("--frames must be at least 2: flicker is measured between frames")
     originals = list(read_frames(video, max_size=max_size, limit=frames))
@@ -133,16 +133,14 @@ def measure(video: str | Path, checkpoints: Sequence[str | Path | Checkpoint], *
     flows = [pair_flow(originals[i - 1], originals[i]) for i in range(1, len(originals))]  # once, for all
     report = FlickerReport(Path(video), len(originals), width, height, warping_error(originals, flows=flows))
     for item in checkpoints:
-        if not isinstance(item, Checkpoint) and is_universal_file(item):
-            if style is None:
-                raise FastNSTError(f"{item} is the universal model: give the painting, --style PAINTING")
-            model = Stylizer.load(item, style=style, device=dev, precision="fp32")
-            for steady, how in ((True, ""), (False, ", each frame's own statistics")):
-                frames_out = stylize_frames(originals, model, dev, steady=steady)
-                report.stylized[f"{item} ({model.label}{how})"] = warping_error(originals, frames_out, flows)
+        stylizer = Stylizer.from_file(item, style, RuntimeSpec(device=dev, precision="fp32"))
+        label = str(item) if not isinstance(item, Checkpoint) else item.style_name
+        if stylizer.runtime.new_stream() is None:
+            report.stylized[label] = warping_error(originals, stylize_frames(originals, stylizer, dev), flows)
             continue
-        checkpoint = item if isinstance(item, Checkpoint) else load_checkpoint(item)
-        label = str(item) if not isinstance(item, Checkpoint) else checkpoint.style_name
-        report.stylized[label] = warping_error(originals, stylize_frames(originals, checkpoint, dev), flows)
+        # Frames that share state (the universal model's statistics): steadied, the default, and each frame's own.
+        for steady, how in ((True, ""), (False, ", each frame's own statistics")):
+            frames_out = stylize_frames(originals, stylizer, dev, steady=steady)
+            report.stylized[f"{label} ({stylizer.label}{how})"] = warping_error(originals, frames_out, flows)
     return report
 

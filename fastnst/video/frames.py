@@ -16,23 +16,21 @@ import numpy as np
 import torch
 
 from ..errors import FastNSTError
-from ..inference import FastStylizer, StylizeOptions, Stylizer, ToneSmoother
-from ..inference.stylizer import Runtime
-from ..inference.universal import UniversalRuntime
-from ..universal import MovingContentStats
+from ..inference import Runtime, StylizeOptions, Stylizer, ToneSmoother
+from ..inference.runtime import Net
 
 
 class FrameStylizer:
     """uint8 RGB frame batches (N x H x W x 3, numpy or torch) -> stylized uint8 frames of the
     same shape, as a numpy array on the host.
 
-    stylizer: a Stylizer, or a FastStylizer (the fast path), an OnnxStylizer or a TransformerNet, on `device`.
-    CUDA graphs are used for a FastStylizer on CUDA with whole frames (tile 0); elsewhere each
-    batch runs eagerly. The frames of one call and of successive calls are one stream in order
+    stylizer: a Stylizer, a Runtime, or a net (a FastStylizer, an OnnxStylizer, a TransformerNet) on
+    `device`. CUDA graphs are used where the runtime allows them (the fast path on CUDA) with whole
+    frames (tile 0); elsewhere each batch runs eagerly. The frames of one call and of successive calls are one stream in order
     (match_tone smooths over it); reset() starts a new one.
     """
 
-    def __init__(self, stylizer: Stylizer | Runtime, device: torch.device, *, preserve_color: bool = False,
+    def __init__(self, stylizer: Stylizer | Runtime | Net, device: torch.device, *, preserve_color: bool = False,
                  strength: float = 1.0, tile: int = 0, match_tone: bool = False, steady: bool = True,
                  cuda_graph: bool = True) -> None:
         self.device = torch.device(device)
@@ -40,10 +38,8 @@ class FrameStylizer:
         self.options = self.stylizer.check(StylizeOptions(preserve_color=preserve_color, strength=strength, tile=tile,
                                                           match_tone=match_tone))
         self.tone = ToneSmoother() if match_tone else None
-        universal = isinstance(self.stylizer.net, UniversalRuntime)
-        self.stream = MovingContentStats() if steady and universal else None
-        self.cuda_graph = (cuda_graph and self.device.type == "cuda" and isinstance(self.stylizer.net, FastStylizer)
-                           and not tile)
+        self.stream = self.stylizer.runtime.new_stream() if steady else None
+        self.cuda_graph = cuda_graph and self.stylizer.runtime.cuda_graphs and not tile
         self.shape: tuple[int, ...] | None = None
         self.graph: torch.cuda.CUDAGraph | None = None
 

@@ -1,6 +1,6 @@
 """Many files in, a stylized file out for each (and each style): what infer.py does with its inputs.
 
-    jobs = plan_jobs(["photos/", "clip.mp4"], "mosaic.pt", style="all")
+    jobs = plan_jobs(["photos/", "clip.mp4"], "mosaic.pt", style="all", runtime=RuntimeSpec(device="cpu"))
     for job, error in jobs.run(StylizeOptions(max_size=1024)):
         print(job.source, "->", job.target if error is None else error)
 
@@ -19,12 +19,11 @@ from typing import Iterator, Sequence
 
 from PIL import Image
 
-from ..checkpoint import Checkpoint, load_checkpoint
+from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, disk_full, first_line
 from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
-from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer, choose_runtime, parse_style
-from ..universal import is_universal_file
+from ..inference import OptionError, RuntimeSpec, StyleSpec, StylizeOptions, Stylizer
 from .pipeline import stylize_video
 from .reader import find_videos, is_video, output_extension, spread_frames
 
@@ -180,22 +179,14 @@ class Jobs:
 
 
 def plan_jobs(inputs: Sequence[str | Path], checkpoint: Checkpoint | str | Path, *,
-              output: str | Path | None = None, style: StyleSpec = None, device: str = "auto",
-              precision: str = "auto", backend: str = "auto", compile: bool = False,
+              output: str | Path | None = None, style: StyleSpec = None, runtime: RuntimeSpec | None = None,
               tile: int | None = None) -> Jobs:
-    """The checkpoint loaded once (one Stylizer per style `style` names) and a job for each input
-    file and style. tile: the tile option, refused here for a runtime that cannot tile."""
-    universal = not isinstance(checkpoint, Checkpoint) and is_universal_file(checkpoint)
-    runtime = "universal" if universal else choose_runtime(checkpoint, device=device, precision=precision,
-                                                           backend=backend, compile=compile, tile=tile)
-    if runtime not in ("onnxruntime", "universal") and not isinstance(checkpoint, Checkpoint):
-        checkpoint = load_checkpoint(checkpoint)
-    calibration = []
-    if runtime == "int8":  # calibrated on the photos about to be stylized
-        labels = [choice.label for choice in parse_style(style, checkpoint.style_names)]
-        calibration = calibration_photos(expand_inputs(inputs, labels)[0])
-    stylizers = Stylizer.load_all(checkpoint, style=style, device=device, precision=precision, backend=backend,
-                                  compile=compile, calibration=calibration)
+    """The model loaded once (one Stylizer per style `style` names) and a job for each input file
+    and style. tile: the tile option, refused here for a runtime that cannot tile. int8 calibrates
+    on the first inputs, skipping earlier outputs of the styles it makes."""
+    stylizers = Stylizer.from_files(checkpoint, style, runtime,
+                                    calibration=lambda labels: calibration_photos(expand_inputs(inputs, labels)[0]),
+                                    tile=tile)
     files, errors = expand_inputs(inputs, [s.label for s in stylizers])
     output = Path(output) if output else None
     many = len(files) * len(stylizers) > 1 or any(folder for _, folder in files)

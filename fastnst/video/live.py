@@ -45,7 +45,7 @@ from ..errors import FastNSTError, first_line
 from ..files import refuse_overwrite
 from ..host_memory import keep_host_memory
 from ..images import fit_size, save_image
-from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer
+from ..inference import OptionError, RuntimeSpec, StyleSpec, StylizeOptions, Stylizer
 from .camera import open_capture
 from .frames import FrameStylizer
 from .pacing import DEFAULT_FPS, Pacer
@@ -445,12 +445,11 @@ def check_fps(fps: float) -> float:
 def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path] = (),
                options: StylizeOptions | None = None, *, style: StyleSpec = None, window: bool = True,
                output: str | Path | None = None, fps: float = DEFAULT_FPS, snapshot_dir: str | Path | None = None,
-               device: str = "auto", precision: str = "auto", compile: bool = False, backend: str = "auto",
-               say: Callable[[str], None] = lambda line: None) -> WebcamRun:
+               runtime: RuntimeSpec | None = None, say: Callable[[str], None] = lambda line: None) -> WebcamRun:
     """Stylize a camera (`source` an index like "0") or a video file played as one, live.
 
-    models: Stylizers, or checkpoints loaded here (with device, precision, compile and backend, as
-    Stylizer.load takes them); none: the bundled real-time networks (bundled_realtime_nets). style:
+    models: Stylizers, or checkpoints loaded here as `runtime` says (device, precision, backend,
+    compile); none: the bundled real-time networks (bundled_realtime_nets). style:
     for nets of several styles, the choice n/p steps through (a name, a blend, "all"); None: every
     style of each. One net's styles share it: a switch rewrites its norms, nothing reloads.
     options: as for images (match_tone's adjustment is smoothed over the frames); max_size: a fixed
@@ -465,7 +464,8 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
     """
     options = (options or StylizeOptions()).check()
     fps = check_fps(fps)
-    if precision == "int8":
+    runtime = (runtime or RuntimeSpec()).check()
+    if runtime.precision == "int8":
         raise OptionError("{precision} int8 is for images and videos (it calibrates on them); the webcam "
                           "takes auto, fp32 or bf16")
     models = list(models) or bundled_realtime_nets()
@@ -478,9 +478,8 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
             check_display()
         # Each checkpoint as the image path loads it: backend, precision and compile apply here too.
         stylizers = [stylizer for model in models
-                     for stylizer in Stylizer.load_all(model, style="all" if style is None else style, shared=True,
-                                                       device=device, precision=precision, compile=compile,
-                                                       backend=backend)]
+                     for stylizer in Stylizer.from_files(model, "all" if style is None else style, runtime,
+                                                         shared=True)]
         frame_stylizers = [FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
                                          strength=options.strength, match_tone=options.match_tone,
                                          steady=options.steady)
