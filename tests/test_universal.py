@@ -117,7 +117,7 @@ def test_strength_is_the_transforms_alpha(universal_file, paintings):
     photo = torch.rand(1, 3, 32, 32)
     full = stylizer.stylize_tensor(photo, fastnst.StylizeOptions(strength=1.0))
     none = stylizer.stylize_tensor(photo, fastnst.StylizeOptions(strength=0.0))
-    net = stylizer.net.net
+    net = stylizer.net  # the UniversalNet the runtime runs
     rebuilt = net(photo, [], alpha=0.0).clamp(0, 1)  # the photo's own features, decoded
     assert torch.allclose(none, rebuilt, atol=1e-5)
     assert (full - none).abs().mean() > 0.01

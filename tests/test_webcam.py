@@ -61,7 +61,7 @@ def test_keys_show_at_once_though_a_frame_takes_half_a_second(tmp_path, ckpt_fil
     stylize = live.FrameStylizer.__call__
     monkeypatch.setattr(live.FrameStylizer, "__call__", lambda self, f: time.sleep(0.5) or stylize(self, f))
     captions = []
-    monkeypatch.setattr(live, "overlay", lambda view, lines, left=0: captions.append((lines, left)) or view)
+    monkeypatch.setattr(window_module, "overlay", lambda view, lines, left=0: captions.append((lines, left)) or view)
     window = ScriptedWindow
     window.shown, window.pressed = [], []
     window.script = [("o", lambda w: w.shown),
@@ -225,8 +225,8 @@ def test_n_steps_through_the_styles_of_one_network_and_names_each(tmp_path, caps
                                         loss={}, step=0), tmp_path / "three.pt")
     clip = make_clip(tmp_path / "cam.mp4", frames=60, audio=None)
     prepared = []
-    load_all = Stylizer.load_all
-    monkeypatch.setattr(Stylizer, "load_all", lambda *a, **k: prepared.append(k) or load_all(*a, **k))
+    from_files = Stylizer.from_files
+    monkeypatch.setattr(Stylizer, "from_files", lambda *a, **k: prepared.append(k) or from_files(*a, **k))
     window = ScriptedWindow
     window.shown, window.pressed = [], []
     window.script = [("n", lambda w: w.shown and w.shown[-1][2] == "fastnst: mosaic"),

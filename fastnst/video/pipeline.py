@@ -2,8 +2,8 @@
 
 Three threads overlap the work: a reader decodes frames to RGB (reader.py), the caller's thread
 stylizes them in batches on the device (frames.py), a writer encodes H.264 and muxes it with the
-source's audio (writer.py). They hand over explicit items through bounded queues, which keep
-memory flat: `_Frame`s, then one `_End`; a thread that fails stops the others.
+source's audio (writer.py). They are Stages joined by Channels that keep every frame (channel.py),
+bounded, which keeps memory flat: `_Frame`s, then one `_End`; a stage that fails stops the others.
 
 What the output keeps: every frame with its timestamp (so frame count, frame rate, including
 NTSC rates like 24000/1001, variable frame rates and duration), the rotation (display matrix),
@@ -15,11 +15,10 @@ height loses its last pixel column or row (players would show a green edge for a
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -34,6 +33,7 @@ from ..host_memory import keep_host_memory
 from ..inference import StylizeOptions, Stylizer
 from ..inference.stylizer import stylizer_and_options
 from ..model import TransformerNet
+from .channel import Channel, Stage, Stopped
 from .frames import FrameStylizer
 from .reader import VideoInfo, decode, display_matrix, open_video, probe, spread_frames
 from .writer import DEFAULT_CRF, DEFAULT_PRESET, FrameClock, VideoWriter
@@ -53,49 +53,6 @@ class _Frame:
 @dataclass
 class _End:
     cut_short: bool = False  # to the writer: the user asked for the first N frames, end the audio there
-
-
-class _Stopped(Exception):
-    """Another thread failed or the user interrupted: stop quietly."""
-
-
-def _put(q: queue.Queue, item: Any, stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return
-        except queue.Full:
-            continue
-    raise _Stopped
-
-
-def _get(q: queue.Queue, stop: threading.Event) -> Any:
-    while not stop.is_set():
-        try:
-            return q.get(timeout=0.1)
-        except queue.Empty:
-            continue
-    raise _Stopped
-
-
-class _Stage(threading.Thread):
-    """A daemon thread running `work`: keeps its return value and its exception for the caller,
-    and on failure sets `stop`, so the other stages end too."""
-
-    def __init__(self, work: Callable[[], Any], stop: threading.Event, name: str) -> None:
-        super().__init__(name=name, daemon=True)
-        self.work, self.stop = work, stop
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.result = self.work()
-        except _Stopped:
-            pass
-        except BaseException as exc:
-            self.error = exc
-            self.stop.set()
 
 
 def _shortfall(info: VideoInfo, frames_read: int, limit: int | None) -> str | None:
@@ -145,20 +102,19 @@ def stylize_video(source: str | Path, target: str | Path,
     info = probe(source)
     container, stream = open_video(source)
     stop = threading.Event()
-    decoded: queue.Queue = queue.Queue(maxsize=2 * batch_size)
-    stylized: queue.Queue = queue.Queue(maxsize=2 * batch_size)
+    decoded, stylized = Channel(2 * batch_size, stop=stop), Channel(2 * batch_size, stop=stop)
 
     def read() -> None:
         with container:
             for i, (pts, rgb, frame) in enumerate(decode(container, stream, options.max_size, limit, source)):
-                _put(decoded, _Frame(pts, rgb, display_matrix(frame) if i == 0 else None), stop)
-            _put(decoded, _End(), stop)
+                decoded.put(_Frame(pts, rgb, display_matrix(frame) if i == 0 else None))
+            decoded.put(_End())
 
     def write() -> Path:
         clock = FrameClock(info.time_base, info.fps)
         writer: VideoWriter | None = None
         try:
-            while isinstance(item := _get(stylized, stop), _Frame):
+            while isinstance(item := stylized.take(), _Frame):
                 if writer is None:
                     writer = VideoWriter(target, item.rgb.shape[1], item.rgb.shape[0], rate=info.fps,
                                          time_base=clock.time_base, crf=crf, preset=preset,
@@ -173,7 +129,7 @@ def stylize_video(source: str | Path, target: str | Path,
                 writer.abort()  # failed or interrupted: no half file under any name
             raise
 
-    reader, writer = _Stage(read, stop, "fastnst-read"), _Stage(write, stop, "fastnst-write")
+    reader, writer = Stage(read, stop, "fastnst-read"), Stage(write, stop, "fastnst-write")
     expected = info.frames or (round(info.duration * info.fps) if info.duration else None)  # mkv: no count
     total = min(limit, expected) if limit and expected else (limit or expected)
     bar = tqdm(total=total, desc=source.name, unit="frame", dynamic_ncols=True,
@@ -183,24 +139,24 @@ def stylize_video(source: str | Path, target: str | Path,
         try:
             reader.start()
             writer.start()
-            item = _get(decoded, stop)
+            item = decoded.take()
             while isinstance(item, _Frame):
                 batch = [item]
-                while len(batch) < batch_size and isinstance(item := _get(decoded, stop), _Frame):
+                while len(batch) < batch_size and isinstance(item := decoded.take(), _Frame):
                     batch.append(item)
                 for frame, rgb in zip(batch, frames_out(np.stack([f.rgb for f in batch]))):
-                    _put(stylized, _Frame(frame.pts, rgb, frame.display_matrix), stop)
+                    stylized.put(_Frame(frame.pts, rgb, frame.display_matrix))
                 count += len(batch)
                 bar.update(len(batch))
                 if len(batch) == batch_size:
-                    item = _get(decoded, stop)
+                    item = decoded.take()
             if count == 0:
                 raise FastNSTError(f"{source}: the video has no frames")
             short = _shortfall(info, count, limit)
             if short and not options.allow_partial:
                 raise FastNSTError(f"{short}; nothing was written (allow_partial / --allow-partial keeps the frames "
                                    f"that could be read)", exit_code=1)
-            _put(stylized, _End(cut_short=limit is not None and count == limit and info.frames != limit), stop)
+            stylized.put(_End(cut_short=limit is not None and count == limit and info.frames != limit))
             writer.join()
             if writer.error is not None:
                 raise writer.error
@@ -208,7 +164,7 @@ def stylize_video(source: str | Path, target: str | Path,
                 bar.close()
                 log.warning("%s; wrote the %d frames that could be read to %s", short, count, target)
             return writer.result
-        except _Stopped:
+        except Stopped:
             failed = reader.error or writer.error
             raise failed if failed is not None else FastNSTError(f"{source}: stopped") from None
         finally:

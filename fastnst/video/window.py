@@ -1,4 +1,5 @@
-"""The live demo's window (Tk, through tkinter and Pillow's ImageTk) and the caption drawn on frames.
+"""The live demo's window (Tk, through tkinter and Pillow's ImageTk), what it shows and what its keys
+do (LiveView: the style in use, the original beside, snapshots, the caption drawn on frames).
 
 Why Tk and not OpenCV's window: OpenCV's GUI wheel (opencv-python) bundles Qt with its own libxcb,
 and PyAV's wheel bundles another libxcb whose xcb extension libraries carry the same names. With
@@ -12,6 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Callable, Sequence
 
 import cv2
@@ -19,9 +24,25 @@ import numpy as np
 from PIL import Image
 
 from ..errors import FastNSTError, first_line
+from ..images import save_image
 
 WINDOW_TITLE = "fastnst"
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+FEEDBACK_SECONDS = 2.0     # how long the line saying what a key did stays
+KEYS_HELP = "keys: n/p style, o original, s snapshot, q quit"
+
+
+@dataclass
+class Shown:
+    """A frame as the window shows it."""
+
+    rgb: np.ndarray       # the camera's frame
+    styled: np.ndarray    # stylized at the working size, shown at the camera's
+    name: str             # the style that made it
+    working_size: tuple[int, int]
+    captured: float       # when its camera frame was read
+    index: int            # the camera frame's number, from 1
+    fps: float = 0.0      # the rate frames were shown at, when this one was
 
 
 def check_display() -> None:
@@ -108,3 +129,91 @@ class TkWindow:
     def close(self) -> None:
         with contextlib.suppress(self.error):
             self.root.destroy()
+
+
+class LiveView:
+    """What the demo shows and what its keys do: n/p the style the next frame takes (`current`), o
+    the original beside the stylized frame, s a snapshot (a PNG in `snapshot_dir`), q or Esc
+    `stop`; a line under the caption says what a key did. Keys are taken the moment they are
+    pressed (from the window's thread); the frame shown is redrawn with their effect at once.
+
+    protect: files a snapshot must never replace (a video file played as the camera). say: the
+    lines worth telling the user (where a snapshot went)."""
+
+    def __init__(self, names: list[str], snapshot_dir: Path, stop: Callable[[], None],
+                 say: Callable[[str], None], protect: Sequence[str | Path] = ()) -> None:
+        self.names, self.snapshot_dir, self.stop, self.say = names, snapshot_dir, stop, say
+        self.protect = list(protect)
+        self.current = 0            # the style the next frame takes
+        self.side_by_side = False
+        self.shown: Shown | None = None
+        self.snapshots: list[Path] = []
+        self.message: str | None = None
+        self.message_until = 0.0
+        self.dirty = False
+
+    def show(self, frame: Shown) -> None:
+        """The newest frame, to draw next."""
+        self.shown, self.dirty = frame, True
+
+    def draw(self, window: TkWindow) -> None:
+        if self.message and time.monotonic() > self.message_until:
+            self.message, self.dirty = None, True
+        if self.dirty and self.shown is not None:
+            window.show(self.view(self.shown, caption=True), f"{WINDOW_TITLE}: {self.shown.name}")
+            self.dirty = False
+
+    def view(self, frame: Shown, caption: bool) -> np.ndarray:
+        """The stylized frame, or the original beside it; the caption over the stylized part."""
+        if not self.side_by_side:
+            view = frame.styled.copy()
+        else:
+            view = np.hstack([frame.rgb, frame.styled])
+        if caption:
+            left = frame.rgb.shape[1] if self.side_by_side else 0
+            if self.side_by_side:
+                overlay(view, ["original"])
+            width, height = frame.working_size
+            overlay(view, [f"{frame.name}  {width}x{height}  {frame.fps:.1f} fps", self.message], left)
+        return view
+
+    def key(self, name: str) -> None:
+        """A key, taken at once: the state changes for the next frame, the line under the caption
+        says what happened, and the window redraws the frame it shows with it."""
+        if name in ("q", "escape"):
+            self.stop()
+            return
+        if name in ("n", "p"):
+            if len(self.names) == 1:
+                self.feedback("one style: give --ckpt several checkpoints to switch")
+            else:
+                self.current = (self.current + (1 if name == "n" else -1)) % len(self.names)
+                self.feedback(f"{'next' if name == 'n' else 'previous'} style: {self.names[self.current]}")
+        elif name == "o":
+            self.side_by_side = not self.side_by_side
+            self.feedback("original beside the stylized frame" if self.side_by_side else "stylized frame only")
+        elif name == "s":
+            self.snapshot()
+        elif len(name) == 1:
+            self.feedback(KEYS_HELP)
+
+    def feedback(self, message: str) -> None:
+        self.message, self.message_until, self.dirty = message, time.monotonic() + FEEDBACK_SECONDS, True
+
+    def snapshot(self) -> None:
+        """The frame on screen, without the caption, as a PNG in the snapshot folder."""
+        frame = self.shown
+        if frame is None:
+            self.feedback("no frame yet to take")
+            return
+        path = self.snapshot_dir / f"{frame.name}_{datetime.now():%Y%m%d-%H%M%S}_{frame.index}.png"
+        try:
+            save_image(Image.fromarray(self.view(frame, caption=False)), path, inputs=self.protect)
+        except (OSError, FastNSTError) as exc:
+            self.feedback(f"snapshot failed: {first_line(exc)}")
+            self.say(f"warning: snapshot {path}: {first_line(exc)}")
+            return
+        path = path.resolve()
+        self.snapshots.append(path)
+        self.feedback(f"saved {path.name}")
+        self.say(f"snapshot -> {path}")
