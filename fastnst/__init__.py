@@ -13,13 +13,13 @@
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import FastNSTError
-from .inference import StylizeOptions, Stylizer, stylize
+from .inference import RuntimeSpec, StylizeOptions, Stylizer, VideoOptions, stylize
 from .loss import LossConfig
 from .model import ModelConfig, TransformerNet
 from .optimization import evaluate, optimize
 from .training import TrainConfig, train
 from .video import stylize_video
 
-__all__ = ["Checkpoint", "FastNSTError", "LossConfig", "ModelConfig", "StylizeOptions", "Stylizer", "TrainConfig",
-           "TransformerNet", "evaluate", "load_checkpoint", "optimize", "stylize", "stylize_video", "train"]
+__all__ = ["Checkpoint", "FastNSTError", "LossConfig", "ModelConfig", "RuntimeSpec", "StylizeOptions", "Stylizer",
+           "TrainConfig", "TransformerNet", "VideoOptions", "evaluate", "load_checkpoint", "optimize", "stylize", "stylize_video", "train"]
 __version__ = "0.1.0"

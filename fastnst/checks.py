@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numbers
 import os
+import types
+import typing
 from typing import Any
 
 # What each kind of option takes, as its message says it.
@@ -48,3 +50,24 @@ def type_problem(value: Any, kind: str, optional: bool = False) -> str | None:
     if (optional and value is None) or _is(value, kind):
         return None
     return f"must be {KINDS[kind]}{' or None' if optional else ''}, got {shown(value)}"
+
+
+# The kinds above by the type a hint names.
+_KIND_OF = {int: "int", float: "float", bool: "bool", str: "str"}
+
+
+def hint_problem(value: Any, hint: Any) -> str | None:
+    """type_problem for a field's type hint (int, float, bool, str, a class, or a union of them
+    such as `int | None`): None if `value` fits, else what it should be and what it is."""
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    choices = typing.get_args(hint) if union else (hint,)
+    optional = type(None) in choices
+    kinds = [kind for kind in choices if kind is not type(None)]
+    if optional and value is None:
+        return None
+    if any(_is(value, _KIND_OF[kind]) if kind in _KIND_OF else isinstance(value, kind) for kind in kinds):
+        return None
+    if len(kinds) == 1 and kinds[0] in _KIND_OF:
+        return type_problem(value, _KIND_OF[kinds[0]], optional)
+    names = [KINDS[_KIND_OF[kind]] if kind in _KIND_OF else f"a {kind.__name__}" for kind in kinds]
+    return f"must be {' or '.join(names)}{' or None' if optional else ''}, got {shown(value)}"

@@ -23,9 +23,7 @@ def test_stylize_with_max_size_zero_or_negative_raises_instead_of_making_a_1x1_i
     (dict(max_size=1.5), "max_size must be a whole number or None, got 1.5"),
     (dict(max_size="10"), "max_size must be a whole number or None, got '10' (a str)"),
     (dict(strength="a"), "strength must be a number, got 'a' (a str)"),
-    (dict(batch_size="2"), "batch_size must be a whole number, got '2' (a str)"),
     (dict(tile="a"), "tile must be a whole number or None, got 'a' (a str)"),
-    (dict(crf=1.5), "crf must be a whole number or None, got 1.5"),
     (dict(options={"max_size": 3}), "options must be a StylizeOptions (or its fields as keyword arguments), "
                                     "got {'max_size': 3} (a dict)"),
     (dict(foo=1), "unknown option(s): foo: give StylizeOptions fields"),
@@ -34,6 +32,23 @@ def test_stylize_names_an_option_of_the_wrong_type(ckpt_file, arguments, message
     with pytest.raises(FastNSTError) as caught:
         fastnst.stylize(random_image(20, 16), ckpt_file, device="cpu", **arguments)
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (dict(batch_size="2"), "batch_size must be a whole number, got '2' (a str)"),
+    (dict(crf=1.5), "crf must be a whole number or None, got 1.5"),
+    (dict(video={"crf": 3}), "video must be a VideoOptions (or its fields as keyword arguments), "
+                             "got {'crf': 3} (a dict)"),
+])
+def test_stylize_video_names_a_video_option_of_the_wrong_type(tmp_path, ckpt_file, arguments, message):
+    with pytest.raises(FastNSTError) as caught:
+        fastnst.stylize_video(tmp_path / "clip.mp4", tmp_path / "out.mp4", ckpt_file, device="cpu", **arguments)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_video_option_given_for_an_image_is_named_as_one(ckpt_file):
+    with pytest.raises(FastNSTError, match=r"^unknown option\(s\): crf: give StylizeOptions fields"):
+        fastnst.stylize(random_image(20, 16), ckpt_file, device="cpu", crf=18)
 
 
 def test_stylizer_checks_the_types_of_options_made_by_hand(ckpt_file):

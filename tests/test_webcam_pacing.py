@@ -202,7 +202,7 @@ def test_a_live_camera_faster_than_the_stylizer_is_shown_newest_frame_first_with
         return stylize(self, frames)
 
     monkeypatch.setattr(live.FrameStylizer, "__call__", slow)
-    run = live.run_webcam("0", [ckpt_file], live.StylizeOptions(frames=20), window=False, fps=25)
+    run = live.run_webcam("0", [ckpt_file], video=live.VideoOptions(frames=20), window=False, fps=25)
     assert run.frames == 20 and min(np.diff(taken)) >= 1 and max(np.diff(taken)) >= 3   # frames dropped, in order
     median, p95 = run.latency_ms
     assert median < 2 * 1000 / run.frames_per_s                     # no backlog: two frame times at most

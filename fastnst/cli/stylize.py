@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from ..device import BACKENDS, DEVICE_HELP, INFERENCE_PRECISIONS
 from ..errors import FastNSTError
-from ..inference import RuntimeSpec, StylizeOptions
+from ..inference import RuntimeSpec, StylizeOptions, VideoOptions
 from ..inference.tiling import DEFAULT_TILE
 from ..progress import show_progress
 from ..video.jobs import plan_jobs
@@ -87,8 +87,13 @@ def get_parser() -> argparse.ArgumentParser:
 def stylize_options(args: argparse.Namespace) -> StylizeOptions:
     """The StylizeOptions the flags give, checked before any work starts."""
     return StylizeOptions(max_size=args.max_size, preserve_color=args.preserve_color, strength=args.strength,
-                          match_tone=args.match_tone, steady=args.steady, tile=args.tile, batch_size=args.batch_size, crf=args.crf,
-                          preset=args.preset, frames=args.frames, allow_partial=args.allow_partial).check()
+                          match_tone=args.match_tone, steady=args.steady, tile=args.tile).check()
+
+
+def video_options(args: argparse.Namespace) -> VideoOptions:
+    """The VideoOptions the flags give, checked before any work starts."""
+    return VideoOptions(batch_size=args.batch_size, crf=args.crf, preset=args.preset, frames=args.frames,
+                        allow_partial=args.allow_partial).check()
 
 
 def runtime_spec(args: argparse.Namespace) -> RuntimeSpec:
@@ -96,13 +101,13 @@ def runtime_spec(args: argparse.Namespace) -> RuntimeSpec:
     return RuntimeSpec(device=args.device, precision=args.precision, backend=args.backend, compile=args.compile).check()
 
 
-def _stylize_files(args: argparse.Namespace, options: StylizeOptions) -> int:
+def _stylize_files(args: argparse.Namespace, options: StylizeOptions, video: VideoOptions) -> int:
     jobs = plan_jobs(args.inputs, args.ckpt, output=args.output, style=args.style, runtime=runtime_spec(args),
                      tile=args.tile)
     for message in jobs.errors:
         say(f"error: {message}")
     # A bar only on a terminal (in a log its carriage returns would glue the error lines to it).
-    results = tqdm(jobs.run(options), total=len(jobs.jobs), desc=f"stylize {jobs.names}", unit="img",
+    results = tqdm(jobs.run(options, video), total=len(jobs.jobs), desc=f"stylize {jobs.names}", unit="img",
                    disable=len(jobs.jobs) < 2 or not show_progress())
     failed_inputs, reported = set(), {}
     for job, error in results:
@@ -122,12 +127,12 @@ def _stylize_files(args: argparse.Namespace, options: StylizeOptions) -> int:
     return 0
 
 
-def _webcam(args: argparse.Namespace, options: StylizeOptions) -> int:
+def _webcam(args: argparse.Namespace, options: StylizeOptions, video: VideoOptions) -> int:
     import torch
 
     from ..video.live import run_webcam  # needs OpenCV
 
-    session = run_webcam(args.webcam, args.ckpt or (), options, style=args.style, window=not args.no_window,
+    session = run_webcam(args.webcam, args.ckpt or (), options, video=video, style=args.style, window=not args.no_window,
                          output=args.output, fps=_fps(args.fps), snapshot_dir=args.snapshot_dir,
                          runtime=runtime_spec(args), say=print)
     if session.recorded is not None:
@@ -210,11 +215,11 @@ def _infer(args: argparse.Namespace) -> int:
     _choose_model(args)
     if args.list_styles:
         return _list_styles(args)
-    options = stylize_options(args)
+    options, video = stylize_options(args), video_options(args)
     if args.webcam is not None:
         if args.inputs:
             raise FastNSTError(f"--webcam takes no input files (got {args.inputs[0]}); use --webcam PATH for a file")
-        return _webcam(args, options)
+        return _webcam(args, options, video)
     webcam_only = [flag for flag, given in (("--no-window", args.no_window), ("--snapshot-dir", args.snapshot_dir),
                                             ("--fps", args.fps is not None)) if given]
     if webcam_only:
@@ -226,7 +231,7 @@ def _infer(args: argparse.Namespace) -> int:
     args.inputs = args.inputs + extra
     if not args.inputs:
         raise FastNSTError("no input given: image or video files, folders, or --webcam")
-    return _stylize_files(args, options)
+    return _stylize_files(args, options, video)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

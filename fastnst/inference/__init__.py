@@ -3,12 +3,12 @@ tiles for huge images, and export to ONNX / TorchScript."""
 
 from .fastpath import FastStylizer
 from .loader import choose_runtime, load_runtimes
-from .options import OptionError, RuntimeSpec, StylizeOptions
+from .options import OptionError, RuntimeSpec, StylizeOptions, VideoOptions
 from .runtime import Runtime
 from .styles import StyleChoice, StyleSpec, parse_style
 from .stylizer import Stylizer, preserve_colors, stylize
 from .tone import ToneSmoother, match_tone
 
 __all__ = ["FastStylizer", "OptionError", "Runtime", "RuntimeSpec", "StyleChoice", "StyleSpec", "StylizeOptions",
-           "Stylizer", "ToneSmoother", "choose_runtime", "load_runtimes", "match_tone", "parse_style",
+           "Stylizer", "ToneSmoother", "VideoOptions", "choose_runtime", "load_runtimes", "match_tone", "parse_style",
            "preserve_colors", "stylize"]

@@ -1,5 +1,6 @@
-"""How to run a model (RuntimeSpec) and how to stylize (StylizeOptions): small objects, each
-checked in one place.
+"""The three option objects, each passed whole and checked once, where it is built: how to run a
+model (RuntimeSpec), how to stylize an image or frame (StylizeOptions), how to read and write a
+video (VideoOptions).
 
     stylizer = Stylizer.from_file("mosaic.pt", runtime=RuntimeSpec(precision="fp32"))
     options = StylizeOptions(max_size=1024, strength=0.8)
@@ -13,12 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import typing
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from ..checks import type_problem
+from ..checks import hint_problem
 from ..device import BACKENDS, INFERENCE_PRECISIONS
 from ..errors import FastNSTError
 from .tiling import MIN_TILE
@@ -36,9 +38,30 @@ class OptionError(FastNSTError):
         return re.sub(r"\{(\w+)\}", lambda match: name_of(match.group(1)), self.template)
 
 
+class Options:
+    """A small dataclass of options, checked once where it is built: each field against its type
+    hint first (Python callers can pass anything), then `check_values` for ranges."""
+
+    def check(self):
+        """Raise an OptionError for the first value of the wrong type or out of range; else return self."""
+        for field in dataclasses.fields(self):
+            problem = hint_problem(getattr(self, field.name), typing.get_type_hints(type(self))[field.name])
+            if problem:
+                raise OptionError(f"{{{field.name}}} {problem}")
+        self.check_values()
+        return self
+
+    def check_values(self) -> None:
+        """Ranges and combinations; the types are right already."""
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in dataclasses.fields(cls)}
+
+
 @dataclass
-class StylizeOptions:
-    """What to do to each image or frame (images, videos, webcam) and how to write videos.
+class StylizeOptions(Options):
+    """What to do to each image or frame (images, videos, webcam).
 
     max_size: shrink first so the long side is at most this many pixels (None: as it is).
     preserve_color: keep the photo's colours, transfer only luminance.
@@ -50,9 +73,6 @@ class StylizeOptions:
         over the recent frames, so the look holds still from frame to frame; False: each frame's own.
     tile: stylize in tiles of this many pixels with blended seams, in bounded memory; 0 never;
         None: tiles of 1024 for images above 3840 x 2160 (onnxruntime runs whole images).
-    Video: batch_size frames per forward pass; crf (H.264 quality, 0..51) and preset (x264 speed),
-    None for the writer's defaults; frames: only the first N; allow_partial: a video that ends
-    before the frames it declares is written with a warning instead of failing.
     """
 
     max_size: int | None = None
@@ -61,45 +81,43 @@ class StylizeOptions:
     match_tone: bool = False
     steady: bool = True
     tile: int | None = None
-    batch_size: int = 4
-    crf: int | None = None
-    preset: str | None = None
-    frames: int | None = None
-    allow_partial: bool = False
 
-    # Each field's type, checked first (Python callers can pass anything): (kind, None allowed).
-    KINDS = {"max_size": ("int", True), "preserve_color": ("bool", False), "strength": ("float", False),
-             "match_tone": ("bool", False), "steady": ("bool", False), "tile": ("int", True), "batch_size": ("int", False),
-             "crf": ("int", True), "preset": ("str", True), "frames": ("int", True),
-             "allow_partial": ("bool", False)}
-
-    def check(self) -> "StylizeOptions":
-        """Raise an OptionError for the first value of the wrong type or out of range; else return self."""
-        for name, (kind, optional) in self.KINDS.items():
-            problem = type_problem(getattr(self, name), kind, optional)
-            if problem:
-                raise OptionError(f"{{{name}}} {problem}")
+    def check_values(self) -> None:
         if not 0.0 <= self.strength <= 1.0:
             raise OptionError(f"{{strength}} must be between 0 and 1, got {self.strength}")
         if self.max_size is not None and self.max_size < 1:
             raise OptionError("{max_size} must be a positive number of pixels")
         if self.tile is not None and self.tile != 0 and not self.tile >= MIN_TILE:
             raise OptionError(f"{{tile}} {self.tile}: tiles must be at least {MIN_TILE} pixels (0: never tile)")
+
+
+@dataclass
+class VideoOptions(Options):
+    """How to read and write a video (files, and the webcam's recording).
+
+    batch_size: frames per forward pass; crf (H.264 quality, 0..51) and preset (x264 speed), None
+    for the writer's defaults; frames: only the first N (of a file, or of the webcam);
+    allow_partial: a video that ends before the frames it declares is written with a warning
+    instead of failing.
+    """
+
+    batch_size: int = 4
+    crf: int | None = None
+    preset: str | None = None
+    frames: int | None = None
+    allow_partial: bool = False
+
+    def check_values(self) -> None:
         if self.frames is not None and self.frames < 1:
             raise OptionError("{frames} must be at least 1")
         if self.batch_size < 1:
             raise OptionError("{batch_size} must be at least 1")
         if self.crf is not None and not 0 <= self.crf <= 51:
             raise OptionError(f"{{crf}} must be between 0 and 51, got {self.crf}")
-        return self
-
-    @classmethod
-    def field_names(cls) -> set[str]:
-        return {f.name for f in dataclasses.fields(cls)}
 
 
 @dataclass(frozen=True)
-class RuntimeSpec:
+class RuntimeSpec(Options):
     """How to run a model: on which device, in which precision, by which backend.
 
     device: "auto", "cpu", "cuda", "cuda:N" or "mps" (or a torch.device).
@@ -116,19 +134,8 @@ class RuntimeSpec:
     backend: str = "auto"
     compile: bool = False
 
-    def check(self) -> "RuntimeSpec":
-        """Raise an OptionError for the first value that cannot be; else return self."""
-        if not isinstance(self.device, (str, torch.device)):
-            raise OptionError(f"{{device}} {type_problem(self.device, 'str')}")
-        problem = type_problem(self.compile, "bool")
-        if problem:
-            raise OptionError(f"{{compile}} {problem}")
+    def check_values(self) -> None:
         if self.backend not in BACKENDS:
             raise OptionError(f"{{backend}} {self.backend}: choose one of {', '.join(BACKENDS)}")
         if self.precision not in INFERENCE_PRECISIONS:
             raise OptionError(f"{{precision}} {self.precision}: choose one of {', '.join(INFERENCE_PRECISIONS)}")
-        return self
-
-    @classmethod
-    def field_names(cls) -> set[str]:
-        return {f.name for f in dataclasses.fields(cls)}

@@ -23,7 +23,7 @@ from ..checks import shown
 from ..errors import FastNSTError
 from ..images import open_image, open_rgb, resize_long_side, to_pil, to_rgb, to_tensor
 from .loader import INT8_REFUSAL, ONNX_REFUSAL, Calibration, Model, load_runtimes
-from .options import OptionError, RuntimeSpec, StylizeOptions
+from .options import OptionError, RuntimeSpec, StylizeOptions, VideoOptions
 from .runtime import Net, Runtime, as_runtime
 from .styles import StyleSpec
 from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE
@@ -218,34 +218,46 @@ def _options_given(options: object) -> StylizeOptions:
     return options
 
 
-def stylizer_and_options(model: Stylizer | Model | None,
-                         options: StylizeOptions | None,
-                         arguments: dict, calibration: Callable[[], list[Image.Image]] = list,
-                         ) -> tuple[Stylizer, StylizeOptions]:
-    """What fastnst.stylize and stylize_video take, sorted: keyword arguments that are
-    StylizeOptions fields update `options`, the others go to Stylizer.load (a Stylizer given
-    takes none). int8 calibrates on `calibration()` unless calibration photos are given. No model
-    with style=PAINTING: the bundled universal model."""
+def stylizer_and_options(model: Stylizer | Model | None, options: StylizeOptions | None, arguments: dict,
+                         calibration: Callable[[], list[Image.Image]] = list, video: VideoOptions | None = None,
+                         ) -> tuple[Stylizer, StylizeOptions, VideoOptions | None]:
+    """What fastnst.stylize and stylize_video take, sorted: keyword arguments that are fields of
+    StylizeOptions (or, given `video`, of VideoOptions) update those options, RuntimeSpec's fields,
+    style and calibration go to loading (a Stylizer given takes none). int8 calibrates on
+    `calibration()` unless calibration photos are given. No model with style=PAINTING: the bundled
+    universal model."""
     if model is None:
         if arguments.get("style") is None:
             raise FastNSTError("give a model (a checkpoint), or style=PAINTING for the bundled universal model")
         model = bundled_universal()
-    fields = StylizeOptions.field_names()
+    kinds = [StylizeOptions] + ([VideoOptions] if video is not None else [])
+    fields = set().union(*(kind.field_names() for kind in kinds))
     unknown = set(arguments) - fields - LOAD_ARGUMENTS
     if unknown:
-        raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}: give StylizeOptions fields "
-                           f"({', '.join(sorted(fields))}) or Stylizer.load's ({', '.join(sorted(LOAD_ARGUMENTS))})")
-    options = dataclasses.replace(_options_given(options or StylizeOptions()),
-                                  **{k: v for k, v in arguments.items() if k in fields}).check()
+        given = " or ".join(f"{kind.__name__} fields ({', '.join(sorted(kind.field_names()))})" for kind in kinds)
+        raise FastNSTError(f"unknown option(s): {', '.join(sorted(unknown))}: give {given} or Stylizer.load's "
+                           f"({', '.join(sorted(LOAD_ARGUMENTS))})")
+    options = _updated(options, StylizeOptions, "options", arguments)
+    video = _updated(video, VideoOptions, "video", arguments) if video is not None else None
     load = {k: v for k, v in arguments.items() if k not in fields}
     if isinstance(model, Stylizer):
         if load:
             raise FastNSTError(f"{', '.join(load)}: these apply when loading; give the checkpoint, or pass them "
                                f"to Stylizer.load")
-        return model, options
+        return model, options, video
     spec = RuntimeSpec(**{k: v for k, v in load.items() if k in RuntimeSpec.field_names()})
     photos = load.get("calibration", lambda labels: calibration())
-    return Stylizer.from_file(model, load.get("style"), spec, photos), options
+    return Stylizer.from_file(model, load.get("style"), spec, photos), options, video
+
+
+def _updated(given: object, kind: type, name: str, arguments: dict) -> Any:
+    """`given` (an options object of `kind`, or None for the defaults) with the keyword arguments
+    that are its fields, checked."""
+    given = kind() if given is None else given
+    if not isinstance(given, kind):
+        raise FastNSTError(f"{name} must be a {kind.__name__} (or its fields as keyword arguments), "
+                           f"got {shown(given)}")
+    return dataclasses.replace(given, **{k: v for k, v in arguments.items() if k in kind.field_names()}).check()
 
 
 def stylize(image: Image.Image | str | Path, model: Stylizer | Model | None = None,
@@ -262,5 +274,5 @@ def stylize(image: Image.Image | str | Path, model: Stylizer | Model | None = No
         rgb = open_rgb(image) if isinstance(image, (str, Path)) else to_rgb(as_pil(image))[0]
         return [rgb]
 
-    stylizer, options = stylizer_and_options(model, options, arguments, this_image)
+    stylizer, options, _ = stylizer_and_options(model, options, arguments, this_image)
     return stylizer.stylize(image, options)

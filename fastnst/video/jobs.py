@@ -1,7 +1,7 @@
 """Many files in, a stylized file out for each (and each style): what infer.py does with its inputs.
 
     jobs = plan_jobs(["photos/", "clip.mp4"], "mosaic.pt", style="all", runtime=RuntimeSpec(device="cpu"))
-    for job, error in jobs.run(StylizeOptions(max_size=1024)):
+    for job, error in jobs.run(StylizeOptions(max_size=1024), VideoOptions(crf=20)):
         print(job.source, "->", job.target if error is None else error)
 
 The policy: folders are searched for images and videos, skipping our own earlier outputs (a name
@@ -23,7 +23,7 @@ from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, disk_full, first_line
 from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
-from ..inference import OptionError, RuntimeSpec, StyleSpec, StylizeOptions, Stylizer
+from ..inference import OptionError, RuntimeSpec, StyleSpec, StylizeOptions, Stylizer, VideoOptions
 from .pipeline import stylize_video
 from .reader import find_videos, is_video, output_extension, spread_frames
 
@@ -133,7 +133,8 @@ class Jobs:
         """How many input files the jobs stylize (each in one or more styles)."""
         return len({job.source for job in self.jobs})
 
-    def run(self, options: StylizeOptions) -> Iterator[tuple[Job, FastNSTError | None]]:
+    def run(self, options: StylizeOptions, video: VideoOptions | None = None
+            ) -> Iterator[tuple[Job, FastNSTError | None]]:
         """Stylize each job in turn; yields it with None, or with the error that stopped it.
 
         An input that cannot be read is read once: the jobs of its other styles are yielded with
@@ -154,7 +155,7 @@ class Jobs:
                                           f"choose another {{output}}")
                     if is_video(job.source):
                         try:
-                            stylize_video(job.source, job.target, job.stylizer, options)
+                            stylize_video(job.source, job.target, job.stylizer, options, video)
                         except FastNSTError as exc:  # about the input (it names it first): no other style reads it
                             if str(exc).startswith(f"{job.source}: "):
                                 unreadable[job.source] = exc

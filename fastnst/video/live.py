@@ -32,7 +32,7 @@ from ..checkpoint import Checkpoint
 from ..errors import FastNSTError
 from ..files import refuse_overwrite
 from ..host_memory import keep_host_memory
-from ..inference import OptionError, RuntimeSpec, StyleSpec, StylizeOptions, Stylizer
+from ..inference import OptionError, RuntimeSpec, StyleSpec, StylizeOptions, Stylizer, VideoOptions
 from .camera import open_capture
 from .frames import FrameStylizer
 from .pacing import DEFAULT_FPS
@@ -62,7 +62,8 @@ def check_fps(fps: float) -> float:
 
 
 def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path] = (),
-               options: StylizeOptions | None = None, *, style: StyleSpec = None, window: bool = True,
+               options: StylizeOptions | None = None, *, video: VideoOptions | None = None,
+               style: StyleSpec = None, window: bool = True,
                output: str | Path | None = None, fps: float = DEFAULT_FPS, snapshot_dir: str | Path | None = None,
                runtime: RuntimeSpec | None = None, say: Callable[[str], None] = lambda line: None) -> WebcamRun:
     """Stylize a camera (`source` an index like "0") or a video file played as one, live.
@@ -73,7 +74,7 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
     style of each. One net's styles share it: a switch rewrites its norms, nothing reloads.
     options: as for images (match_tone's adjustment is smoothed over the frames); max_size: a fixed
     working size, else the working size adapts so the demo reaches `fps` frames per second
-    (pacing.py); frames: stop after that many; crf and preset: the recording's. Frames are shown and
+    (pacing.py). video: frames, stop after that many; crf and preset, the recording's. Frames are shown and
     recorded at the camera's size. window: show the feed (keys: n/p next/previous style, o original
     side by side, s snapshot, q or Esc quit); output: also record the stylized feed to this H.264
     file. Without either it only measures. A live camera drops the frames the demo has no time
@@ -82,6 +83,7 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
     Ctrl-C ends the run like q (WebcamRun.interrupted says so).
     """
     options = (options or StylizeOptions()).check()
+    video = (video or VideoOptions()).check()
     fps = check_fps(fps)
     runtime = (runtime or RuntimeSpec()).check()
     if runtime.precision == "int8":
@@ -104,7 +106,7 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
                                          steady=options.steady)
                            for stylizer in stylizers]
         session = LiveSession(capture, is_file, rate, source, frame_stylizers, [s.label for s in stylizers],
-                           output=output, options=options, fps=fps, say=say,
+                           output=output, options=options, video=video, fps=fps, say=say,
                            snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())
         with first_ctrl_c_stops(session.interrupt), keep_host_memory():  # frames reuse one frame's memory
             shown = TkWindow(session.view.key, session.stop) if window else None

@@ -25,14 +25,13 @@ from tqdm import tqdm
 
 from PIL import Image
 
-from ..checkpoint import Checkpoint
 from ..errors import FastNSTError
 from ..files import refuse_overwrite
 from ..progress import show_progress
 from ..host_memory import keep_host_memory
-from ..inference import StylizeOptions, Stylizer
+from ..inference import StylizeOptions, Stylizer, VideoOptions
+from ..inference.loader import Model
 from ..inference.stylizer import stylizer_and_options
-from ..model import TransformerNet
 from .channel import Channel, Stage, Stopped
 from .frames import FrameStylizer
 from .reader import VideoInfo, decode, display_matrix, open_video, probe, spread_frames
@@ -77,25 +76,27 @@ def _calibration_frames(source: Path) -> list[Image.Image]:
     return frames
 
 
-def stylize_video(source: str | Path, target: str | Path,
-                  model: Stylizer | Checkpoint | TransformerNet | str | Path | None = None, options: StylizeOptions | None = None, *, progress: bool | None = None, **arguments: Any) -> Path:
-    """Stylize every frame of a video file (or the first `options.frames`) and write an H.264 file.
+def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Model | None = None,
+                  options: StylizeOptions | None = None, video: VideoOptions | None = None, *,
+                  progress: bool | None = None, **arguments: Any) -> Path:
+    """Stylize every frame of a video file (or the first `video.frames`) and write an H.264 file.
 
     model: a Stylizer, or what Stylizer.load takes (then loaded for this video); None with
-    style="painting.jpg": the bundled universal model. options: as for
-    images (fastnst.stylize), plus the video fields (batch_size, crf, preset, frames, allow_partial);
-    match_tone's adjustment is smoothed over the frames, so it does not flicker. arguments:
-    StylizeOptions fields and Stylizer.load's, as fastnst.stylize takes them.
-    Returns the written path. progress: True, False, or None to show a bar only on a terminal.
-    A file that ends before the frames it declares (damaged or cut short) is an error, and nothing
-    is written; with allow_partial the frames read are written, with a warning.
+    style="painting.jpg": the bundled universal model. options: as for images (fastnst.stylize);
+    match_tone's adjustment is smoothed over the frames, so it does not flicker. video: how to read
+    and write it (batch_size, crf, preset, frames, allow_partial). arguments: the fields of either,
+    and Stylizer.load's, as keywords. Returns the written path. progress: True, False, or None to
+    show a bar only on a terminal. A file that ends before the frames it declares (damaged or cut
+    short) is an error, and nothing is written; with allow_partial the frames read are written,
+    with a warning.
     """
     source, target = Path(source), Path(target)
     refuse_overwrite(target, [source, model])  # before any work; the writer checks again when it opens
-    stylizer, options = stylizer_and_options(model, options, arguments, lambda: _calibration_frames(source))
-    batch_size, limit = options.batch_size, options.frames
-    crf = DEFAULT_CRF if options.crf is None else options.crf
-    preset = DEFAULT_PRESET if options.preset is None else options.preset
+    stylizer, options, video = stylizer_and_options(model, options, arguments, lambda: _calibration_frames(source),
+                                                    video or VideoOptions())
+    batch_size, limit = video.batch_size, video.frames
+    crf = DEFAULT_CRF if video.crf is None else video.crf
+    preset = DEFAULT_PRESET if video.preset is None else video.preset
     frames_out = FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
                                strength=options.strength, tile=options.tile or 0, match_tone=options.match_tone,
                                steady=options.steady)
@@ -153,7 +154,7 @@ def stylize_video(source: str | Path, target: str | Path,
             if count == 0:
                 raise FastNSTError(f"{source}: the video has no frames")
             short = _shortfall(info, count, limit)
-            if short and not options.allow_partial:
+            if short and not video.allow_partial:
                 raise FastNSTError(f"{short}; nothing was written (allow_partial / --allow-partial keeps the frames "
                                    f"that could be read)", exit_code=1)
             stylized.put(_End(cut_short=limit is not None and count == limit and info.frames != limit))

@@ -20,7 +20,7 @@ import torch
 
 from ..errors import FastNSTError
 from ..images import fit_size
-from ..inference import StylizeOptions
+from ..inference import StylizeOptions, VideoOptions
 from .channel import Channel, Stage
 from .frames import FrameStylizer
 from .pacing import Pacer
@@ -92,14 +92,15 @@ class LiveSession:
 
     def __init__(self, capture: cv2.VideoCapture, is_file: bool, rate: Fraction, source: str,
                  stylizers: list[FrameStylizer], names: list[str], *, output: str | Path | None,
-                 options: StylizeOptions, fps: float, snapshot_dir: Path, say: Callable[[str], None]) -> None:
+                 options: StylizeOptions, video: VideoOptions, fps: float, snapshot_dir: Path,
+                 say: Callable[[str], None]) -> None:
         self.capture, self.is_file, self.rate, self.source = capture, is_file, rate, source
         self.stylizers, self.output = stylizers, output
         # What the window shows and what its keys do (window.py): the style in use among `names`.
         self.view = LiveView(names, snapshot_dir, self.stop, say, protect=[source] if is_file else ())
-        self.max_size, self.limit, self.target_fps = options.max_size, options.frames, fps
-        self.crf = DEFAULT_CRF if options.crf is None else options.crf
-        self.preset = DEFAULT_PRESET if options.preset is None else options.preset
+        self.max_size, self.limit, self.target_fps = options.max_size, video.frames, fps
+        self.crf = DEFAULT_CRF if video.crf is None else video.crf
+        self.preset = DEFAULT_PRESET if video.preset is None else video.preset
         self.stopped = threading.Event()
         self.interrupted = False
         # One frame in each channel: a file's every frame in order, a camera's newest (channel.py).
