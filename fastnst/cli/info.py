@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Sequence
 
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..universal import LoadedUniversal, is_universal_file, load_universal
+from ..inference.loader import file_kind
+from ..universal import LoadedUniversal, load_universal
 from .common import run
 
 
@@ -80,9 +80,10 @@ def describe_onnx(path: str) -> list[str]:
 
 def _info(args: argparse.Namespace) -> int:
     for path in args.ckpt:
-        if Path(path).suffix.lower() == ".onnx":
+        kind = file_kind(path)
+        if kind == "onnx":
             print("\n".join(describe_onnx(path)))
-        elif is_universal_file(path):
+        elif kind == "universal":
             print("\n".join(describe_universal(path, load_universal(path))))
         else:
             print("\n".join(describe(path, load_checkpoint(path))))

@@ -43,6 +43,14 @@ def _is_onnx(model: object) -> bool:
     return isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".onnx"
 
 
+def file_kind(path: str | Path) -> str:
+    """What a model file is, for describing it: "onnx" (an export), "universal" (the universal
+    model) or "checkpoint" (a network trained for its styles, or a file that is none of these)."""
+    if _is_onnx(path):
+        return "onnx"
+    return "universal" if is_universal_file(path) else "checkpoint"
+
+
 def choose_runtime(checkpoint: object, spec: RuntimeSpec, tile: int | None = None) -> str:
     """What runs a trained net: "torch" (the fast path), "onnxruntime" or "int8" (quantized, run by
     onnxruntime); an OptionError for a combination that cannot run. backend "auto": onnxruntime

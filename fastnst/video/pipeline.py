@@ -94,34 +94,46 @@ def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Mode
     refuse_overwrite(target, [source, model])  # before any work; the writer checks again when it opens
     stylizer, options, video = stylizer_and_options(model, options, arguments, lambda: _calibration_frames(source),
                                                     video or VideoOptions())
-    batch_size, limit = video.batch_size, video.frames
-    crf = DEFAULT_CRF if video.crf is None else video.crf
-    preset = DEFAULT_PRESET if video.preset is None else video.preset
     frames_out = FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
                                strength=options.strength, tile=options.tile or 0, match_tone=options.match_tone,
                                steady=options.steady)
-    info = probe(source)
-    container, stream = open_video(source)
-    stop = threading.Event()
-    decoded, stylized = Channel(2 * batch_size, stop=stop), Channel(2 * batch_size, stop=stop)
+    return _VideoRun(source, target, frames_out, options.max_size, video).run(progress)
 
-    def read() -> None:
-        with container:
-            for i, (pts, rgb, frame) in enumerate(decode(container, stream, options.max_size, limit, source)):
-                decoded.put(_Frame(pts, rgb, display_matrix(frame) if i == 0 else None))
-            decoded.put(_End())
 
-    def write() -> Path:
+class _VideoRun:
+    """One video through three stages: read (a thread) -> stylize (the caller's thread, in batches)
+    -> write (a thread), joined by channels that keep every frame, bounded (channel.py)."""
+
+    def __init__(self, source: Path, target: Path, frames_out: FrameStylizer, max_size: int | None,
+                 video: VideoOptions) -> None:
+        self.source, self.target, self.frames_out, self.max_size, self.video = source, target, frames_out, max_size, video
+        self.info = probe(source)
+        self.container, self.stream = open_video(source)  # what is wrong with the file: said here, not in a thread
+        self.stop = threading.Event()
+        self.decoded = Channel(2 * video.batch_size, stop=self.stop)
+        self.stylized = Channel(2 * video.batch_size, stop=self.stop)
+
+    def read(self) -> None:
+        with self.container:
+            frames = decode(self.container, self.stream, self.max_size, self.video.frames, self.source)
+            for i, (pts, rgb, frame) in enumerate(frames):
+                self.decoded.put(_Frame(pts, rgb, display_matrix(frame) if i == 0 else None))
+            self.decoded.put(_End())
+
+    def write(self) -> Path:
+        info, video = self.info, self.video
         clock = FrameClock(info.time_base, info.fps)
         writer: VideoWriter | None = None
         try:
-            while isinstance(item := stylized.take(), _Frame):
+            while isinstance(item := self.stylized.take(), _Frame):
                 if writer is None:
-                    writer = VideoWriter(target, item.rgb.shape[1], item.rgb.shape[0], rate=info.fps,
-                                         time_base=clock.time_base, crf=crf, preset=preset,
-                                         audio_from=source if info.audio_streams else None,
+                    writer = VideoWriter(self.target, item.rgb.shape[1], item.rgb.shape[0], rate=info.fps,
+                                         time_base=clock.time_base,
+                                         crf=DEFAULT_CRF if video.crf is None else video.crf,
+                                         preset=DEFAULT_PRESET if video.preset is None else video.preset,
+                                         audio_from=self.source if info.audio_streams else None,
                                          display_matrix=item.display_matrix, metadata=info.metadata,
-                                         inputs=[source])
+                                         inputs=[self.source])
                 writer.write(item.rgb, clock(item.pts))
             audio_end = float(clock.last * clock.time_base + 1 / info.fps) if item.cut_short else None
             return writer.close(audio_end)
@@ -130,46 +142,53 @@ def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Mode
                 writer.abort()  # failed or interrupted: no half file under any name
             raise
 
-    reader, writer = Stage(read, stop, "fastnst-read"), Stage(write, stop, "fastnst-write")
-    expected = info.frames or (round(info.duration * info.fps) if info.duration else None)  # mkv: no count
-    total = min(limit, expected) if limit and expected else (limit or expected)
-    bar = tqdm(total=total, desc=source.name, unit="frame", dynamic_ncols=True,
-               disable=not show_progress(progress))
-    count = 0
-    with keep_host_memory():  # each frame reuses the previous frame's memory
-        try:
-            reader.start()
-            writer.start()
-            item = decoded.take()
-            while isinstance(item, _Frame):
-                batch = [item]
-                while len(batch) < batch_size and isinstance(item := decoded.take(), _Frame):
-                    batch.append(item)
-                for frame, rgb in zip(batch, frames_out(np.stack([f.rgb for f in batch]))):
-                    stylized.put(_Frame(frame.pts, rgb, frame.display_matrix))
-                count += len(batch)
-                bar.update(len(batch))
-                if len(batch) == batch_size:
-                    item = decoded.take()
-            if count == 0:
-                raise FastNSTError(f"{source}: the video has no frames")
-            short = _shortfall(info, count, limit)
-            if short and not video.allow_partial:
-                raise FastNSTError(f"{short}; nothing was written (allow_partial / --allow-partial keeps the frames "
-                                   f"that could be read)", exit_code=1)
-            stylized.put(_End(cut_short=limit is not None and count == limit and info.frames != limit))
-            writer.join()
-            if writer.error is not None:
-                raise writer.error
-            if short:
+    def stylize(self, bar: tqdm) -> int:
+        """Every decoded frame, in batches, to the writer; the number of frames."""
+        batch_size, count = self.video.batch_size, 0
+        item = self.decoded.take()
+        while isinstance(item, _Frame):
+            batch = [item]
+            while len(batch) < batch_size and isinstance(item := self.decoded.take(), _Frame):
+                batch.append(item)
+            for frame, rgb in zip(batch, self.frames_out(np.stack([f.rgb for f in batch]))):
+                self.stylized.put(_Frame(frame.pts, rgb, frame.display_matrix))
+            count += len(batch)
+            bar.update(len(batch))
+            if len(batch) == batch_size:
+                item = self.decoded.take()
+        return count
+
+    def run(self, progress: bool | None) -> Path:
+        info, limit = self.info, self.video.frames
+        reader, writer = Stage(self.read, self.stop, "fastnst-read"), Stage(self.write, self.stop, "fastnst-write")
+        expected = info.frames or (round(info.duration * info.fps) if info.duration else None)  # mkv: no count
+        total = min(limit, expected) if limit and expected else (limit or expected)
+        bar = tqdm(total=total, desc=self.source.name, unit="frame", dynamic_ncols=True,
+                   disable=not show_progress(progress))
+        with keep_host_memory():  # each frame reuses the previous frame's memory
+            try:
+                reader.start()
+                writer.start()
+                count = self.stylize(bar)
+                if count == 0:
+                    raise FastNSTError(f"{self.source}: the video has no frames")
+                short = _shortfall(info, count, limit)
+                if short and not self.video.allow_partial:
+                    raise FastNSTError(f"{short}; nothing was written (allow_partial / --allow-partial keeps the "
+                                       f"frames that could be read)", exit_code=1)
+                self.stylized.put(_End(cut_short=limit is not None and count == limit and info.frames != limit))
+                writer.join()
+                if writer.error is not None:
+                    raise writer.error
+                if short:
+                    bar.close()
+                    log.warning("%s; wrote the %d frames that could be read to %s", short, count, self.target)
+                return writer.result
+            except Stopped:
+                failed = reader.error or writer.error
+                raise failed if failed is not None else FastNSTError(f"{self.source}: stopped") from None
+            finally:
+                self.stop.set()
                 bar.close()
-                log.warning("%s; wrote the %d frames that could be read to %s", short, count, target)
-            return writer.result
-        except Stopped:
-            failed = reader.error or writer.error
-            raise failed if failed is not None else FastNSTError(f"{source}: stopped") from None
-        finally:
-            stop.set()
-            bar.close()
-            reader.join(timeout=5)
-            writer.join(timeout=5)
+                reader.join(timeout=5)
+                writer.join(timeout=5)
