@@ -25,7 +25,7 @@ from ..errors import FastNSTError
 from ..files import atomic_path
 from ..progress import show_progress
 from ..images import image_files, open_rgb, resize_long_side, to_tensor
-from ..inference.styles import parse_style, select_style
+from ..inference.styles import StyleChoice, parse_style, select_style
 from ..loss import RANDOM_WEIGHTS, LossConfig, Objective
 from .optimize import check_run, run_optimization
 
@@ -90,18 +90,12 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
         forward pass and, with vs_optimize, "optimize": steps and seconds to match), "mean" over
         photos, "optimize" (summary), and the settings used.
     """
-    if vs_optimize is not None and vs_optimize < 1:
-        raise FastNSTError("--vs-optimize needs a positive number of steps")
-    check_run(size=size, init=vs_init, optimizer=vs_optimizer, lr=vs_lr, loss_options=loss_overrides, flag="vs-")
-    if images is not None and images < 1:
-        raise FastNSTError("--images must be at least 1")
+    _check_options(size=size, images=images, vs_optimize=vs_optimize, vs_init=vs_init, vs_optimizer=vs_optimizer,
+                   vs_lr=vs_lr, loss_overrides=loss_overrides)
     files = image_files(content)[:images]
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     config = _loss_config(ckpt, loss_overrides)
-    choices = parse_style(net_style, ckpt.style_names)
-    choice = choices[0]
-    if len(choices) > 1 or choice.mix.max() < 1:  # "all", or a blend: no one style image to measure against
-        raise FastNSTError("evaluate measures one style at a time: give --net-style a name or an index")
+    choice = _one_style(ckpt, net_style)
     style_path = _style_path(ckpt, style, choice.label)
     dev = resolve_device(device)
     objective = Objective(style_path, config, dev)
@@ -109,54 +103,102 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
 
     results = []
     for path in tqdm(files, desc=f"evaluate {choice.label}", unit="img", disable=not show_progress(progress)):
-        photo = to_tensor(resize_long_side(open_rgb(path), size, enlarge=True)).to(dev)
-        with torch.inference_mode():
-            if not results:
-                model(photo)  # warm-up: the first call pays for allocation and kernel selection
-            _sync(dev)
-            tick = time.perf_counter()
-            output = model(photo).clamp(0, 1)  # the image a user gets, as stylize() returns it
-            _sync(dev)
-            seconds = time.perf_counter() - tick
-        with torch.no_grad():
-            terms = {k: v.item() for k, v in objective(output, objective.content_targets(photo)).items()}
-        entry: dict[str, Any] = {"image": str(path.relative_to(content) if Path(content).is_dir() else path.name),
-                                 "width": photo.shape[-1], "height": photo.shape[-2], "seconds": seconds, **terms}
+        photo, entry = _measure_photo(model, objective, path, content=content, size=size, device=dev,
+                                      warm_up=not results)
         if vs_optimize:
-            _, history = run_optimization(objective, photo, steps=vs_optimize, init=vs_init, optimizer=vs_optimizer,
-                                          lr=vs_lr, stop_below=terms["total"])
-            matched = next((i for i, h in enumerate(history) if h["total"] < terms["total"]), None)
-            entry["optimize"] = {"steps_to_match": matched,
-                                 "seconds_to_match": None if matched is None else history[matched]["seconds"],
-                                 "seconds_per_step": history[-1]["seconds"] / max(len(history) - 1, 1),
-                                 "best_total": min(h["total"] for h in history)}
+            entry["optimize"] = _steps_to_match(objective, photo, entry["total"], max_steps=vs_optimize,
+                                                init=vs_init, optimizer=vs_optimizer, lr=vs_lr)
         results.append(entry)
 
-    loss_keys = [k for k in results[0] if k not in ("image", "width", "height", "optimize")]
     report: dict[str, Any] = {
         "checkpoint": str(ckpt.path) if ckpt.path else ckpt.style_name, "style_name": choice.label,
         "style": str(style_path), "size": size, "device": str(dev),
         "loss": config.to_dict(),
         "images": results,
-        "mean": {k: _mean([r[k] for r in results]) for k in loss_keys},
+        "mean": _means(results),
     }
     if vs_optimize:
-        steps = [r["optimize"]["steps_to_match"] for r in results]
-        reached = [s for s in steps if s is not None]
-        all_reached = len(reached) == len(steps)
-        # A photo the optimizer never caught up on counts as infinitely many steps: the median is
-        # None (">max_steps") when that is true of half of them, the mean when of any.
-        median = statistics.median(math.inf if s is None else s for s in steps)
-        report["optimize"] = {
-            "max_steps": vs_optimize, "init": vs_init, "optimizer": vs_optimizer, "lr": vs_lr,
-            "matched": len(reached), "of": len(steps),
-            "median_steps": None if math.isinf(median) else median,
-            "mean_steps": _mean(reached) if all_reached else None,
-            "mean_seconds_to_match": _mean([r["optimize"]["seconds_to_match"] for r in results])
-            if all_reached else None,
-            "seconds_per_step": _mean([r["optimize"]["seconds_per_step"] for r in results]),
-        }
+        report["optimize"] = _optimize_summary(results, max_steps=vs_optimize, init=vs_init, optimizer=vs_optimizer,
+                                               lr=vs_lr)
     return report
+
+
+def _check_options(*, size: int | None, images: int | None, vs_optimize: int | None, vs_init: str,
+                   vs_optimizer: str, vs_lr: float | None, loss_overrides: dict[str, Any]) -> None:
+    """Refuse bad options before anything is loaded."""
+    if vs_optimize is not None and vs_optimize < 1:
+        raise FastNSTError("--vs-optimize needs a positive number of steps")
+    check_run(size=size, init=vs_init, optimizer=vs_optimizer, lr=vs_lr, loss_options=loss_overrides, flag="vs-")
+    if images is not None and images < 1:
+        raise FastNSTError("--images must be at least 1")
+
+
+def _one_style(checkpoint: Checkpoint, net_style: str | int | None) -> StyleChoice:
+    """The one style of the net evaluated: losses are measured against one style image."""
+    choices = parse_style(net_style, checkpoint.style_names)
+    choice = choices[0]
+    if len(choices) > 1 or choice.mix.max() < 1:  # "all", or a blend: no one style image to measure against
+        raise FastNSTError("evaluate measures one style at a time: give --net-style a name or an index")
+    return choice
+
+
+def _measure_photo(model: torch.nn.Module, objective: Objective, path: Path, *, content: str | Path,
+                   size: int | None, device: torch.device, warm_up: bool) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The network on one photo of `content`, at `size`: the photo as a tensor, and its report entry
+    (name, width, height, "seconds" for the forward pass, then every loss term of the output)."""
+    photo = to_tensor(resize_long_side(open_rgb(path), size, enlarge=True)).to(device)
+    with torch.inference_mode():
+        if warm_up:
+            model(photo)  # warm-up: the first call pays for allocation and kernel selection
+        _sync(device)
+        tick = time.perf_counter()
+        output = model(photo).clamp(0, 1)  # the image a user gets, as stylize() returns it
+        _sync(device)
+        seconds = time.perf_counter() - tick
+    with torch.no_grad():
+        terms = {k: v.item() for k, v in objective(output, objective.content_targets(photo)).items()}
+    name = str(path.relative_to(content) if Path(content).is_dir() else path.name)
+    return photo, {"image": name, "width": photo.shape[-1], "height": photo.shape[-2], "seconds": seconds, **terms}
+
+
+def _steps_to_match(objective: Objective, photo: torch.Tensor, net_total: float, *, max_steps: int, init: str,
+                    optimizer: str, lr: float | None) -> dict[str, Any]:
+    """Johnson et al.'s equivalent optimization steps for one photo: the first step at which the
+    optimizer's image has a lower total loss than the network's output (None if none within
+    `max_steps`), and what it cost."""
+    _, history = run_optimization(objective, photo, steps=max_steps, init=init, optimizer=optimizer, lr=lr,
+                                  stop_below=net_total)
+    matched = next((i for i, h in enumerate(history) if h["total"] < net_total), None)
+    return {"steps_to_match": matched,
+            "seconds_to_match": None if matched is None else history[matched]["seconds"],
+            "seconds_per_step": history[-1]["seconds"] / max(len(history) - 1, 1),
+            "best_total": min(h["total"] for h in history)}
+
+
+def _means(results: list[dict[str, Any]]) -> dict[str, float]:
+    """The mean over photos of each number measured: seconds and every loss term."""
+    keys = [k for k in results[0] if k not in ("image", "width", "height", "optimize")]
+    return {k: _mean([r[k] for r in results]) for k in keys}
+
+
+def _optimize_summary(results: list[dict[str, Any]], *, max_steps: int, init: str, optimizer: str,
+                      lr: float | None) -> dict[str, Any]:
+    """The equivalent optimization steps over all photos, and the settings they were found with."""
+    steps = [r["optimize"]["steps_to_match"] for r in results]
+    reached = [s for s in steps if s is not None]
+    all_reached = len(reached) == len(steps)
+    # A photo the optimizer never caught up on counts as infinitely many steps: the median is
+    # None (">max_steps") when that is true of half of them, the mean when of any.
+    median = statistics.median(math.inf if s is None else s for s in steps)
+    return {
+        "max_steps": max_steps, "init": init, "optimizer": optimizer, "lr": lr,
+        "matched": len(reached), "of": len(steps),
+        "median_steps": None if math.isinf(median) else median,
+        "mean_steps": _mean(reached) if all_reached else None,
+        "mean_seconds_to_match": _mean([r["optimize"]["seconds_to_match"] for r in results])
+        if all_reached else None,
+        "seconds_per_step": _mean([r["optimize"]["seconds_per_step"] for r in results]),
+    }
 
 
 def _fmt(value: float | None) -> str:

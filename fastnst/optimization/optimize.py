@@ -110,11 +110,7 @@ def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int,
         image.grad = None
         terms = objective(image, targets)
         terms["total"].backward()
-        entry = {k: v.item() for k, v in terms.items()}
-        entry["seconds"] = time.perf_counter() - start
-        if not math.isfinite(entry["total"]):
-            raise FastNSTError(f"the loss became {entry['total']} at step {len(history)}; "
-                               f"try a lower --lr", exit_code=1)
+        entry = _history_entry(terms, start, step=len(history))
         history.append(entry)
         if entry["total"] < best["total"]:
             best.update(total=entry["total"], image=image.detach().clone())
@@ -126,20 +122,39 @@ def run_optimization(objective: Objective, content: torch.Tensor, *, steps: int,
 
     try:
         if optimizer == "adam":
-            adam = torch.optim.Adam([image], lr=lr)
-            while True:
-                evaluate()
-                if done():
-                    break
-                adam.step()
-                with torch.no_grad():
-                    image.clamp_(0, 1)  # projected gradient descent: stay a valid image
+            _adam(image, lr, evaluate, done)
         else:
             _lbfgs_b(image, evaluate, done)
     finally:
         bar.close()
     # The best image seen: a budget can run out in the middle of a line search, on a trial point.
     return best["image"] if best["image"] is not None else image.detach(), history
+
+
+def _history_entry(terms: dict[str, torch.Tensor], start: float, step: int) -> dict[str, float]:
+    """One entry of the history: every loss term as a number, and the seconds since `start`.
+
+    The clock is read after the terms are fetched, which waits for the device to finish them. A
+    loss that is not finite ends the run, with a hint: usually Adam's lr is too high.
+    """
+    entry = {k: v.item() for k, v in terms.items()}
+    entry["seconds"] = time.perf_counter() - start
+    if not math.isfinite(entry["total"]):
+        raise FastNSTError(f"the loss became {entry['total']} at step {step}; try a lower --lr", exit_code=1)
+    return entry
+
+
+def _adam(image: torch.Tensor, lr: float, evaluate: Callable[[], float], done: Callable[[], bool]) -> None:
+    """Run Adam on `image` in place until done() says so, clamping to [0, 1] after each update
+    (projected gradient descent: stay a valid image)."""
+    adam = torch.optim.Adam([image], lr=lr)
+    while True:
+        evaluate()
+        if done():
+            break
+        adam.step()
+        with torch.no_grad():
+            image.clamp_(0, 1)
 
 
 def _lbfgs_b(image: torch.Tensor, evaluate: Callable[[], float], done: Callable[[], bool]) -> None:
@@ -202,11 +217,7 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
     check_run(size=size, init=init, optimizer=optimizer, lr=lr, loss_options=loss_options)
     if save_every is not None and (save_every < 1 or output is None):
         raise FastNSTError("--save-every needs a positive number of steps and an output file")
-    output = Path(output) if output is not None else None
-    if output is not None:
-        if output.suffix.lower() not in SAVE_FORMATS:
-            raise FastNSTError(f"{output}: unsupported output extension (use .jpg, .png, .webp or .bmp)")
-        refuse_overwrite(output, [content, style])  # also a hard link to one
+    output = _output_path(output, inputs=[content, style])
 
     rgb, alpha = open_image(content) if isinstance(content, (str, Path)) else to_rgb(content)
     rgb = resize_long_side(rgb, size, enlarge=True)
@@ -214,22 +225,37 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
     objective = Objective(style, LossConfig(**loss_options), dev)
     photo = to_tensor(rgb).to(dev)
 
-    def finish(image: torch.Tensor) -> Image.Image:
-        if preserve_color:
-            image = preserve_colors(image, photo).clamp(0, 1)
-        result = to_pil(image)
-        if alpha is not None:
-            result.putalpha(alpha.resize(result.size))
-        return result
-
     def save_intermediate(step: int, image: torch.Tensor) -> None:
         if save_every and step % save_every == 0 and step < steps:
-            save_image(finish(image), output.with_name(f"{output.stem}_{step:04d}{output.suffix}"))
+            save_image(_finish(image, photo, alpha, preserve_color),
+                       output.with_name(f"{output.stem}_{step:04d}{output.suffix}"))
 
     image, history = run_optimization(objective, photo, steps=steps, init=init, optimizer=optimizer, lr=lr,
                                       seed=seed, on_step=save_intermediate, progress=progress)
-    result = finish(image)
+    result = _finish(image, photo, alpha, preserve_color)
     if output is not None:
         save_image(result, output, inputs=[content, style])
     return (result, history) if return_history else result
 
+
+def _output_path(output: str | Path | None, inputs: list[Image.Image | str | Path]) -> Path | None:
+    """`output` as a Path, checked before any work is done: a format we can save, and not one of
+    the `inputs` (nor a hard link to one)."""
+    if output is None:
+        return None
+    output = Path(output)
+    if output.suffix.lower() not in SAVE_FORMATS:
+        raise FastNSTError(f"{output}: unsupported output extension (use .jpg, .png, .webp or .bmp)")
+    refuse_overwrite(output, inputs)
+    return output
+
+
+def _finish(image: torch.Tensor, photo: torch.Tensor, alpha: Image.Image | None, preserve_color: bool) -> Image.Image:
+    """The optimized pixels as the user gets them: with the photo's colours if asked, and its
+    transparency put back."""
+    if preserve_color:
+        image = preserve_colors(image, photo).clamp(0, 1)
+    result = to_pil(image)
+    if alpha is not None:
+        result.putalpha(alpha.resize(result.size))
+    return result
