@@ -21,7 +21,7 @@ import fastnst.cli  # noqa: E402
 
 OPTIONS_PAGE = ROOT / "docs" / "options.md"
 
-# How each command is run; commands not listed here are `python -m fastnst <module name>`.
+# How each command is run; commands not listed here are `fastnst <module name>`.
 COMMAND_LINES = {"train": "python train.py", "stylize": "python infer.py"}
 
 
@@ -68,7 +68,7 @@ def help_text(action: argparse.Action, parser: argparse.ArgumentParser) -> str:
 
 
 def command_section(name: str, parser: argparse.ArgumentParser) -> list[str]:
-    command = COMMAND_LINES.get(name, f"python -m fastnst {name}")
+    command = COMMAND_LINES.get(name, f"fastnst {name}")
     lines = [f"## {name}", "", f"`{command}`: {cell(parser.description or '')}", "",
              "| option | default | help |", "| --- | --- | --- |"]
     for action in parser._actions:
