@@ -1,5 +1,5 @@
-"""python -m fastnst COMMAND [options]: train, stylize, optimize, evaluate, export, flicker, info or
-train-decoders (the universal model's)."""
+"""python -m fastnst COMMAND [options]: train, stylize, optimize, evaluate, export, flicker, info,
+train-decoders (the universal model's) or app (the web page)."""
 
 import sys
 
