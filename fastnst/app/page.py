@@ -59,17 +59,19 @@ class Picture(gr.Image):
     is_template = True  # drawn in the browser as gr.Image
 
     def preprocess(self, payload: Any) -> str | None:
+        named = " ".join(filter(None, [str(self.label), getattr(payload, "orig_name", None)]))
         try:
             return super().preprocess(payload)
         except Image.DecompressionBombError:
-            raise gr.Error(f"{self.label}: too large to open; shrink it first") from None
+            raise gr.Error(f"{named}: too large to open; shrink it first") from None
         except (UnidentifiedImageError, OSError, ValueError):
-            raise gr.Error(f"{self.label}: not a picture this page can read (use JPEG, PNG or WebP)") from None
+            raise gr.Error(f"{named}: not a picture this page can read (use JPEG, PNG or WebP)") from None
 
 
-def picture(label: str, sources: list[str]) -> Picture:
+def picture(label: str, sources: list[str], elem_id: str | None = None) -> Picture:
     # image_mode None: the file as sent, so the service reads it once, EXIF orientation included.
-    return Picture(label=label, sources=sources, type="filepath", image_mode=None, format="png", height=320)
+    return Picture(label=label, sources=sources, type="filepath", image_mode=None, format="png", height=320,
+                   elem_id=elem_id)
 
 
 def on_page(call: Callable[..., Any]) -> Callable[..., Any]:
@@ -157,12 +159,13 @@ def build_page(service: StyleService) -> gr.Blocks:
         with gr.Tab("Photo"):
             with gr.Row():
                 with gr.Column():
-                    photo = picture("photo", ["upload", "clipboard", "webcam"])
+                    photo = picture("photo", ["upload", "clipboard", "webcam"], elem_id="photo")
                     source = gr.Radio([NETWORK, PAINTING], value=NETWORK, label="style from")
                     with gr.Group(visible=True) as network_controls:
                         gallery = gr.Gallery([(s.thumbnail, s.name) for s in service.networks], label="trained networks",
-                                             columns=len(names) if len(names) <= 6 else 6, height="auto",
-                                             allow_preview=False, object_fit="cover", interactive=False)
+                                             columns=min(len(names), 6), height=180 if len(names) <= 6 else 330,
+                                             allow_preview=False, object_fit="cover", interactive=False,
+                                             elem_id="gallery")
                         network = gr.Dropdown(names, value=names[0], label="network")
                         blend_with = gr.Dropdown([NO_BLEND, *names], value=NO_BLEND, label="blend with")
                     with gr.Group(visible=False) as painting_controls:
@@ -177,11 +180,11 @@ def build_page(service: StyleService) -> gr.Blocks:
                     with gr.Row():
                         preserve_color = gr.Checkbox(label="preserve colour")
                         match_tone = gr.Checkbox(label="match tone")
-                    run = gr.Button("Stylize", variant="primary")
+                    run = gr.Button("Stylize", variant="primary", elem_id="stylize")
                 with gr.Column():
                     result = gr.Image(label="result (full size: download)", type="filepath", format="png",
-                                      interactive=False, buttons=["download", "fullscreen"], height=520)
-                    status = gr.Textbox(label="done", interactive=False, max_lines=1)
+                                      interactive=False, buttons=["download", "fullscreen"], height=520, elem_id="result")
+                    status = gr.Textbox(label="done", interactive=False, max_lines=1, elem_id="status")
             gallery.select(_chosen(names), None, network, api_visibility="private")
             source.change(lambda s: (gr.update(visible=s == NETWORK), gr.update(visible=s == PAINTING)),
                           source, [network_controls, painting_controls], api_visibility="private")
