@@ -24,8 +24,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as shown  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from fastnst.app import StyleService  # noqa: E402
-from fastnst.app.page import build_page, launch, workspace  # noqa: E402
+from fastnst.app import StyleService, workspace  # noqa: E402
 
 
 def headless_chromium(width: int, height: int) -> webdriver.Chrome:
@@ -49,6 +48,8 @@ def main() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
         probe.close()
+        from fastnst.app.page import build_page, launch  # Gradio, imported once its files have a place to go
+
         page = build_page(StyleService(folder))
         url = launch(page, "127.0.0.1", port, block=False)
         driver = headless_chromium(1400, args.height)

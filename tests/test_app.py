@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fastnst.app import FrameRate, PhotoOptions, StyleRequest, StyleService
+from fastnst.app import FrameRate, PhotoOptions, StyleRequest, StyleService, workspace
 from fastnst.app.service import probe_picture
 from fastnst.cli.app import GRADIO_MISSING, main as app_main
 from fastnst.errors import FastNSTError
@@ -181,10 +182,7 @@ def test_the_package_and_its_command_line_load_without_gradio():
     assert loaded.stdout.strip() == "False", loaded.stderr
 
 
-@needs_gradio
 def test_the_workspace_holds_gradios_files_and_is_removed_on_exit():
-    from fastnst.app.page import workspace
-
     before = os.environ.get("GRADIO_TEMP_DIR")
     with workspace() as folder:
         assert os.environ["GRADIO_TEMP_DIR"] == str(folder) and os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
@@ -204,9 +202,9 @@ def free_port() -> int:
 def server():
     """The page served on a free port of 127.0.0.1 for this module's tests: (its address, its service)."""
     pytest.importorskip("gradio", reason="Gradio is not installed (pip install -e '.[app]')")
-    from fastnst.app.page import build_page, launch, workspace
-
     with workspace() as folder:
+        from fastnst.app.page import build_page, launch
+
         service = StyleService(folder)
         page = build_page(service)
         url = launch(page, "127.0.0.1", free_port(), block=False)
@@ -250,6 +248,20 @@ def test_after_a_bad_request_the_page_says_why_and_keeps_serving(server, photo, 
     assert Image.open(result).size == (64, 48)
 
 
+@needs_gradio
+def test_the_served_page_stylizes_a_clip_and_keeps_its_sound(server, workdir, tmp_path):
+    from gradio_client import Client, handle_file
+
+    clip = make_clip(workdir / "page_clip.mp4", frames=4, size=(64, 48))
+    client = Client(server[0], verbose=False, download_files=str(tmp_path))
+    result, said = client.predict(handle_file(str(clip)), "a trained network", "candy", None, 1.0, False,
+                                  False, 0, api_name="/stylize_clip")
+    path = result["video"] if isinstance(result, dict) else result
+    assert said.startswith("page_clip_candy.mp4")
+    with av.open(str(path)) as video:
+        assert len(video.streams.audio) == 1 and video.streams.video[0].width == 64
+
+
 def chromium() -> tuple[str, str] | None:
     """(browser, driver) of Debian's chromium and chromium-driver, or None."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -260,7 +272,7 @@ def chromium() -> tuple[str, str] | None:
 @needs_gradio
 @pytest.mark.skipif(chromium() is None, reason="no chromium and chromedriver (apt-get install chromium "
                     "chromium-driver; .ci/run does)")
-def test_in_a_headless_browser_the_page_shows_its_controls_and_a_result(server, photo):
+def test_in_a_headless_browser_the_page_shows_its_controls_a_result_and_the_webcam_stream(server, photo):
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as shown
@@ -269,7 +281,8 @@ def test_in_a_headless_browser_the_page_shows_its_controls_and_a_result(server, 
     browser, driver_path = chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"):  # a test-pattern camera
         options.add_argument(flag)
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
     try:
@@ -286,5 +299,15 @@ def test_in_a_headless_browser_the_page_shows_its_controls_and_a_result(server, 
         wait.until(shown.presence_of_element_located((By.CSS_SELECTOR, "#result img")))
         status = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#status input, #status textarea").get_attribute("value"))
         assert status.startswith("photo_mosaic.png: 160x120")
+
+        [tab for tab in driver.find_elements(By.CSS_SELECTOR, "[role=tab]") if tab.text == "Webcam"][0].click()
+        wait.until(lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "#camera button") if "Webcam" in b.text])[0].click()
+        wait.until(lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "#camera button") if b.text == "Record"])[0].click()
+        def frame_rate(d) -> float:  # the first frame says 0.0: no interval measured yet
+            said = re.match(r"([\d.]+) frames/s at 320 px", d.find_element(
+                By.CSS_SELECTOR, "#frame_rate input, #frame_rate textarea").get_attribute("value") or "")
+            return float(said.group(1)) if said else 0.0
+
+        assert wait.until(frame_rate) > 0 and driver.find_elements(By.CSS_SELECTOR, "#live img")
     finally:
         driver.quit()

@@ -1,7 +1,8 @@
 """The page, built with Gradio: three tabs (photo, webcam, video) over one StyleService.
 
     with workspace() as workdir:                 # the one temporary folder, removed on exit
-        serve(StyleService(workdir), host="127.0.0.1", port=7860)
+        from fastnst.app.page import build_page, launch   # Gradio imported inside it: its files go there
+        launch(build_page(StyleService(workdir)), "127.0.0.1", 7860)
 
 Each tab's button calls one function of this module (also the page's API, for gradio_client:
 /stylize, /stylize_clip); each turns what the browser sent into a StyleService call and a failure
@@ -10,13 +11,10 @@ into a one-line message on the page (gr.Error), so a bad input never stops the s
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
-import os
-import tempfile
 import time
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import gradio as gr
 import numpy as np
@@ -33,23 +31,6 @@ SIZE_CHOICES = [(f"{size} px", size) for size in OUTPUT_SIZES] + [("the photo's 
 FRAME_INTERVAL = 0.1   # seconds between the webcam frames the browser sends; slower frames drop the rest
 # Fonts the browser has: the default theme's come from a font server, and the page calls nowhere.
 THEME_FONTS = {"font": ["system-ui", "sans-serif"], "font_mono": ["ui-monospace", "monospace"]}
-
-
-@contextlib.contextmanager
-def workspace() -> Iterator[Path]:
-    """A temporary folder for everything the page writes (uploads, Gradio's cache, results),
-    removed on exit; Gradio is told to keep its files there and never to call home."""
-    saved = {key: os.environ.get(key) for key in ("GRADIO_TEMP_DIR", "GRADIO_ANALYTICS_ENABLED")}
-    with tempfile.TemporaryDirectory(prefix="fastnst-app-") as folder:
-        os.environ.update(GRADIO_TEMP_DIR=folder, GRADIO_ANALYTICS_ENABLED="False")
-        try:
-            yield Path(folder)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
 
 class Picture(gr.Image):
@@ -76,7 +57,9 @@ def picture(label: str, sources: list[str], elem_id: str | None = None) -> Pictu
 
 def on_page(call: Callable[..., Any]) -> Callable[..., Any]:
     """A handler whose failures reach the page as one line (gr.Error); unforeseen ones are also
-    logged with their traceback for whoever runs the server."""
+    logged with their traceback for whoever runs the server. Its signature is `call`'s, so Gradio
+    still passes what the parameters ask for (gr.Progress, gr.Request)."""
+    @functools.wraps(call)
     def handler(*args: Any, **kwargs: Any) -> Any:
         try:
             return call(*args, **kwargs)
@@ -87,7 +70,6 @@ def on_page(call: Callable[..., Any]) -> Callable[..., Any]:
                 log.exception("request failed")
             raise gr.Error(page_message(exc)) from None
 
-    handler.__name__, handler.__doc__ = call.__name__, call.__doc__
     return handler
 
 
@@ -134,13 +116,16 @@ def build_page(service: StyleService) -> gr.Blocks:
             width, height = image.size
         return str(result), f"{result.name}: {width}x{height}, {time.perf_counter() - started:.1f} s"
 
+    rates: dict[str, FrameRate] = {}  # each browser tab's stream has its own
+
     def stylize_live(frame: np.ndarray | None, network: str, strength: float, preserve_color: bool, size: int,
-                     rate: FrameRate) -> tuple[np.ndarray | None, str, FrameRate]:
+                     request: gr.Request) -> tuple[np.ndarray | None, str]:
         """One webcam frame through a real-time network, and the frame rate so far."""
         if frame is None:
-            return None, "", rate
+            return None, ""
         out = service.stylize_frame(frame, network, float(strength), bool(preserve_color), int(size))
-        return out, f"{rate.tick():.1f} frames/s at {int(size)} px", rate
+        rate = rates.setdefault(request.session_hash or "", FrameRate())
+        return out, f"{rate.tick():.1f} frames/s at {int(size)} px"
 
     def stylize_clip(clip: str | None, source: str, network: str, painting: str | None, strength: float,
                      preserve_color: bool, match_tone: bool, size: int,
@@ -194,19 +179,17 @@ def build_page(service: StyleService) -> gr.Blocks:
 
         with gr.Tab("Webcam"):
             with gr.Row():
-                camera = gr.Image(label="camera", sources=["webcam"], streaming=True, type="numpy")
-                live = gr.Image(label="stylized", interactive=False, streaming=True)
+                camera = gr.Image(label="camera", sources=["webcam"], streaming=True, type="numpy", elem_id="camera")
+                live = gr.Image(label="stylized", interactive=False, streaming=True, elem_id="live")
             with gr.Row():
                 live_network = gr.Radio(realtime, value=realtime[0], label="real-time network")
                 live_size = gr.Slider(160, 640, value=320, step=32, label="working size (long side)")
                 live_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
                 live_preserve = gr.Checkbox(label="preserve colour")
-            frame_rate = gr.Textbox(label="frame rate", interactive=False, max_lines=1)
-            rate = gr.State(FrameRate())
-            camera.stream(on_page(stylize_live), [camera, live_network, live_strength, live_preserve, live_size, rate],
-                          [live, frame_rate, rate], stream_every=FRAME_INTERVAL, concurrency_limit=1,
-                          concurrency_id="live", api_name="stylize_frame", show_progress="hidden",
-                          trigger_mode="always_last")
+            frame_rate = gr.Textbox(label="frame rate", interactive=False, max_lines=1, elem_id="frame_rate")
+            camera.stream(on_page(stylize_live), [camera, live_network, live_strength, live_preserve, live_size],
+                          [live, frame_rate], stream_every=FRAME_INTERVAL, concurrency_limit=1,
+                          concurrency_id="live", api_name="stylize_frame", show_progress="hidden")
 
         with gr.Tab("Video"):
             with gr.Row():

@@ -60,12 +60,13 @@ class Picture(gr.Image):
     is_template = True  # drawn in the browser as gr.Image
 
     def preprocess(self, payload: Any) -> str | None:
+        named = " ".join(filter(None, [str(self.label), getattr(payload, "orig_name", None)]))
         try:
             return super().preprocess(payload)
         except Image.DecompressionBombError:
-            raise gr.Error(f"{self.label}: too large to open; shrink it first") from None
+            raise gr.Error(f"{named}: too large to open; shrink it first") from None
         except (UnidentifiedImageError, OSError, ValueError):
-            raise gr.Error(f"{self.label}: not a picture this page can read (use JPEG, PNG or WebP)") from None
+            raise gr.Error(f"{named}: not a picture this page can read (use JPEG, PNG or WebP)") from None
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:

@@ -34,10 +34,11 @@ def _app(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("gradio") is None:
         say(GRADIO_MISSING)
         return 2
-    from ..app.page import build_page, launch, workspace  # Gradio is imported here, and only here
-    from ..app.service import StyleService
+    from ..app import StyleService, workspace
 
     with workspace() as workdir:
+        from ..app.page import build_page, launch  # Gradio, imported once its files have a place to go
+
         page = build_page(StyleService(workdir, args.ckpt, device=args.device))
         say(f"serving on http://{args.host}:{args.port or 7860} (or the next free port); Ctrl-C stops it")
         launch(page, args.host, args.port, open_browser=not args.no_browser)
