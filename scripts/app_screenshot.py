@@ -51,7 +51,7 @@ def main() -> None:
         from fastnst.app.page import build_page, launch  # Gradio, imported once its files have a place to go
 
         page = build_page(StyleService(folder))
-        url = launch(page, "127.0.0.1", port, block=False)
+        url = launch(page, "127.0.0.1", port)
         driver = headless_chromium(1400, args.height)
         try:
             wait = WebDriverWait(driver, 120)

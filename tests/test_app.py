@@ -7,11 +7,13 @@ import importlib.util
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import av
@@ -176,6 +178,25 @@ def test_without_gradio_the_command_says_how_to_install_it(monkeypatch, capsys):
     assert code == 2 and err.strip() == GRADIO_MISSING and out == ""
 
 
+@needs_gradio
+@pytest.mark.slow
+def test_the_command_serves_the_page_until_ctrl_c_and_leaves_no_files(tmp_path):
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen([sys.executable, "-m", "fastnst", "app", "--no-browser", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        said = server.stdout.readline()
+        assert said.strip() == f"fastnst app: serving on http://127.0.0.1:{port}/ (Ctrl-C stops it)", server.stderr.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
+            assert page.status == 200 and b"fastnst" in page.read()
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("fastnst-app-")]
+    finally:
+        server.send_signal(signal.SIGINT)
+        code = server.wait(timeout=60)
+    assert code == 0 and not [p for p in tmp_path.iterdir() if p.name.startswith(("fastnst-app-", "gradio"))]
+
+
 def test_the_package_and_its_command_line_load_without_gradio():
     loaded = subprocess.run([sys.executable, "-c", "import sys, fastnst, fastnst.cli, fastnst.app; "
                              "print('gradio' in sys.modules)"], capture_output=True, text=True, cwd=ROOT)
@@ -207,7 +228,7 @@ def server():
 
         service = StyleService(folder)
         page = build_page(service)
-        url = launch(page, "127.0.0.1", free_port(), block=False)
+        url = launch(page, "127.0.0.1", free_port())
         try:
             yield url, service
         finally:

@@ -2,7 +2,9 @@
 
     with workspace() as workdir:                 # the one temporary folder, removed on exit
         from fastnst.app.page import build_page, launch   # Gradio imported inside it: its files go there
-        launch(build_page(StyleService(workdir)), "127.0.0.1", 7860)
+        page = build_page(StyleService(workdir))
+        print(launch(page, "127.0.0.1", 7860))          # the address; the page is served from a thread
+        page.block_thread()                               # until Ctrl-C
 
 Each tab's button calls one function of this module (also the page's API, for gradio_client:
 /stylize, /stylize_clip); each turns what the browser sent into a StyleService call and a failure
@@ -20,7 +22,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from ..errors import FastNSTError
+from ..errors import FastNSTError, first_line
 from .service import OUTPUT_SIZES, FrameRate, PhotoOptions, StyleRequest, StyleService, page_message
 
 log = logging.getLogger("fastnst.app")
@@ -223,14 +225,13 @@ def _chosen(names: list[str]) -> Callable[[gr.SelectData], str]:
     return chosen
 
 
-def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, open_browser: bool = False,
-           block: bool = True) -> str:
-    """Serve the page on host:port (None: the first free port from 7860) and return its address;
-    block: until Ctrl-C, then close it."""
+def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, open_browser: bool = False) -> str:
+    """Start serving the page on host:port (None: the first free port from 7860) and return its
+    address; the caller waits with `page.block_thread()` (until Ctrl-C) or ends it with `page.close()`."""
     try:
         page.launch(server_name=host, server_port=port, inbrowser=open_browser, share=False, quiet=True,
-                    prevent_thread_lock=not block, show_error=True, ssr_mode=False, pwa=False, mcp_server=False,
+                    prevent_thread_lock=True, show_error=True, ssr_mode=False, pwa=False, mcp_server=False,
                     enable_monitoring=False, theme=gr.themes.Default(**THEME_FONTS))
     except OSError as exc:
-        raise FastNSTError(f"cannot serve the page on {host}:{port}: {exc}") from None
+        raise FastNSTError(f"cannot serve the page on {host}:{port}: {first_line(exc)}") from None
     return page.local_url

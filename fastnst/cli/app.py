@@ -40,8 +40,9 @@ def _app(args: argparse.Namespace) -> int:
         from ..app.page import build_page, launch  # Gradio, imported once its files have a place to go
 
         page = build_page(StyleService(workdir, args.ckpt, device=args.device))
-        say(f"serving on http://{args.host}:{args.port or 7860} (or the next free port); Ctrl-C stops it")
-        launch(page, args.host, args.port, open_browser=not args.no_browser)
+        url = launch(page, args.host, args.port, open_browser=not args.no_browser)
+        print(f"fastnst app: serving on {url} (Ctrl-C stops it)", flush=True)
+        page.block_thread()  # until Ctrl-C, then closes the server
     return 0
 
 
