@@ -77,6 +77,24 @@ def test_the_gallery_offers_each_bundled_style_once_with_a_thumbnail(service):
     assert [style.name for style in service.realtime][0] == "mosaic"
 
 
+def test_the_users_networks_come_first_and_a_bundled_style_of_the_same_name_is_told_apart(workdir, two_styles,
+                                                                                          photo):
+    own = StyleService(workdir / "own", [two_styles])
+    names = [style.name for style in own.networks]
+    assert names[:2] == ["candy", "mosaic"] and "mosaic (mosaic.pt)" in names and "udnie" in names
+    assert own.stylizer(StyleRequest(network="candy", blend_with="mosaic", mix=0.5)).label == "candy50+mosaic50"
+    assert [style.name for style in own.realtime][-2:] == ["candy (two.pt)", "mosaic (two.pt)"]
+    frame = own.stylize_frame(np.asarray(random_image(40, 30)), "mosaic (two.pt)", size=32)
+    assert frame.shape == (30, 40, 3)
+
+
+def test_a_network_stored_without_its_painting_shows_its_look_on_a_gradient(shared_ckpt):
+    from fastnst import Stylizer
+    from fastnst.app.service import swatch
+
+    assert swatch(Stylizer.load(shared_ckpt)).size == (96, 96)
+
+
 def test_a_stylizer_is_loaded_once_and_reused(service):
     assert service.stylizer(StyleRequest(network="candy")) is service.stylizer(StyleRequest(network="candy"))
 

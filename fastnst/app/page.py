@@ -30,9 +30,15 @@ log = logging.getLogger("fastnst.app")
 NETWORK, PAINTING = "a trained network", "my painting"
 NO_BLEND = "none"
 SIZE_CHOICES = [(f"{size} px", size) for size in OUTPUT_SIZES] + [("the photo's own", 0)]
-FRAME_INTERVAL = 0.1   # seconds between the webcam frames the browser sends; slower frames drop the rest
+FRAME_INTERVAL = 0.1   # seconds between the webcam frames the browser sends
+MAX_UPLOAD = "500mb"   # a minute of 1080p video; photos are far smaller
 # Fonts the browser has: the default theme's come from a font server, and the page calls nowhere.
 THEME_FONTS = {"font": ["system-ui", "sans-serif"], "font_mono": ["ui-monospace", "monospace"]}
+
+
+def refusal(message: str) -> gr.Error:
+    """A message for the page; the server's console stays quiet (the user's mistake, not the server's)."""
+    return gr.Error(message, print_exception=False)
 
 
 class Picture(gr.Image):
@@ -46,9 +52,9 @@ class Picture(gr.Image):
         try:
             return super().preprocess(payload)
         except Image.DecompressionBombError:
-            raise gr.Error(f"{named}: too large to open; shrink it first") from None
+            raise refusal(f"{named}: too large to open; shrink it first") from None
         except (UnidentifiedImageError, OSError, ValueError):
-            raise gr.Error(f"{named}: not a picture this page can read (use JPEG, PNG or WebP)") from None
+            raise refusal(f"{named}: not a picture this page can read (use JPEG, PNG or WebP)") from None
 
 
 def picture(label: str, sources: list[str], elem_id: str | None = None) -> Picture:
@@ -70,7 +76,7 @@ def on_page(call: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if not isinstance(exc, FastNSTError):
                 log.exception("request failed")
-            raise gr.Error(page_message(exc)) from None
+            raise refusal(page_message(exc)) from None
 
     return handler
 
@@ -231,7 +237,7 @@ def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, op
     try:
         page.launch(server_name=host, server_port=port, inbrowser=open_browser, share=False, quiet=True,
                     prevent_thread_lock=True, show_error=True, ssr_mode=False, pwa=False, mcp_server=False,
-                    enable_monitoring=False, theme=gr.themes.Default(**THEME_FONTS))
+                    enable_monitoring=False, max_file_size=MAX_UPLOAD, theme=gr.themes.Default(**THEME_FONTS))
     except OSError as exc:
         raise FastNSTError(f"cannot serve the page on {host}:{port}: {first_line(exc)}") from None
     return page.local_url

@@ -110,14 +110,14 @@ def network_styles(checkpoints: Sequence[str | Path], taken: Sequence[str] = (),
                     continue
                 shown = f"{name} ({path.name})"
             if thumbnail is None:
-                thumbnail = _swatch(Stylizer.load(loaded, style=name, device="cpu"))
+                thumbnail = swatch(Stylizer.load(loaded, style=name, device="cpu"))
             thumbnail = thumbnail.convert("RGB")
             thumbnail.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
             styles[shown] = NetworkStyle(shown, path, name, thumbnail)
     return list(styles.values())
 
 
-def _swatch(stylizer: Stylizer) -> Image.Image:
+def swatch(stylizer: Stylizer) -> Image.Image:
     """A network's look, for one stored without its painting: a colour gradient stylized."""
     ramp = torch.linspace(0, 1, 96)
     x = torch.stack([ramp[None, :].expand(96, 96), ramp[:, None].expand(96, 96), 1 - ramp[None, :].expand(96, 96)])
@@ -162,19 +162,23 @@ class StyleService:
     def __init__(self, workdir: str | Path, checkpoints: Sequence[str | Path] = (), *, device: str = "auto",
                  max_pixels: int = MAX_OUTPUT_PIXELS) -> None:
         self.workdir, self.device, self.max_pixels = Path(workdir), device, max_pixels
-        users = [Path(p) for p in checkpoints]
-        for path in users:
+        for path in map(Path, checkpoints):
             if not path.is_file():
                 raise FastNSTError(f"{path}: no such checkpoint")
+        users = [Path(p).resolve() for p in checkpoints]  # resolved: a bundled file given is not offered twice
         universal = [p for p in users if is_universal_file(p)]
         folder = _bundled_dir()
-        self.held = {p: load_checkpoint(p).style_names
-                     for p in [*users, *sorted(folder.glob("*.pt"))] if p not in universal and not is_universal_file(p)}
-        bundled = sorted((p for p in self.held if p not in users), key=lambda p: (len(self.held[p]) > 1, p.stem != "mosaic", p.name))
+        self.held = {p: load_checkpoint(p).style_names for p in dict.fromkeys([*users, *sorted(folder.glob("*.pt"))])
+                     if p not in universal and not is_universal_file(p)}
+        # Single-style nets first, mosaic leading; five.pt only serves the blends of its styles.
+        bundled = sorted((p for p in self.held if p not in users),
+                         key=lambda p: (len(self.held[p]) > 1, p.stem != "mosaic", p.name))
         own = network_styles([p for p in users if p in self.held], repeats=True)
-        self.networks = own + network_styles(bundled, taken=[s.name for s in own])  # single-style nets first
-        self.realtime = network_styles(sorted((folder / "realtime").glob("*.pt"),
-                                              key=lambda p: (p.stem != "mosaic", p.name)))
+        self.networks = own + network_styles(bundled, taken=[s.name for s in own])
+        realtime = network_styles(sorted((folder / "realtime").glob("*.pt"), key=lambda p: (p.stem != "mosaic", p.name)))
+        # The webcam's: the bundled real-time networks, then the user's (slower, unless small ones).
+        self.realtime = realtime + network_styles(list(dict.fromkeys(s.checkpoint for s in own)),
+                                                  taken=[s.name for s in realtime], repeats=True)
         self.universal_path = universal[0] if universal else bundled_universal()
         self._universal = None  # loaded on the first painting
         self._stylizers: OrderedDict[tuple, Stylizer] = OrderedDict()
@@ -290,8 +294,8 @@ class StyleService:
         style = self.network(network, self.realtime)
         options = self._stylize_options(PhotoOptions(strength=strength, preserve_color=preserve_color, size=size))
         with self._busy:
-            stylizer = self._cached(("realtime", style.checkpoint), lambda: Stylizer.load(style.checkpoint,
-                                                                                       device=self.device))
+            stylizer = self._cached((style.checkpoint, style.style), lambda: Stylizer.load(
+                style.checkpoint, style=style.style, device=self.device))
             out = stylizer.stylize(frame, options)
         height, width = frame.shape[:2]
         return np.asarray(out.resize((width, height), Image.BILINEAR) if out.size != (width, height) else out)
