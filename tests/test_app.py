@@ -283,6 +283,11 @@ def test_after_a_bad_request_the_page_says_why_and_keeps_serving(server, photo, 
         client.predict(*page_request(photo, not_a_picture), api_name="/stylize")
     with pytest.raises(AppError, match="output size 'big': give a number of pixels"):
         client.predict(*page_request(photo, size="big"), api_name="/stylize")
+    huge = tmp_path / "huge.jpg"
+    Image.new("RGB", (4200, 4000), "olive").save(huge)  # 16.8 MP: more than the page stylizes
+    with pytest.raises(AppError, match=r"the result would be 4200x4000 \(17 MP\), more than the page stylizes "
+                                       r"\(16 MP\): choose an output size of 4096 or less"):
+        client.predict(*page_request(huge, size=0), api_name="/stylize")
     result, _ = client.predict(*page_request(photo, network="candy", size=64), api_name="/stylize")
     assert Image.open(result).size == (64, 48)
 

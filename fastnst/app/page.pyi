@@ -64,9 +64,9 @@ class Picture(gr.Image):
         try:
             return super().preprocess(payload)
         except Image.DecompressionBombError:
-            raise gr.Error(f"{named}: too large to open; shrink it first") from None
+            raise refusal(f"{named}: too large to open; shrink it first") from None
         except (UnidentifiedImageError, OSError, ValueError):
-            raise gr.Error(f"{named}: not a picture this page can read (use JPEG, PNG or WebP)") from None
+            raise refusal(f"{named}: not a picture this page can read (use JPEG, PNG or WebP)") from None
     from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:
