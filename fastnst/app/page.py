@@ -57,10 +57,10 @@ class Picture(gr.Image):
             raise refusal(f"{named}: not a picture this page can read (use JPEG, PNG or WebP)") from None
 
 
-def picture(label: str, sources: list[str], elem_id: str | None = None) -> Picture:
+def picture(label: str, sources: list[str], elem_id: str | None = None, visible: bool = True) -> Picture:
     # image_mode None: the file as sent, so the service reads it once, EXIF orientation included.
     return Picture(label=label, sources=sources, type="filepath", image_mode=None, format="png", height=320,
-                   elem_id=elem_id)
+                   elem_id=elem_id, visible=visible)
 
 
 def on_page(call: Callable[..., Any]) -> Callable[..., Any]:
@@ -179,8 +179,7 @@ def build_page(service: StyleService) -> gr.Blocks:
                                       interactive=False, buttons=["download", "fullscreen"], height=520, elem_id="result")
                     status = gr.Textbox(label="done", interactive=False, max_lines=1, elem_id="status")
             gallery.select(_chosen(names), None, network, api_visibility="private")
-            source.change(lambda s: (gr.update(visible=s == NETWORK), gr.update(visible=s == PAINTING)),
-                          source, [network_controls, painting_controls], api_visibility="private")
+            source.change(shown_for, source, [network_controls, painting_controls], api_visibility="private")
             run.click(on_page(stylize), [photo, source, network, blend_with, painting, second_painting, mix,
                                          strength, preserve_color, match_tone, size], [result, status],
                       api_name="stylize", concurrency_id="stylize", show_progress="full")
@@ -205,7 +204,7 @@ def build_page(service: StyleService) -> gr.Blocks:
                     clip = gr.Video(label="clip (up to a minute)", sources=["upload"], height=320)
                     clip_source = gr.Radio([NETWORK, PAINTING], value=NETWORK, label="style from")
                     clip_network = gr.Dropdown(names, value=names[0], label="network")
-                    clip_painting = picture("painting", ["upload", "clipboard"])
+                    clip_painting = picture("painting", ["upload", "clipboard"], visible=False)
                     with gr.Row():
                         clip_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
                         clip_size = gr.Dropdown(SIZE_CHOICES, value=512, label="frame size (long side)",
@@ -218,11 +217,17 @@ def build_page(service: StyleService) -> gr.Blocks:
                     clip_out = gr.Video(label="stylized (sound kept)", interactive=False, buttons=["download"],
                                         height=320)
                     clip_status = gr.Textbox(label="done", interactive=False, max_lines=1)
+            clip_source.change(shown_for, clip_source, [clip_network, clip_painting], api_visibility="private")
             clip_run.click(on_page(stylize_clip), [clip, clip_source, clip_network, clip_painting, clip_strength,
                                                    clip_preserve, clip_tone, clip_size], [clip_out, clip_status],
                            api_name="stylize_clip", concurrency_id="stylize", show_progress="full")
     page.queue(default_concurrency_limit=1)  # requests wait their turn; the service's lock is the last word
     return page
+
+
+def shown_for(source: str) -> tuple[dict, dict]:
+    """Which style controls the choice of `source` shows: (the network's, the painting's)."""
+    return gr.update(visible=source == NETWORK), gr.update(visible=source == PAINTING)
 
 
 def _chosen(names: list[str]) -> Callable[[gr.SelectData], str]:
