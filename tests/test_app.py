@@ -108,13 +108,15 @@ def test_a_blend_of_two_networks_runs_in_the_network_holding_both(service, photo
 
 
 def test_a_painting_goes_through_the_universal_model_and_its_statistics_are_kept(service, photo, painting, tmp_path):
-    again = Path(shutil.copyfile(painting, tmp_path / "painting.png"))  # the same painting uploaded twice
+    (tmp_path / "again").mkdir()
+    again = Path(shutil.copyfile(painting, tmp_path / "again" / "painting.png"))  # the same painting, uploaded again
     first = service.stylizer(StyleRequest(paintings=(str(painting),)))
     assert service.stylizer(StyleRequest(paintings=(str(again),))) is first
     assert first.runtime == "universal" and first.label == "painting"
-    result = service.stylize_photo(photo, StyleRequest(paintings=(str(painting), str(again)), mix=0.25),
+    odd = Path(shutil.copyfile(painting, tmp_path / "sky=blue,1.png"))  # "=" and "," mean something in a blend
+    result = service.stylize_photo(photo, StyleRequest(paintings=(str(odd), str(painting)), mix=0.25),
                                    PhotoOptions(size=64))
-    assert Image.open(result).size == (64, 48)
+    assert result.name == "photo_sky_blue_125+painting75.png" and Image.open(result).size == (64, 48)
 
 
 @pytest.mark.parametrize("request_of, expected", [

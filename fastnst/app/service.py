@@ -12,6 +12,7 @@ writes goes under `workdir`; bad input raises FastNSTError with one line meant f
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import threading
 import time
@@ -38,7 +39,7 @@ MAX_PHOTO_PIXELS = 64_000_000    # what the page opens at all (a 9000 x 7000 pho
 MAX_OUTPUT_PIXELS = 16_000_000   # what it stylizes: a 4096-px result takes about 20 s on two cores
 MAX_CLIP_SECONDS = 60.0          # longer videos: python -m fastnst stylize, which shows its own progress
 OUTPUT_SIZES = (512, 1024, 2048, 4096)   # the long sides offered; 0 keeps the photo's size
-CACHED_STYLIZERS = 8             # paintings and blends tried in one sitting; each holds a copy of its net
+CACHED_STYLIZERS = 8             # paintings and blends kept; each holds a copy of its net
 THUMBNAIL_SIZE = 160
 
 
@@ -181,6 +182,7 @@ class StyleService:
                                                   taken=[s.name for s in realtime], repeats=True)
         self.universal_path = universal[0] if universal else bundled_universal()
         self._universal = None  # loaded on the first painting
+        self._networks: dict[tuple, Stylizer] = {}
         self._stylizers: OrderedDict[tuple, Stylizer] = OrderedDict()
         self._busy = threading.Lock()  # one heavy job at a time: two would only halve each other's cores
 
@@ -204,8 +206,7 @@ class StyleService:
         first = self.network(request.network)
         second = self.network(request.blend_with) if request.blend_with else first
         if second.checkpoint == first.checkpoint and second.style == first.style:
-            return self._cached((first.checkpoint, first.style), lambda: Stylizer.load(
-                first.checkpoint, style=first.style, device=self.device))
+            return self._network_stylizer(first)
         holder = first.checkpoint if second.checkpoint == first.checkpoint else self._network_holding(first.style, second.style)
         spec = f"{first.style}={request.mix:.3f},{second.style}={1 - request.mix:.3f}"
         return self._cached((holder, spec), lambda: Stylizer.load(holder, style=spec, device=self.device))
@@ -237,13 +238,22 @@ class StyleService:
         path = Path(path)
         probe_picture(path, "painting")
         digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]
-        copy = self.workdir / "paintings" / digest / f"{safe_name(path.stem, 'painting')}{path.suffix.lower()}"
+        name = re.sub(r"[=,]", "_", safe_name(path.stem, "painting"))  # "=" and "," are the blend's syntax
+        copy = self.workdir / "paintings" / digest / f"{name}{path.suffix.lower()}"
         if not copy.is_file():
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, copy)
         return copy
 
+    def _network_stylizer(self, style: NetworkStyle) -> Stylizer:
+        """A network's style, loaded once and kept for as long as the page runs (they are few)."""
+        key = (style.checkpoint, style.style)
+        if key not in self._networks:
+            self._networks[key] = Stylizer.load(style.checkpoint, style=style.style, device=self.device)
+        return self._networks[key]
+
     def _cached(self, key: tuple, load: Callable[[], Stylizer]) -> Stylizer:
+        """A painting's or a blend's Stylizer: the last CACHED_STYLIZERS used are kept."""
         if key in self._stylizers:
             self._stylizers.move_to_end(key)
             return self._stylizers[key]
@@ -294,8 +304,7 @@ class StyleService:
         style = self.network(network, self.realtime)
         options = self._stylize_options(PhotoOptions(strength=strength, preserve_color=preserve_color, size=size))
         with self._busy:
-            stylizer = self._cached((style.checkpoint, style.style), lambda: Stylizer.load(
-                style.checkpoint, style=style.style, device=self.device))
+            stylizer = self._network_stylizer(style)
             out = stylizer.stylize(frame, options)
         height, width = frame.shape[:2]
         return np.asarray(out.resize((width, height), Image.BILINEAR) if out.size != (width, height) else out)
