@@ -308,6 +308,16 @@ def test_the_served_page_stylizes_a_clip_and_keeps_its_sound(server, workdir, tm
         assert len(video.streams.audio) == 1 and video.streams.video[0].width == 64
 
 
+@needs_gradio
+def test_a_port_in_use_is_refused_in_one_line(server):
+    from fastnst.app.page import build_page, launch
+
+    port = int(server[0].rstrip("/").rsplit(":", 1)[1])
+    with pytest.raises(FastNSTError, match=f"^cannot serve the page on 127.0.0.1:{port}: the port is in use; "
+                                           f"choose another port$"):
+        launch(build_page(server[1]), "127.0.0.1", port)
+
+
 def chromium() -> tuple[str, str] | None:
     """(browser, driver) of Debian's chromium and chromium-driver, or None."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import FastNSTError, first_line
+from ..inference import OptionError
 from .service import OUTPUT_SIZES, FrameRate, PhotoOptions, StyleRequest, StyleService, page_message
 
 log = logging.getLogger("fastnst.app")
@@ -244,5 +245,8 @@ def launch(page: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, op
                     prevent_thread_lock=True, show_error=True, ssr_mode=False, pwa=False, mcp_server=False,
                     enable_monitoring=False, max_file_size=MAX_UPLOAD, theme=gr.themes.Default(**THEME_FONTS))
     except OSError as exc:
+        if "empty port" in str(exc):  # Gradio's words for a port in use
+            raise OptionError(f"cannot serve the page on {host}:{port}: the port is in use; choose another "
+                              f"{{port}}") from None
         raise FastNSTError(f"cannot serve the page on {host}:{port}: {first_line(exc)}") from None
     return page.local_url
