@@ -11,6 +11,7 @@ writes goes under `workdir`; bad input raises FastNSTError with one line meant f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import shutil
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..checkpoint import load_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError, first_line
 from ..files import safe_name
 from ..images import fit_size, to_pil
@@ -96,14 +97,14 @@ class FrameRate:
         return (len(self.times) - 1) / span if span > 0 else 0.0
 
 
-def network_styles(checkpoints: Sequence[str | Path], taken: Sequence[str] = (),
-                   repeats: bool = False) -> list[NetworkStyle]:
+def network_styles(checkpoints: Sequence[str | Path], taken: Sequence[str] = (), repeats: bool = False,
+                   load: Callable[[Path], Checkpoint] = load_checkpoint) -> list[NetworkStyle]:
     """The styles the checkpoints hold, each with the thumbnail of its painting stored in the
     checkpoint (or else its look on a gradient). A name met again is left out (five.pt repeats the
     single-style nets), or with `repeats` kept as "name (file)"; so is a name in `taken`."""
     styles: dict[str, NetworkStyle] = {}
     for path in map(Path, checkpoints):
-        loaded = load_checkpoint(path)
+        loaded = load(path)
         for name, thumbnail in zip(loaded.style_names, loaded.style_thumbnails):
             shown = name
             if name in styles or name in taken:
@@ -169,17 +170,18 @@ class StyleService:
         users = [Path(p).resolve() for p in checkpoints]  # resolved: a bundled file given is not offered twice
         universal = [p for p in users if is_universal_file(p)]
         folder = _bundled_dir()
-        self.held = {p: load_checkpoint(p).style_names for p in dict.fromkeys([*users, *sorted(folder.glob("*.pt"))])
+        load = functools.cache(load_checkpoint)  # each file read once here, then let go
+        self.held = {p: load(p).style_names for p in dict.fromkeys([*users, *sorted(folder.glob("*.pt"))])
                      if p not in universal and not is_universal_file(p)}
         # Single-style nets first, mosaic leading; five.pt only serves the blends of its styles.
         bundled = sorted((p for p in self.held if p not in users),
                          key=lambda p: (len(self.held[p]) > 1, p.stem != "mosaic", p.name))
-        own = network_styles([p for p in users if p in self.held], repeats=True)
-        self.networks = own + network_styles(bundled, taken=[s.name for s in own])
+        own = network_styles([p for p in users if p in self.held], repeats=True, load=load)
+        self.networks = own + network_styles(bundled, taken=[s.name for s in own], load=load)
         realtime = network_styles(sorted((folder / "realtime").glob("*.pt"), key=lambda p: (p.stem != "mosaic", p.name)))
         # The webcam's: the bundled real-time networks, then the user's (slower, unless small ones).
         self.realtime = realtime + network_styles(list(dict.fromkeys(s.checkpoint for s in own)),
-                                                  taken=[s.name for s in realtime], repeats=True)
+                                                  taken=[s.name for s in realtime], repeats=True, load=load)
         self.universal_path = universal[0] if universal else bundled_universal()
         self._universal = None  # loaded on the first painting
         self._networks: dict[tuple, Stylizer] = {}
