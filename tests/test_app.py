@@ -229,6 +229,11 @@ def test_gradio_is_imported_by_the_page_module_alone():
     assert importers == {"fastnst/app/page.py"}
 
 
+@needs_gradio
+def test_building_the_page_writes_nothing_beside_the_package(server):
+    assert not [p for p in (ROOT / "fastnst").rglob("*") if p.suffix == ".pyi"]  # Gradio's stubs of component classes
+
+
 def test_the_workspace_holds_gradios_files_and_is_removed_on_exit():
     before = os.environ.get("GRADIO_TEMP_DIR")
     with workspace() as folder:

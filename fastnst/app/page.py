@@ -42,26 +42,26 @@ def refusal(message: str) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-class Picture(gr.Image):
-    """gr.Image whose upload, when it is no picture, says so in one line on the page (Gradio's own
-    would show a bare "Error")."""
+def picture(label: str, sources: list[str], elem_id: str | None = None, visible: bool = True) -> gr.Image:
+    """An image input whose upload, when it is no picture, says so in one line on the page (Gradio's
+    own would show a bare "Error"). Its preprocess is wrapped, not overridden in a subclass: Gradio
+    writes a stub file beside the module of every component class defined."""
+    # image_mode None: the file as sent, so the service reads it once, EXIF orientation included.
+    image = gr.Image(label=label, sources=sources, type="filepath", image_mode=None, format="png", height=320,
+                     elem_id=elem_id, visible=visible)
+    plain = image.preprocess
 
-    is_template = True  # drawn in the browser as gr.Image
-
-    def preprocess(self, payload: Any) -> str | None:
-        named = " ".join(filter(None, [str(self.label), getattr(payload, "orig_name", None)]))
+    def preprocess(payload: Any) -> str | None:
+        named = " ".join(filter(None, [label, getattr(payload, "orig_name", None)]))
         try:
-            return super().preprocess(payload)
+            return plain(payload)
         except Image.DecompressionBombError:
             raise refusal(f"{named}: too large to open; shrink it first") from None
         except (UnidentifiedImageError, OSError, ValueError):
             raise refusal(f"{named}: not a picture this page can read (use JPEG, PNG or WebP)") from None
 
-
-def picture(label: str, sources: list[str], elem_id: str | None = None, visible: bool = True) -> Picture:
-    # image_mode None: the file as sent, so the service reads it once, EXIF orientation included.
-    return Picture(label=label, sources=sources, type="filepath", image_mode=None, format="png", height=320,
-                   elem_id=elem_id, visible=visible)
+    image.preprocess = preprocess
+    return image
 
 
 def on_page(call: Callable[..., Any]) -> Callable[..., Any]:
