@@ -1,6 +1,6 @@
 """The package is layered: imports flow one way, from the command line down to the leaves.
 
-    cli -> optimization -> video -> inference | training -> universal -> loss -> checkpoint -> model -> leaves
+    cli -> app -> optimization -> video -> inference | training -> universal -> loss -> checkpoint -> model -> leaves
 
 A module may import its own layer's modules and any layer below; nothing imports `cli` or the
 package root (the public API); `inference` and `training` never import each other; and no chain of
@@ -26,6 +26,7 @@ LAYERS = [
     {"inference": ("inference",), "training": ("training",)},
     {"video": ("video",)},
     {"optimization": ("optimization",)},
+    {"app": ("app",)},
     {"cli": ("cli", "__main__")},
     {"api": ("",)},  # the package root: fastnst/__init__.py
 ]

@@ -4,6 +4,7 @@ codes; nothing in the package imports it."""
 
 import sys
 
+from .app import main as app_main
 from .train_decoders import main as train_decoders_main
 from .evaluate import main as evaluate_main
 from .export import main as export_main
@@ -15,7 +16,7 @@ from .train import main as train_main
 
 COMMANDS = {"train": train_main, "stylize": infer_main, "optimize": optimize_main, "evaluate": evaluate_main,
             "export": export_main, "flicker": flicker_main, "info": info_main,
-            "train-decoders": train_decoders_main}
+            "train-decoders": train_decoders_main, "app": app_main}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,4 +29,4 @@ def main(argv: list[str] | None = None) -> int:
     return COMMANDS[argv[0]](argv[1:])
 
 
-__all__ = ["COMMANDS", "main", "evaluate_main", "export_main", "flicker_main", "infer_main", "info_main", "optimize_main", "train_decoders_main", "train_main"]
+__all__ = ["COMMANDS", "main", "app_main", "evaluate_main", "export_main", "flicker_main", "infer_main", "info_main", "optimize_main", "train_decoders_main", "train_main"]
