@@ -113,7 +113,7 @@ def test_a_painting_goes_through_the_universal_model_and_its_statistics_are_kept
     again = Path(shutil.copyfile(painting, tmp_path / "again" / "painting.png"))  # the same painting, uploaded again
     first = service.stylizer(StyleRequest(paintings=(str(painting),)))
     assert service.stylizer(StyleRequest(paintings=(str(again),))) is first
-    assert first.runtime == "universal" and first.label == "painting"
+    assert first.runtime.kind == "universal" and first.label == "painting"
     odd = Path(shutil.copyfile(painting, tmp_path / "sky=blue,1.png"))  # "=" and "," mean something in a blend
     result = service.stylize_photo(photo, StyleRequest(paintings=(str(odd), str(painting)), mix=0.25),
                                    PhotoOptions(size=64))

@@ -27,13 +27,15 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ..bundled import bundled_dir
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError, first_line
 from ..files import safe_name
 from ..images import fit_size, to_pil
 from ..inference import StylizeOptions, Stylizer
+from ..inference.loader import file_kind
 from ..inference.universal import bundled_universal
-from ..universal import is_universal_file, load_universal
+from ..universal import load_universal
 from ..video import probe, stylize_video
 
 MAX_PHOTO_PIXELS = 64_000_000    # what the page opens at all (a 9000 x 7000 photo)
@@ -42,12 +44,6 @@ MAX_CLIP_SECONDS = 60.0          # longer videos: python -m fastnst stylize, whi
 OUTPUT_SIZES = (512, 1024, 2048, 4096)   # the long sides offered; 0 keeps the photo's size
 CACHED_STYLIZERS = 8             # paintings and blends kept; each holds a copy of its net
 THUMBNAIL_SIZE = 160
-
-
-def _bundled_dir() -> Path:
-    """The folder of the bundled networks (its realtime/ holds the webcam's); the one place that
-    says where they are."""
-    return bundled_universal().parent
 
 
 @dataclass(frozen=True)
@@ -168,11 +164,11 @@ class StyleService:
             if not path.is_file():
                 raise FastNSTError(f"{path}: no such checkpoint")
         users = [Path(p).resolve() for p in checkpoints]  # resolved: a bundled file given is not offered twice
-        universal = [p for p in users if is_universal_file(p)]
-        folder = _bundled_dir()
+        universal = [p for p in users if file_kind(p) == "universal"]
+        folder = bundled_dir()
         load = functools.cache(load_checkpoint)  # each file read once here, then let go
         self.held = {p: load(p).style_names for p in dict.fromkeys([*users, *sorted(folder.glob("*.pt"))])
-                     if p not in universal and not is_universal_file(p)}
+                     if p not in universal and not file_kind(p) == "universal"}
         # Single-style nets first, mosaic leading; five.pt only serves the blends of its styles.
         bundled = sorted((p for p in self.held if p not in users),
                          key=lambda p: (len(self.held[p]) > 1, p.stem != "mosaic", p.name))
