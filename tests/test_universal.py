@@ -13,18 +13,9 @@ from PIL import Image
 import fastnst
 from fastnst.cli import flicker_main, info_main, infer_main, train_decoders_main
 from fastnst.errors import FastNSTError
-from fastnst.universal import (Decoder, MovingContentStats, UniversalConfig, UniversalNet, colour, content_stats,
-                               load_universal, save_universal, style_stats, transform)
+from fastnst.universal import Decoder, MovingContentStats, colour, content_stats, load_universal, style_stats, transform
 
 from .helpers import ROOT, make_clip, random_image, run_cli
-
-
-@pytest.fixture(scope="session")
-def universal_file(tmp_path_factory) -> Path:
-    """A small universal model (relu2_1 and relu1_1, random weights), saved once per session."""
-    torch.manual_seed(0)
-    net = UniversalNet(UniversalConfig(levels=("relu2_1", "relu1_1")), encoder_weights="random")
-    return save_universal(net, tmp_path_factory.mktemp("universal") / "universal.pt", {"steps": 0})
 
 
 @pytest.fixture

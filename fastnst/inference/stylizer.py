@@ -92,13 +92,15 @@ class Stylizer:
     `stylizer(x)` runs the raw net on N x 3 x H x W in [0, 1] (what video and the webcam feed it);
     `stylize_tensor(x, options)` and `stylize(image, options)` apply the options around it.
     Attributes: device, label (the style's name or blend label, for file names and captions),
-    style_names (every style the checkpoint holds), runtime ("torch", "onnxruntime" or "int8").
+    style_names (every style the checkpoint holds), runtime ("torch", "onnxruntime" or "int8"),
+    sources (the files it was made from: the checkpoint, the paintings; what no output may replace).
     """
 
     def __init__(self, net: Runtime, device: torch.device, label: str = "", style_names: Sequence[str] = (),
-                 runtime: str = "torch") -> None:
+                 runtime: str = "torch", sources: Sequence[Path] = ()) -> None:
         self.net, self.device, self.label = net, device, label
         self.style_names, self.runtime = list(style_names), runtime
+        self.sources = list(sources)
 
     @classmethod
     def load(cls, checkpoint: Stylizer | Checkpoint | TransformerNet | Runtime | str | Path, *,
@@ -131,6 +133,19 @@ class Stylizer:
         shared: the choices share one prepared net and switch its norms when called (StyleSwitch):
         one net in memory and no reload, for the webcam; else each choice is a net of its own.
         """
+        stylizers = cls._load_all(checkpoint, style=style, shared=shared, device=device, precision=precision,
+                                  backend=backend, compile=compile, calibration=calibration)
+        source = (checkpoint.path if isinstance(checkpoint, (Checkpoint, LoadedUniversal))
+                  else checkpoint if isinstance(checkpoint, (str, Path)) else None)
+        for stylizer in stylizers:
+            if source is not None and stylizer is not checkpoint:
+                stylizer.sources = [Path(source), *stylizer.sources]
+        return stylizers
+
+    @classmethod
+    def _load_all(cls, checkpoint: Stylizer | Checkpoint | TransformerNet | Runtime | str | Path, *,
+                  style: StyleSpec, shared: bool, device: str | torch.device, precision: str, backend: str,
+                  compile: bool, calibration: Sequence[Image.Image]) -> list[Stylizer]:
         if isinstance(checkpoint, Stylizer):
             if style not in (None, "all"):
                 raise FastNSTError("a style is chosen when loading: give the checkpoint, not a loaded Stylizer")
@@ -288,7 +303,8 @@ def _universal(net: UniversalNet, style: object, device: str | torch.device, pre
         raise OptionError("the universal model runs with {backend} torch (not onnxruntime or int8)")
     dev = resolve_device(device)
     runtime = UniversalRuntime(net, parse_paintings(style), dev, precision)
-    return Stylizer(runtime, dev, runtime.label, [p.name for p in runtime.paintings], "universal")
+    return Stylizer(runtime, dev, runtime.label, [p.name for p in runtime.paintings], "universal",
+                    [p.path for p in runtime.paintings])
 
 
 def _onnx_session(checkpoint: Checkpoint | str | Path) -> Any:

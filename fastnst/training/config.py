@@ -11,7 +11,7 @@ from typing import Any
 from ..checks import type_problem
 from ..device import PRECISIONS
 from ..errors import FastNSTError
-from ..files import safe_name
+from ..files import ReadFiles, safe_name
 from ..loss import LossConfig
 from ..model import ARCHS
 from .data import DEFAULT_DATASET
@@ -135,6 +135,13 @@ class TrainConfig(LossConfig):
             raise FastNSTError(f"--init {self.init}: no such file")
         if self.precision not in PRECISIONS:
             raise FastNSTError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+
+    def read_files(self) -> ReadFiles:
+        """The files this run reads, which none of its outputs may replace: the style images (or
+        the teacher), the --init net and local loss-net weights (--resume: see train's checks)."""
+        paintings = [] if self.distill else self.style_paths
+        weights = self.loss_weights if self.loss_weights != "random" else None
+        return ReadFiles([*paintings, self.distill, self.init, weights])
 
     def train_args(self) -> dict[str, Any]:
         """The non-loss options as plain values, as checkpoints store them (without `resume`)."""

@@ -17,6 +17,7 @@ from ..checkpoint import Checkpoint
 from ..compat import upgrade_options
 from ..device import memory_format_for, resolve_device, resolve_precision
 from ..errors import FastNSTError
+from ..files import ReadFiles, check_writable, make_folder, refuse_overwrite, same_file
 from ..loss import DistillObjective, Objective
 from . import distributed
 from .config import TrainConfig, styles_name
@@ -68,6 +69,7 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
     model, styles = build_net(config.style_paths, config.arch, config.init, config.only_norms, resumed, teacher)
     config.arch = model.config.arch
     ckpt_path, out_path = _output_paths(config, styles_name(styles.names))
+    reads = _refuse_replacing_inputs(config, ckpt_path, out_path)
     memory_format = memory_format_for(device)
     model = model.to(device, memory_format=memory_format)
     if config.only_norms:  # the shared weights stay as they are: only the new styles' norms learn
@@ -80,7 +82,7 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
     amp_dtype = resolve_precision(config.precision, device, training=True)
     amp_dtype = None if amp_dtype == torch.float32 else amp_dtype
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    state = TrainingState(model, optimizer, scaler, styles, ckpt_path)
+    state = TrainingState(model, optimizer, scaler, styles, ckpt_path, reads=reads)
 
     objective = _objective(config, teacher, styles, device, memory_format)
     step_model = _step_model(model, objective, config, device)
@@ -147,6 +149,24 @@ def _output_paths(config: TrainConfig, net_name: str) -> tuple[Path, Path]:
     out_path = Path(config.out or Path(logdir) / f"{net_name}.pt")
     config.logdir, config.ckpt_path, config.out = str(logdir), str(ckpt_path), str(out_path)
     return ckpt_path, out_path
+
+
+def _refuse_replacing_inputs(config: TrainConfig, ckpt_path: Path, out_path: Path) -> ReadFiles:
+    """Before any work: no output of the run may replace a file it reads (a painting, the
+    teacher, the --init net; --out not the --resume checkpoint either, which --ckpt-path goes on
+    writing), nor one another; the log folder must be a folder. Returns what the run reads, for
+    its writers to check again."""
+    reads = config.read_files()
+    refuse_overwrite(ckpt_path, reads, "--ckpt-path")
+    refuse_overwrite(out_path, ReadFiles([reads, config.resume]), "--out")
+    if same_file(out_path, ckpt_path):
+        raise FastNSTError(f"--out {out_path} is the training checkpoint (--ckpt-path): the small inference "
+                           f"checkpoint would replace it; choose another --out")
+    if distributed.is_main():
+        make_folder(config.logdir, "--logdir")
+        check_writable(ckpt_path, option="--ckpt-path")
+        check_writable(out_path, option="--out")
+    return reads
 
 
 def remove_stale_temporaries(*paths: Path) -> None:

@@ -21,6 +21,7 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError, disk_full, first_line
+from ..files import ReadFiles
 from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer, choose_runtime, parse_style
@@ -98,15 +99,6 @@ def _open_picture(path: Path) -> Image.Image:
     return rgb
 
 
-def _file_id(path: Path) -> tuple[int, int] | None:
-    """(device, inode): the same for every name of one file; None if it does not exist."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
 @dataclass
 class Job:
     source: Path
@@ -140,8 +132,9 @@ class Jobs:
         An input that cannot be read is read once: the jobs of its other styles are yielded with
         the same error object, not tried again (report an error object once).
         """
-        inputs = {job.source.resolve() for job in self.jobs}
-        linked = {_file_id(job.source) for job in self.jobs} - {None}  # hard links: another name, same file
+        # What the run reads: every input, and the files each style comes from (checkpoint, paintings).
+        photos = ReadFiles(job.source for job in self.jobs)
+        reads = ReadFiles([photos, *(source for stylizer in self.stylizers for source in stylizer.sources)])
         unreadable: dict[Path, FastNSTError] = {}
         picture: tuple[Path, Image.Image] | None = None  # the image being stylized in each style
         with keep_host_memory():  # each photo reuses the memory of the one before
@@ -150,8 +143,10 @@ class Jobs:
                     yield job, unreadable[job.source]
                     continue
                 try:
-                    if job.target.resolve() in inputs or _file_id(job.target) in linked:
-                        raise OptionError(f"{job.source}: the output {job.target} would overwrite an input; "
+                    replaced = reads.replaced_by(job.target)
+                    if replaced is not None:
+                        what = "an input" if photos.replaced_by(job.target) else f"{replaced}, a file this run reads"
+                        raise OptionError(f"{job.source}: the output {job.target} would overwrite {what}; "
                                           f"choose another {{output}}")
                     if is_video(job.source):
                         try:
@@ -168,7 +163,7 @@ class Jobs:
                             except FastNSTError as exc:
                                 unreadable[job.source] = exc
                                 raise
-                        save_image(job.stylizer.stylize(picture[1], options), job.target, inputs=[job.source])
+                        save_image(job.stylizer.stylize(picture[1], options), job.target, inputs=reads)
                 except FastNSTError as exc:
                     yield job, exc
                     continue

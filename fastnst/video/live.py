@@ -41,7 +41,7 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, first_line
-from ..files import refuse_overwrite
+from ..files import ReadFiles, check_writable, refuse_overwrite
 from ..host_memory import keep_host_memory
 from ..images import fit_size, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer
@@ -171,8 +171,10 @@ class _Session:
 
     def __init__(self, capture: cv2.VideoCapture, is_file: bool, rate: Fraction, source: str,
                  stylizers: list[FrameStylizer], names: list[str], *, output: str | Path | None,
-                 options: StylizeOptions, fps: float, snapshot_dir: Path, say: Callable[[str], None]) -> None:
+                 options: StylizeOptions, fps: float, snapshot_dir: Path, say: Callable[[str], None],
+                 reads: ReadFiles | None = None) -> None:
         self.capture, self.is_file, self.rate, self.source = capture, is_file, rate, source
+        self.reads = reads if reads is not None else ReadFiles([source] if is_file else [])  # what no file replaces
         self.stylizers, self.names = stylizers, names
         self.output, self.snapshot_dir = output, snapshot_dir
         self.max_size, self.limit, self.target_fps = options.max_size, options.frames, fps
@@ -322,7 +324,7 @@ class _Session:
                 self.recorder = VideoWriter(self.output, styled.shape[1], styled.shape[0], rate=self.rate,
                                             time_base=1 / self.rate if self.is_file else Fraction(1, 1000),
                                             crf=self.crf, preset=self.preset,
-                                            inputs=[self.source] if self.is_file else ())
+                                            inputs=self.reads)
                 self.record_start = now
             pts = (result.index - 1 if self.is_file
                    else max(round((now - self.record_start) * 1000), self.last_pts + 1))
@@ -401,7 +403,7 @@ class _Session:
         path = self.snapshot_dir / f"{frame.name}_{datetime.now():%Y%m%d-%H%M%S}_{frame.index}.png"
         try:
             save_image(Image.fromarray(self.view(frame, caption=False)), path,
-                       inputs=[self.source] if self.is_file else ())
+                       inputs=self.reads)
         except (OSError, FastNSTError) as exc:
             self.feedback(f"snapshot failed: {first_line(exc)}")
             self.say(f"warning: snapshot {path}: {first_line(exc)}")
@@ -469,8 +471,9 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
                           "takes auto, fp32 or bf16")
     models = list(models) or bundled_realtime_nets()
     camera_file = None if str(source).isdigit() else str(source)
-    if output is not None:  # a recording never replaces the video played or a checkpoint
-        refuse_overwrite(output, [camera_file, *models])
+    reads = ReadFiles([camera_file, *models])
+    if output is not None:  # a recording never replaces the video played or a checkpoint, and can be written
+        check_writable(output, reads)
     capture, is_file, rate = open_capture(source)  # what is wrong with the camera first, then the display
     try:
         if window:
@@ -480,17 +483,23 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
                      for stylizer in Stylizer.load_all(model, style="all" if style is None else style, shared=True,
                                                        device=device, precision=precision, compile=compile,
                                                        backend=backend)]
+        reads.add(*(path for stylizer in stylizers for path in stylizer.sources))  # the paintings too
+        if output is not None:
+            refuse_overwrite(output, reads)
         frame_stylizers = [FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
                                          strength=options.strength, match_tone=options.match_tone,
                                          steady=options.steady)
                            for stylizer in stylizers]
         session = _Session(capture, is_file, rate, source, frame_stylizers, [s.label for s in stylizers],
-                           output=output, options=options, fps=fps, say=say,
+                           output=output, reads=reads, options=options, fps=fps, say=say,
                            snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())
         with _first_ctrl_c_stops(session.interrupt), keep_host_memory():  # frames reuse one frame's memory
             shown = TkWindow(session.key, session.stop) if window else None
             session.pace = window and is_file
             session.run(shown)
+        if is_file and session.count == 0 and not session.interrupted:
+            raise FastNSTError(f"{source}: the video has no frames{'; nothing was recorded' if output else ''}",
+                               exit_code=1)
     finally:
         capture.release()
     return session.result(stylizers[0].device)

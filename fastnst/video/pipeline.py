@@ -28,7 +28,8 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError
-from ..files import refuse_overwrite
+from ..checks import type_problem
+from ..files import ReadFiles, refuse_overwrite
 from ..progress import show_progress
 from ..host_memory import keep_host_memory
 from ..inference import StylizeOptions, Stylizer
@@ -120,6 +121,14 @@ def _calibration_frames(source: Path) -> list[Image.Image]:
     return frames
 
 
+def _path(value: object, name: str) -> Path:
+    """A path given from Python, or a one-line FastNSTError naming the argument."""
+    problem = type_problem(value, "path")
+    if problem:
+        raise FastNSTError(f"{name} {problem}")
+    return Path(value)
+
+
 def stylize_video(source: str | Path, target: str | Path,
                   model: Stylizer | Checkpoint | TransformerNet | str | Path | None = None, options: StylizeOptions | None = None, *, progress: bool | None = None, **arguments: Any) -> Path:
     """Stylize every frame of a video file (or the first `options.frames`) and write an H.264 file.
@@ -133,9 +142,11 @@ def stylize_video(source: str | Path, target: str | Path,
     A file that ends before the frames it declares (damaged or cut short) is an error, and nothing
     is written; with allow_partial the frames read are written, with a warning.
     """
-    source, target = Path(source), Path(target)
+    source, target = _path(source, "source"), _path(target, "target")
     refuse_overwrite(target, [source, model])  # before any work; the writer checks again when it opens
     stylizer, options = stylizer_and_options(model, options, arguments, lambda: _calibration_frames(source))
+    reads = ReadFiles([source, model, *stylizer.sources])  # the paintings too
+    refuse_overwrite(target, reads)
     batch_size, limit = options.batch_size, options.frames
     crf = DEFAULT_CRF if options.crf is None else options.crf
     preset = DEFAULT_PRESET if options.preset is None else options.preset
@@ -164,7 +175,7 @@ def stylize_video(source: str | Path, target: str | Path,
                                          time_base=clock.time_base, crf=crf, preset=preset,
                                          audio_from=source if info.audio_streams else None,
                                          display_matrix=item.display_matrix, metadata=info.metadata,
-                                         inputs=[source])
+                                         inputs=reads)
                 writer.write(item.rgb, clock(item.pts))
             audio_end = float(clock.last * clock.time_base + 1 / info.fps) if item.cut_short else None
             return writer.close(audio_end)
