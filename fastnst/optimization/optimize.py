@@ -224,7 +224,8 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
 
     def save_intermediate(step: int, image: torch.Tensor) -> None:
         if save_every and step % save_every == 0 and step < steps:
-            save_image(finish(image), output.with_name(f"{output.stem}_{step:04d}{output.suffix}"))
+            save_image(finish(image), output.with_name(f"{output.stem}_{step:04d}{output.suffix}"),
+                       inputs=[content, style])
 
     image, history = run_optimization(objective, photo, steps=steps, init=init, optimizer=optimizer, lr=lr,
                                       seed=seed, on_step=save_intermediate, progress=progress)
