@@ -14,6 +14,7 @@ A fastnst checkpoint is a ``torch.save``d dict (loadable with ``weights_only=Tru
     step            optimizer steps taken
     optimizer       (training checkpoints only) Adam state dict
     rng             (training checkpoints only) {"torch": cpu RNG state, "cuda": [...]}
+    style_digests   (training checkpoints only) sha256 of each style's painting pixels, or None
 """
 
 from __future__ import annotations

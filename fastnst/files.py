@@ -101,10 +101,33 @@ def refuse_overwrite(output: str | Path, inputs: Iterable[object] | ReadFiles, o
 
 def check_writable(path: str | Path, inputs: Iterable[object] | ReadFiles = (), option: str = "") -> None:
     """Before any work: a FastNSTError (one line) if `path` replaces an input, or cannot be written
-    (a folder, a path under a file, a place the system refuses); nothing is left behind but the
-    folders it needs. option: the flag `path` came from, for the message."""
+    (a folder, a path under a file, a place the system refuses). Tried, and nothing left behind:
+    not the temporary file, nor the folders made for it. option: its flag, for the message."""
     refuse_overwrite(path, inputs, option)
-    _temporary(Path(path), option).unlink()
+    path = Path(path)
+    with _made_for_a_moment(path.parent):
+        _temporary(path, option).unlink()
+
+
+def check_folder(path: str | Path, option: str = "") -> None:
+    """Before any work: a FastNSTError (one line) if the folder `path` cannot be made (see make_folder);
+    tried, and nothing left behind."""
+    with _made_for_a_moment(Path(path)):
+        make_folder(path, option)
+
+
+@contextlib.contextmanager
+def _made_for_a_moment(folder: Path) -> Iterator[None]:
+    """Remove, on the way out, the folders up to `folder` that did not exist on the way in."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        yield
+    finally:
+        for made in missing:  # the deepest first
+            try:
+                made.rmdir()
+            except OSError:
+                pass
 
 
 def make_folder(path: str | Path, option: str = "") -> Path:

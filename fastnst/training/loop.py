@@ -17,7 +17,8 @@ from ..checkpoint import Checkpoint
 from ..compat import upgrade_options
 from ..device import memory_format_for, resolve_device, resolve_precision
 from ..errors import FastNSTError
-from ..files import ReadFiles, check_writable, make_folder, refuse_overwrite, same_file
+from ..images import open_rgb
+from ..files import ReadFiles, check_folder, check_writable, refuse_overwrite, same_file
 from ..loss import DistillObjective, Objective
 from . import distributed
 from .config import TrainConfig, styles_name
@@ -27,7 +28,7 @@ from .logger import TrainLogger
 from .schedule import learning_rate, total_steps
 from .state import TrainingState, read_resume, resumed_options
 from .step import train_step
-from .styles import FrozenRows, StyleSet, Teacher, build_net, load_teacher, norm_parameters
+from .styles import FrozenRows, StyleSet, Teacher, build_net, load_teacher, norm_parameters, painting_digest
 
 
 def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
@@ -163,7 +164,7 @@ def _refuse_replacing_inputs(config: TrainConfig, ckpt_path: Path, out_path: Pat
         raise FastNSTError(f"--out {out_path} is the training checkpoint (--ckpt-path): the small inference "
                            f"checkpoint would replace it; choose another --out")
     if distributed.is_main():
-        make_folder(config.logdir, "--logdir")
+        check_folder(config.logdir, "--logdir")
         check_writable(ckpt_path, option="--ckpt-path")
         check_writable(out_path, option="--out")
     return reads
@@ -184,8 +185,9 @@ def _objective(config: TrainConfig, teacher: Teacher | None, styles: StyleSet, d
         styles.images[0] = teacher.image
         return DistillObjective(teacher.net, config, device, memory_format)
     objective = Objective(config.style_paths, config, device, memory_format)
-    for index, image in zip(styles.trained, objective.style_images):
+    for index, image, path in zip(styles.trained, objective.style_images, config.style_paths):
         styles.images[index] = image
+        styles.digests[index] = painting_digest(open_rgb(path))  # what a resumed run compares its painting with
     return objective
 
 

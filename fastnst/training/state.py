@@ -64,6 +64,7 @@ class TrainingState:
         if distributed.is_main():
             state = self._checkpoint(config)
             state["optimizer"] = self.optimizer.state_dict()
+            state["style_digests"] = list(self.styles.digests)  # a resumed run's paintings, compared exactly
             if self.scaler.is_enabled():
                 state["scaler"] = self.scaler.state_dict()
             state["rng"] = {"torch": torch.get_rng_state(),
