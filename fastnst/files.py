@@ -4,6 +4,7 @@ leaves a damaged file under the final name."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
@@ -28,6 +29,15 @@ def _umask() -> int:
     mask = os.umask(0o077)
     os.umask(mask)
     return mask
+
+
+def is_file(path: str | Path) -> bool:
+    """Whether `path` is an existing file; False, not an error, for a string no file can be named
+    (too long, a NUL in it), such as a blend of many paintings."""
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def same_file(a: str | Path, b: str | Path) -> bool:
@@ -226,6 +236,23 @@ def safe_name(name: object, fallback: str) -> str:
     text = _UNSAFE.sub("_", str(name) if name is not None else "")
     text = text.lstrip(". ").rstrip(". ")[:MAX_NAME].rstrip(". ")
     return text or fallback
+
+
+# Bytes of a file name we make: below the 255 most filesystems allow, with room for the hidden
+# temporary name it is first written under (".<name>.<random>.tmp<suffix>").
+MAX_FILE_NAME = 200
+
+
+def fit_name(text: str, limit: int = MAX_NAME) -> str:
+    """`text` as it is if its UTF-8 form fits in `limit` bytes; else a readable prefix and a short hash
+    of the whole ("candy40+mosaic30+...-3f2a9c1d"), so names stay apart and the same text always
+    gives the same name."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    digest = hashlib.sha1(data).hexdigest()[:8]
+    prefix = data[:max(limit - len(digest) - 1, 0)].decode(errors="ignore").rstrip(". ")
+    return f"{prefix}-{digest}"
 
 
 def unique_names(names: list[str]) -> list[str]:

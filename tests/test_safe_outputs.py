@@ -4,6 +4,7 @@ expects; one broken input said once; error lines that start a line in a log file
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from dataclasses import replace
@@ -208,6 +209,23 @@ def test_two_styles_of_one_name_get_a_suffix_2_so_style_all_writes_both(tmp_path
 def test_training_names_styles_by_their_file_stems_made_safe(tmp_path):
     assert style_names(["styles/rain-princess.jpg", "x/.dotted.png", "y/tab\there.png"]) == \
         ["rain-princess", "dotted", "tab_here"]
+
+
+def test_a_blend_of_long_style_names_makes_an_output_name_the_filesystem_takes_and_a_rerun_skips_it(tmp_path,
+                                                                                                    capsys):
+    names = ["_".join([word] * 6) for word in ("impressionist", "expressionist", "pointillist")]  # 70-83 chars
+    ckpt = styles_checkpoint(tmp_path / "x.pt", names)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    random_image(24, 20).save(photos / "photo.jpg")
+    blend = ",".join(f"{name}=1" for name in names)
+    code, _, err = run_cli(infer_main, capsys, photos, "--ckpt", ckpt, "--style", blend)
+    assert code == 0, err
+    written = [p.name for p in photos.iterdir() if p.name != "photo.jpg"]
+    assert len(written) == 1 and len(written[0].encode()) <= 200
+    assert written[0].startswith("photo_impressionist_impressionist_") and re.search(r"-[0-9a-f]{8}\.jpg$", written[0])
+    code, _, err = run_cli(infer_main, capsys, photos, "--ckpt", ckpt, "--style", blend)  # the same name again,
+    assert code == 0 and sorted(p.name for p in photos.iterdir()) == sorted(["photo.jpg", *written])  # not restyled
 
 
 # ---------------------------------------------------------------------------------- permissions

@@ -11,7 +11,9 @@ from tqdm import tqdm
 
 from ..device import BACKENDS, DEVICE_HELP, INFERENCE_PRECISIONS
 from ..errors import FastNSTError
+from ..files import is_file
 from ..inference import StylizeOptions
+from ..inference.styles import split_blend
 from ..inference.tiling import DEFAULT_TILE
 from ..progress import show_progress
 from ..video.jobs import plan_jobs
@@ -190,8 +192,12 @@ def _choose_model(args: argparse.Namespace) -> None:
         if len(universal) < len(args.ckpt) and args.webcam is not None:
             raise FastNSTError("--style PAINTING is for the universal model: give it alone with --webcam")
         return
-    paintings = [s for s in styles for part in s.split(",") if Path(part.rpartition("=")[0] or part).is_file()]
+    paintings = [s for s in styles if any(is_file(key) for key, _ in split_blend(s, is_file))]
     if paintings:
+        if Path(args.ckpt[0]).suffix.lower() != ".onnx":
+            from ..checkpoint import load_checkpoint
+
+            load_checkpoint(args.ckpt[0])  # a damaged or missing file says so, not that it is the wrong model
         raise FastNSTError(f"--style {paintings[0]}: a painting is for the universal model (leave out --ckpt); "
                            f"--ckpt {args.ckpt[0]} is a network trained for its own style (--list-styles names them)")
     if isinstance(args.style, list):  # --webcam with networks: one choice among their styles

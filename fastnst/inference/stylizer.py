@@ -121,7 +121,7 @@ class Stylizer:
         compile: torch.compile the net (a slow start, then the fastest).
         """
         return _one(cls.load_all(checkpoint, style=style, device=device, precision=precision, backend=backend,
-                                 compile=compile, calibration=calibration))
+                                 compile=compile, calibration=calibration), style)
 
     @classmethod
     def load_all(cls, checkpoint: Stylizer | Checkpoint | TransformerNet | Runtime | str | Path, *,
@@ -212,6 +212,7 @@ class Stylizer:
         stream, the universal model's content statistics smoothed over time (universal/wct.py).
         """
         options = self.check(options or StylizeOptions())
+        _check_images(images)
         tile = self.auto_tile(options, images.shape[-2] * images.shape[-1])
         universal = isinstance(self.net, UniversalRuntime)
         if universal:  # strength is the transform's alpha: a blend of features, not of pixels
@@ -268,7 +269,23 @@ def as_pil(image: object) -> Image.Image:
                        f"got {shown(image)}")
 
 
-def _one(stylizers: list[Stylizer]) -> Stylizer:
+def _check_images(images: object) -> None:
+    """Stylizer.stylize_tensor's input: N x 3 x H x W, else one line saying what it got."""
+    if not isinstance(images, torch.Tensor):
+        raise FastNSTError(f"images must be a tensor N x 3 x H x W (values 0..1), got {shown(images)}; for a "
+                           f"picture, use stylize")
+    if images.dim() != 4 or images.shape[1] != 3:
+        shape = " x ".join(map(str, images.shape))
+        hint = "; for one image, images[None]" if images.dim() == 3 and images.shape[0] == 3 else ""
+        raise FastNSTError(f"images must be a tensor N x 3 x H x W (values 0..1), got {shape}{hint}")
+    if 0 in images.shape:
+        raise FastNSTError(f"images: the tensor is empty ({' x '.join(map(str, images.shape))})")
+
+
+def _one(stylizers: list[Stylizer], style: object = None) -> Stylizer:
+    if len(stylizers) > 1 and isinstance(style, (list, tuple)):  # paintings, for the universal model
+        raise OptionError(f"{{style}} {shown(style)}: one Stylizer takes one painting, or one blend of them "
+                          f"(\"a.jpg=0.6,b.jpg=0.4\"); Stylizer.load_all makes one for each of a list")
     if len(stylizers) > 1:
         raise FastNSTError("style 'all' makes one output per style: stylize once per name in the "
                            "checkpoint's style_names (infer.py --style all does)")
@@ -283,7 +300,7 @@ def _prepared(net: TransformerNet | Runtime, style: StyleSpec, device: torch.dev
             return [Stylizer(net.to(device).eval(), device, names[0], names)]
         return [Stylizer(select_style(net, c).to(device).eval(), device, c.label, names)
                 for c in parse_style(style, names)]
-    if style is not None and style != "all":
+    if style is not None and not (isinstance(style, str) and style == "all"):
         raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
     if not callable(net):
         raise FastNSTError(f"cannot stylize with {shown(net)}: give a checkpoint, its path or a net")
@@ -296,7 +313,10 @@ def _prepared(net: TransformerNet | Runtime, style: StyleSpec, device: torch.dev
 def _universal(net: UniversalNet, style: object, device: str | torch.device, precision: str,
                backend: str) -> Stylizer:
     """The universal model with the painting(s) `style` names: "a.jpg" or a blend "a.jpg=0.6,b.jpg=0.4"."""
-    if style is None or style == "all" or not isinstance(style, (str, Path)):
+    if style is not None and not isinstance(style, (str, Path)):
+        raise OptionError(f"{{style}} must be a painting's path (a string or a Path), or a blend of them "
+                          f"(\"a.jpg=0.6,b.jpg=0.4\"), got {shown(style)}")
+    if style is None or style == "all":
         raise OptionError("the universal model stylizes with a painting: give {style} PAINTING (a file; "
                           "several blend: a.jpg=0.6,b.jpg=0.4)")
     if backend not in ("auto", "torch") or precision == "int8":

@@ -12,7 +12,6 @@ statistics, measured on the image shrunk to STATS_SIZE: seamless at any size.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -23,11 +22,12 @@ import torch.nn.functional as F
 from ..device import memory_format_for, resolve_precision
 from ..errors import FastNSTError
 from ..host_memory import keep_host_memory
-from ..files import safe_name
+from ..files import is_file, safe_name
 from ..images import open_rgb, resize_long_side, to_tensor
 from ..universal import MovingContentStats, UniversalNet
 from ..universal.net import Style
 from .options import OptionError
+from .styles import normalized, split_blend
 from .tiling import blend_weights, tile_starts
 
 BUNDLED_UNIVERSAL = Path(__file__).resolve().parents[2] / "checkpoints" / "universal.pt"
@@ -48,29 +48,25 @@ class Painting:
 
 
 def parse_paintings(spec: str | Path | Sequence[str | Path]) -> list[Painting]:
-    """"a.jpg", "a.jpg=0.6,b.jpg=0.4" or a list of paths -> paintings with weights summing to 1."""
+    """"a.jpg", "a.jpg=0.6,b.jpg=0.4" or a list of paths -> paintings with weights summing to 1. A
+    path that exists is a path, whatever it holds ("a,b=1.jpg"): styles.split_blend."""
     if isinstance(spec, (list, tuple)):
-        entries = [(str(p), "1") for p in spec]
+        entries = [(str(p), None) for p in spec]
     else:
-        entries = []
-        for part in str(spec).split(","):
-            path, _, weight = part.strip().rpartition("=") if re.search(r"=[^=/\\]*$", part) else (part.strip(), "", "1")
-            entries.append((path.strip(), weight.strip()))
+        entries = split_blend(str(spec), is_file)
     paintings = []
     for path, weight in entries:
         if not path:
             raise OptionError(f"{{style}} {spec}: give painting files, e.g. a.jpg or a.jpg=0.6,b.jpg=0.4")
         try:
-            value = float(weight)
+            value = float("1" if weight is None else weight)
         except ValueError:
             raise OptionError(f"{{style}} {path}={weight}: a painting's weight must be a number") from None
         if not math.isfinite(value) or value < 0:
             raise OptionError(f"{{style}} {path}={weight}: a painting's weight must be a number of 0 or more")
         paintings.append(Painting(Path(path), value))
-    total = sum(p.weight for p in paintings)
-    if total <= 0:
-        raise OptionError(f"{{style}} {spec}: the weights add up to 0")
-    return [Painting(p.path, p.weight / total) for p in paintings]
+    weights = normalized([p.weight for p in paintings], str(spec))
+    return [Painting(p.path, weight) for p, weight in zip(paintings, weights)]
 
 
 def bundled_universal() -> Path:

@@ -11,7 +11,7 @@ from typing import Any
 from ..checks import type_problem
 from ..device import PRECISIONS
 from ..errors import FastNSTError
-from ..files import ReadFiles, safe_name
+from ..files import ReadFiles, fit_name, safe_name
 from ..loss import LossConfig
 from ..model import ARCHS
 from .data import DEFAULT_DATASET
@@ -20,8 +20,9 @@ DEFAULT_STEPS = 40_000  # 2 COCO epochs at batch 4, as Johnson et al.
 
 
 def styles_name(names: list[str]) -> str:
-    """A run's or a net's name: the style's, or the styles' joined by "+" (at most three, then a count)."""
-    return "+".join(names) if len(names) <= 3 else f"{len(names)}-styles"
+    """A run's or a net's name: the style's, or the styles' joined by "+" (at most three, then a count),
+    short enough for a file name (files.fit_name)."""
+    return fit_name("+".join(names)) if len(names) <= 3 else f"{len(names)}-styles"
 
 
 @dataclass

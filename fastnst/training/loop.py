@@ -46,6 +46,7 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
     resume = options.get("resume", config.resume if config else None)
     resumed = read_resume(resume) if resume else None
     # A TrainConfig is complete as it is; keyword options start from what a resumed run stored.
+    style_stored = resumed is not None and config is None and "style" not in options  # the run's own
     base = asdict(config) if config else resumed_options(resumed) if resumed else {}
     config = TrainConfig(**{**base, **options})
     config.check()
@@ -56,13 +57,14 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
     # data; the gradients are averaged, so the effective batch is batch_size * world_size.
     device, own_group = distributed.setup(resolve_device(config.device))
     try:
-        return _train(config, device, resumed)
+        return _train(config, device, resumed, style_stored)
     finally:
         distributed.cleanup(own_group)
 
 
-def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None) -> Path:
-    teacher = load_teacher(config.distill, config.style) if config.distill else None
+def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None, style_stored: bool = False) -> Path:
+    teacher = (load_teacher(config.distill, config.style, resumed.path if style_stored and resumed else None)
+               if config.distill else None)
     if teacher:
         config.style = teacher.name  # the run's one style: the teacher's
     torch.manual_seed(config.seed)  # the same initial weights in every process (and with or without a teacher)

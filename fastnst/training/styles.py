@@ -63,9 +63,13 @@ class Teacher:
     image: Image.Image | None   # its picture as the checkpoint stores it (a thumbnail), if any
 
 
-def load_teacher(path: str, style: str | list[str]) -> Teacher:
+def load_teacher(path: str, style: str | list[str], resumed: Path | None = None) -> Teacher:
     """The teacher of --distill PATH; `style` ("" for none) picks one of its styles by name and
-    must be given for a net of several."""
+    must be given for a net of several. resumed: the training checkpoint `style` was stored in,
+    when it was not given (a resumed run goes on with its teacher's style)."""
+    if Path(path).suffix.lower() == ".onnx":
+        raise FastNSTError(f"--distill {path}: an exported network cannot teach; give the checkpoint (.pt) it "
+                           f"was exported from")
     try:
         start = load_checkpoint(path)
     except FastNSTError as exc:
@@ -73,6 +77,9 @@ def load_teacher(path: str, style: str | list[str]) -> Teacher:
     names = start.style_names
     if isinstance(style, list):
         raise FastNSTError(f"--distill trains a net of one style: give --style once, one of {', '.join(names)}")
+    if style and style not in names and resumed is not None:
+        raise FastNSTError(f"--resume {resumed}: that run distills the style '{style}', and --distill {path} has no "
+                           f"such style ({_listing(names)}); give the teacher that run learned from")
     if style and style not in names:
         if Path(style).suffix or Path(style).exists():  # a painting, as normal training takes
             raise FastNSTError(f"--style {style}: a distilled net learns the teacher's style, not a painting; "

@@ -13,6 +13,7 @@ calibrates on the first inputs (a video: frames spread through it).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -21,13 +22,13 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError, disk_full, first_line
-from ..files import ReadFiles
+from ..files import MAX_FILE_NAME, ReadFiles, fit_name
 from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer, choose_runtime, parse_style
 from ..universal import is_universal_file
 from .pipeline import stylize_video
-from .reader import find_videos, is_video, output_extension, spread_frames
+from .reader import VIDEO_EXTENSIONS, find_videos, is_video, output_extension, spread_frames
 
 CALIBRATION_PHOTOS = 8
 
@@ -43,7 +44,7 @@ def expand_inputs(inputs: Sequence[str | Path], style_names: list[str]) -> tuple
         if path.is_dir():
             # Skip our own earlier outputs so a second run does not stylize them again.
             candidates = sorted(find_images(path) + find_videos(path))
-            found = [p for p in candidates if not any(p.stem.endswith(f"_{name}") for name in style_names)]
+            found = [p for p in candidates if not any(p.stem.endswith(f"_{file_label(name)}") for name in style_names)]
             if not found:
                 errors.append(f"{path}: no images (jpg, png, webp, bmp) or videos (mp4, mov, mkv, webm, avi) "
                               f"in this folder")
@@ -55,6 +56,11 @@ def expand_inputs(inputs: Sequence[str | Path], style_names: list[str]) -> tuple
     return files, errors
 
 
+def file_label(label: str) -> str:
+    """A style's label as output names hold it: a long blend's shortened (files.fit_name)."""
+    return fit_name(label)
+
+
 def output_path(source: Path, folder: Path | None, style_name: str, output: Path | None, many: bool) -> Path:
     """Where the output of `source` in `style_name` goes: <name>_<style>.<ext> beside it, or in
     `output` (a folder, under the input's path inside `folder`), or `output` itself for one file."""
@@ -62,7 +68,7 @@ def output_path(source: Path, folder: Path | None, style_name: str, output: Path
         ext = output_extension(source)  # .webm cannot hold H.264: .mp4
     else:
         ext = source.suffix.lower() if source.suffix.lower() in IMAGE_EXTENSIONS else ".png"
-    name = f"{source.stem}_{style_name}{ext}"
+    name = fit_name(f"{source.stem}_{file_label(style_name)}", MAX_FILE_NAME - len(ext.encode())) + ext
     if output is None:
         return source.with_name(name)
     if not many and not output.is_dir() and output.suffix:
@@ -192,10 +198,16 @@ def plan_jobs(inputs: Sequence[str | Path], checkpoint: Checkpoint | str | Path,
     stylizers = Stylizer.load_all(checkpoint, style=style, device=device, precision=precision, backend=backend,
                                   compile=compile, calibration=calibration)
     files, errors = expand_inputs(inputs, [s.label for s in stylizers])
+    folder_named = output is not None and str(output).endswith(("/", os.sep))  # "out/": a folder, surely
     output = Path(output) if output else None
     many = len(files) * len(stylizers) > 1 or any(folder for _, folder in files)
     if output is not None and many and output.exists() and not output.is_dir():
         raise OptionError(f"{{output}} {output}: several inputs need an output folder, and this is a file")
+    if (output is not None and many and not output.exists() and not folder_named
+            and output.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS):
+        count = f"{len(files)} input{'s' * (len(files) != 1)} in {len(stylizers)} style{'s' * (len(stylizers) != 1)}"
+        raise OptionError(f"{{output}} {output}: several outputs ({count}) need an output folder, and this names "
+                          f"a file; give a folder ({output.stem}/)")
     jobs = [Job(source, stylizer, output_path(source, folder, stylizer.label, output, many))
             for source, folder in files for stylizer in stylizers]
     return Jobs(stylizers, jobs, errors, many)

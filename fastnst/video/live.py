@@ -41,7 +41,7 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, first_line
-from ..files import ReadFiles, check_writable, refuse_overwrite
+from ..files import ReadFiles, check_writable, fit_name, refuse_overwrite
 from ..host_memory import keep_host_memory
 from ..images import fit_size, save_image
 from ..inference import OptionError, StyleSpec, StylizeOptions, Stylizer
@@ -400,7 +400,7 @@ class _Session:
         if frame is None:
             self.feedback("no frame yet to take")
             return
-        path = self.snapshot_dir / f"{frame.name}_{datetime.now():%Y%m%d-%H%M%S}_{frame.index}.png"
+        path = self.snapshot_dir / f"{fit_name(frame.name)}_{datetime.now():%Y%m%d-%H%M%S}_{frame.index}.png"
         try:
             save_image(Image.fromarray(self.view(frame, caption=False)), path,
                        inputs=self.reads)
