@@ -62,13 +62,21 @@ class ReadFiles:
     def __init__(self, paths: Iterable[object] = ()) -> None:
         self._by_path: dict[Path, Path] = {}
         self._by_id: dict[tuple[int, int], Path] = {}
+        self._folders: list[tuple[Path, frozenset[str]]] = []  # folders whose files of these suffixes are read
         self.add(*paths)
+
+    def add_folder(self, folder: object, suffixes: Iterable[str]) -> "ReadFiles":
+        """Every file under `folder` (a training data folder) whose suffix is one of `suffixes` is read."""
+        if isinstance(folder, (str, os.PathLike)) and Path(folder).is_dir():
+            self._folders.append((Path(folder).resolve(), frozenset(s.lower() for s in suffixes)))
+        return self
 
     def add(self, *paths: object) -> "ReadFiles":
         for path in paths:
             if isinstance(path, ReadFiles):
                 self._by_path.update(path._by_path)
                 self._by_id.update(path._by_id)
+                self._folders += path._folders
             elif isinstance(path, (str, os.PathLike)):
                 path = Path(path)
                 self._by_path.setdefault(path.resolve(), path)
@@ -86,6 +94,10 @@ class ReadFiles:
         if found is None:
             file_id = _file_id(output)
             found = self._by_id.get(file_id) if file_id is not None else None
+        if found is None and self._folders and output.is_file():
+            where = output.resolve()
+            found = next((output for folder, suffixes in self._folders
+                          if where.suffix.lower() in suffixes and where.is_relative_to(folder)), None)
         return found
 
 

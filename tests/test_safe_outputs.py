@@ -134,7 +134,7 @@ def test_a_stylized_video_or_a_recording_refuses_to_replace_the_painting(tmp_pat
 
 
 @pytest.mark.parametrize("case", ["--out painting", "--ckpt-path painting", "--out teacher", "--out init",
-                                  "--out resumed", "--out is --ckpt-path"])
+                                  "--out resumed", "--out a training photo", "--out is --ckpt-path"])
 def test_training_refuses_an_output_that_is_a_file_it_reads_before_any_work(tmp_path, photo_dir, style_file,
                                                                             ckpt_file, capsys, case):
     run = tmp_path / "run"
@@ -146,9 +146,11 @@ def test_training_refuses_an_output_that_is_a_file_it_reads_before_any_work(tmp_
              "--out teacher": ["--distill", ckpt_file, "--out", ckpt_file],
              "--out init": ["--style", style_file, "--init", ckpt_file, "--out", ckpt_file],
              "--out resumed": ["--resume", run / "checkpoint.pt", "--out", run / "checkpoint.pt"],
+             "--out a training photo": ["--style", style_file, "--out", photo_dir / "nested" / "deep.png"],
              "--out is --ckpt-path": ["--style", style_file, "--out", tmp_path / "a.pt", "--ckpt-path",
                                       tmp_path / "a.pt"]}[case]
-    kept = {p: p.read_bytes() for p in (style_file, ckpt_file, run / "checkpoint.pt") if p.exists()}
+    kept = {p: p.read_bytes() for p in (style_file, ckpt_file, run / "checkpoint.pt", photo_dir / "nested" / "deep.png")
+            if p.exists()}
     logdir = tmp_path / "new-run"
     code, _, err = run_cli(train_main, capsys, *given, "--steps", 2, "--data", photo_dir,
                            *as_flags(small_run(logdir)))

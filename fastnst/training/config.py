@@ -12,6 +12,7 @@ from ..checks import type_problem
 from ..device import PRECISIONS
 from ..errors import FastNSTError
 from ..files import ReadFiles, fit_name, safe_name
+from ..images import IMAGE_EXTENSIONS
 from ..loss import LossConfig
 from ..model import ARCHS
 from .data import DEFAULT_DATASET
@@ -139,10 +140,14 @@ class TrainConfig(LossConfig):
 
     def read_files(self) -> ReadFiles:
         """The files this run reads, which none of its outputs may replace: the style images (or
-        the teacher), the --init net and local loss-net weights (--resume: see train's checks)."""
+        the teacher), the --init net, local loss-net weights and the photos of local --data and
+        --val-dir folders (--resume: see train's checks)."""
         paintings = [] if self.distill else self.style_paths
         weights = self.loss_weights if self.loss_weights != "random" else None
-        return ReadFiles([*paintings, self.distill, self.init, weights])
+        reads = ReadFiles([*paintings, self.distill, self.init, weights])
+        for folder in (self.data, self.val_dir):  # a local folder's photos
+            reads.add_folder(folder, IMAGE_EXTENSIONS)
+        return reads
 
     def train_args(self) -> dict[str, Any]:
         """The non-loss options as plain values, as checkpoints store them (without `resume`)."""
