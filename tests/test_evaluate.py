@@ -111,5 +111,6 @@ def test_cli_json_report_never_replaces_a_file_it_reads_and_is_refused_before_th
         before = target.read_bytes()
         code, stdout, err = run(capsys, "--ckpt", ckpt_file, "--content", photo_dir, "--style", style_file,
                                 "--size", 32, "--loss-weights", "random", "--json", target, "--no-progress")
-        assert code == 2 and err == f"error: --json {target} would overwrite the input {target}; choose another --json\n"
+        assert code == 2
+        assert err == f"error: --json {target} would overwrite the input {target}; choose another --json\n"
         assert stdout == "" and target.read_bytes() == before  # no table: nothing was evaluated

@@ -255,11 +255,13 @@ def test_training_outputs_that_cannot_be_written_are_one_line_before_any_step(tm
                                                                              capsys):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "folder.pt").mkdir()
-    cases = [(["--out", "/proc/fastnst/net.pt"], "--out /proc/fastnst/net.pt: cannot write it: No such file or directory"),
+    cases = [(["--out", "/proc/fastnst/net.pt"], "--out /proc/fastnst/net.pt: cannot write it: No such file or "
+                                                 "directory"),
              (["--out", tmp_path / "folder.pt"], f"--out {tmp_path / 'folder.pt'}: cannot write it: it is a folder; "
                                                  f"give a file name"),
              (["--ckpt-path", tmp_path / "a-file" / "c.pt"], f"--ckpt-path {tmp_path / 'a-file' / 'c.pt'}: cannot "
-                                                             f"write it: {tmp_path / 'a-file'} is a file, not a folder"),
+                                                             f"write it: {tmp_path / 'a-file'} is a file, not a "
+                                                             f"folder"),
              (["--logdir", tmp_path / "a-file"], f"--logdir {tmp_path / 'a-file'}: cannot make this folder: "
                                                  f"{tmp_path / 'a-file'} is a file, not a folder"),
              (["--logdir", "/proc/fastnst/run"], "--logdir /proc/fastnst/run: cannot make this folder: No such file "
@@ -270,3 +272,22 @@ def test_training_outputs_that_cannot_be_written_are_one_line_before_any_step(tm
                                  *logdir, *flags, *TINY)
         assert code == 2 and one_line(err) == f"error: {words}" and "step 1" not in out, flags
     assert not (tmp_path / "run" / "checkpoint.pt").exists() and not list(tmp_path.rglob(".*.tmp*"))
+
+
+def test_an_export_or_an_optimization_that_cannot_be_written_is_one_line_before_the_work(tmp_path, ckpt_file,
+                                                                                         style_file, capsys):
+    from fastnst.cli import optimize_main
+
+    (tmp_path / "a-file").write_text("x")
+    target = tmp_path / "a-file" / "net.ts"
+    code, out, err = run_cli(export_main, capsys, ckpt_file, "--torchscript", target)
+    assert code == 2 and out == "" and one_line(err) == (f"error: --torchscript {target}: cannot write it: "
+                                                         f"{tmp_path / 'a-file'} is a file, not a folder")
+    code, out, err = run_cli(export_main, capsys, ckpt_file, "--onnx", ckpt_file)
+    assert code == 2 and one_line(err) == (f"error: --onnx {ckpt_file} would overwrite the input {ckpt_file}; "
+                                           f"choose another --onnx")
+    photo = tmp_path / "photo.png"
+    random_image(24, 20).save(photo)
+    code, out, err = run_cli(optimize_main, capsys, photo, "--style", style_file, "-o", "/proc/fastnst/out.png",
+                             "--steps", 1, "--loss-weights", "random")
+    assert code == 2 and one_line(err) == "error: cannot write /proc/fastnst/out.png: No such file or directory"

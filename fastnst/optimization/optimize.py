@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..device import resolve_device
 from ..errors import FastNSTError
-from ..files import refuse_overwrite
+from ..files import check_writable
 from ..progress import show_progress
 from ..images import SAVE_FORMATS, open_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
 from ..inference import preserve_colors
@@ -206,7 +206,7 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
     if output is not None:
         if output.suffix.lower() not in SAVE_FORMATS:
             raise FastNSTError(f"{output}: unsupported output extension (use .jpg, .png, .webp or .bmp)")
-        refuse_overwrite(output, [content, style])  # also a hard link to one
+        check_writable(output, [content, style])  # not an input (nor a hard link to one), and writable: before the work
 
     rgb, alpha = open_image(content) if isinstance(content, (str, Path)) else to_rgb(content)
     rgb = resize_long_side(rgb, size, enlarge=True)
