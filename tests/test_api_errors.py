@@ -131,6 +131,8 @@ def test_a_list_of_paintings_for_one_stylizer_says_to_blend_them_or_load_all(uni
     (torch.rand(1, 4, 16, 16), "images must be a tensor N x 3 x H x W (values 0..1), got 1 x 4 x 16 x 16"),
     ([[0.5]], "images must be a tensor N x 3 x H x W (values 0..1), got [[0.5]] (a list); for a picture, use "
               "stylize"),
+    (torch.zeros(1, 3, 16, 16, dtype=torch.uint8), "images must hold floats 0..1, got torch.uint8 (for bytes "
+                                                   "0..255: images.float() / 255)"),
 ])
 def test_stylize_tensor_of_another_shape_or_type_says_what_it_takes(ckpt_file, images, message):
     with pytest.raises(FastNSTError) as caught:

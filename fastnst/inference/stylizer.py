@@ -280,6 +280,8 @@ def _check_images(images: object) -> None:
         raise FastNSTError(f"images must be a tensor N x 3 x H x W (values 0..1), got {shape}{hint}")
     if 0 in images.shape:
         raise FastNSTError(f"images: the tensor is empty ({' x '.join(map(str, images.shape))})")
+    if not images.is_floating_point():
+        raise FastNSTError(f"images must hold floats 0..1, got {images.dtype} (for bytes 0..255: images.float() / 255)")
 
 
 def _one(stylizers: list[Stylizer], style: object = None) -> Stylizer:
