@@ -40,7 +40,7 @@ def errors(err: str) -> list[str]:
     ("candy=1,candy=1", "--style: style candy is given twice in the blend (as candy and candy)"),
     ("candy=1,0=1", "--style: style candy is given twice in the blend (as candy and 0)"),
     ("can dy=1,mosaic=1", f"unknown style 'can dy': {NAMES}"),
-    ("candy,mosaic", f"unknown style 'candy,mosaic': {NAMES}: a name with '=' or ',' is chosen by its index"),
+    ("candy,mosaic", f"unknown style 'candy,mosaic': {NAMES}: a blend gives each style a weight (candy=0.5,...)"),
     ("nosuch", f"unknown style 'nosuch': {NAMES}"),
     ("2", f"style index 2 is out of range: {NAMES}"),
     ("-1", f"style index -1 is out of range: {NAMES}"),

@@ -94,8 +94,8 @@ def _index(key: str | int, names: list[str]) -> int:
         return key
     key = key.strip()
     if key not in names:
-        hint = (": a name with '=' or ',' is chosen by its index"
-                if "=" in key or "," in key or any("=" in n or "," in n for n in names) else "")
+        hint = (f": a blend gives each style a weight ({names[0]}=0.5,...)" if "," in key and "=" not in key
+                else "")
         raise FastNSTError(f"unknown style '{key}': this net has {_listing(names)}{hint}")
     return names.index(key)
 
