@@ -14,6 +14,7 @@ A fastnst checkpoint is a ``torch.save``d dict (loadable with ``weights_only=Tru
     step            optimizer steps taken
     optimizer       (training checkpoints only) Adam state dict
     rng             (training checkpoints only) {"torch": cpu RNG state, "cuda": [...]}
+    style_digests   (training checkpoints only) sha256 of each style's painting pixels, or None
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -66,11 +67,11 @@ def thumbnail_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(thumb).copy())
 
 
-def atomic_save(obj: Any, path: str | Path) -> Path:
+def atomic_save(obj: Any, path: str | Path, inputs: Iterable[object] = ()) -> Path:
     """torch.save to a temporary file beside ``path``, then rename: an interrupted save never
-    leaves a damaged file under ``path``."""
+    leaves a damaged file under ``path``. inputs: files it must not replace (files.ReadFiles)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs) as tmp:
         with open(tmp, "wb") as f:
             writer = _KeepsWriteErrors(f)
             try:

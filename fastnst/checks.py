@@ -36,7 +36,7 @@ def _is(value: Any, kind: str) -> bool:
 
 def shown(value: Any) -> str:
     """A value as a message shows it: its repr (shortened) and, for what is not a plain number, its type."""
-    text = repr(value)
+    text = " ".join(repr(value).split())  # on one line, whatever the repr (an array's spans several)
     text = text if len(text) <= 40 else text[:37] + "..."
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return text

@@ -58,6 +58,16 @@ def shared_ckpt(tmp_path_factory) -> Path:
     return atomic_save(state, tmp_path_factory.mktemp("shared_ckpt") / "tiles.pt")
 
 
+@pytest.fixture(scope="session")
+def universal_file(tmp_path_factory) -> Path:
+    """A small universal model (relu2_1 and relu1_1, random weights), saved once per session."""
+    from fastnst.universal import UniversalConfig, UniversalNet, save_universal
+
+    torch.manual_seed(0)
+    net = UniversalNet(UniversalConfig(levels=("relu2_1", "relu1_1")), encoder_weights="random")
+    return save_universal(net, tmp_path_factory.mktemp("universal") / "universal.pt", {"steps": 0})
+
+
 @pytest.fixture
 def ckpt_file(shared_ckpt: Path, tmp_path: Path) -> Path:
     """The random-weight checkpoint as the test's own file, tmp_path/tiles.pt (a copy: cheap)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import fastnst
 from fastnst import FastNSTError, StylizeOptions, Stylizer, TrainConfig
@@ -112,6 +113,54 @@ def test_stylize_of_a_number_says_what_an_image_is(ckpt_file):
         Stylizer.load(ckpt_file, device="cpu").stylize(123)
     with pytest.raises(FastNSTError, match=r"^cannot stylize with 123: give a checkpoint"):
         fastnst.stylize(random_image(20, 16), 123)
+
+
+def test_a_numpy_array_as_style_is_named_in_one_line_for_a_net_and_for_the_universal_model(two_styles,
+                                                                                         universal_file):
+    picture = np.zeros((10, 10, 3), np.uint8)  # a painting as pixels: styles are chosen by name or path
+    for model, start in [(two_styles, "style must be a style's name or index, a blend such as {'candy': 0.6, ...} "
+                                      "or 'all', got array("),
+                         (universal_file, "style must be a painting's path (a string or a Path), or a blend of them "
+                                          "(\"a.jpg=0.6,b.jpg=0.4\"), got array(")]:
+        with pytest.raises(FastNSTError) as caught:
+            fastnst.stylize(random_image(20, 16), model, style=picture, device="cpu")
+        assert str(caught.value).startswith(start) and "\n" not in str(caught.value)
+
+
+def test_a_list_of_paintings_for_one_stylizer_says_to_blend_them_or_load_all(universal_file, tmp_path):
+    paintings = [tmp_path / "a.png", tmp_path / "b.png"]
+    for i, path in enumerate(paintings):
+        random_image(32, 32, seed=i).save(path)
+    with pytest.raises(FastNSTError) as caught:
+        fastnst.stylize(random_image(20, 16), universal_file, style=[str(p) for p in paintings], device="cpu")
+    assert str(caught.value).startswith("style ['") and str(caught.value).endswith(
+        "(a list): one Stylizer takes one painting, or one blend of them (\"a.jpg=0.6,b.jpg=0.4\"); "
+        "Stylizer.load_all makes one for each of a list")
+    assert len(Stylizer.load_all(universal_file, style=[str(p) for p in paintings], device="cpu")) == 2
+
+
+@pytest.mark.parametrize("images,message", [
+    (torch.rand(3, 16, 16), "images must be a tensor N x 3 x H x W (values 0..1), got 3 x 16 x 16; for one image, "
+                            "images[None]"),
+    (torch.rand(16, 16), "images must be a tensor N x 3 x H x W (values 0..1), got 16 x 16"),
+    (torch.rand(1, 4, 16, 16), "images must be a tensor N x 3 x H x W (values 0..1), got 1 x 4 x 16 x 16"),
+    ([[0.5]], "images must be a tensor N x 3 x H x W (values 0..1), got [[0.5]] (a list); for a picture, use "
+              "stylize"),
+    (torch.zeros(1, 3, 16, 16, dtype=torch.uint8), "images must hold floats 0..1, got torch.uint8 (for bytes "
+                                                   "0..255: images.float() / 255)"),
+])
+def test_stylize_tensor_of_another_shape_or_type_says_what_it_takes(ckpt_file, images, message):
+    with pytest.raises(FastNSTError) as caught:
+        Stylizer.load(ckpt_file, device="cpu").stylize_tensor(images)
+    assert str(caught.value) == message
+
+
+def test_stylize_video_of_a_number_names_the_argument(ckpt_file, tmp_path):
+    with pytest.raises(FastNSTError, match=r"^source must be a path \(a string or a Path\), got 123$"):
+        fastnst.stylize_video(123, tmp_path / "out.mp4", ckpt_file)
+    with pytest.raises(FastNSTError, match=r"^target must be a path \(a string or a Path\), got 123$"):
+        fastnst.stylize_video(tmp_path / "in.mp4", 123, ckpt_file)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiles.pt"]  # the checkpoint only
 
 
 @pytest.mark.parametrize("options,message", [

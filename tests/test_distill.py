@@ -93,18 +93,32 @@ def test_one_style_of_a_net_of_several_is_distilled_by_name_and_a_student_warm_s
     ("an unknown style", "has no style 'starry'"),
     ("a painting", "learns the teacher's style, not a painting"),
     ("only norms", "--only-norms"),
+    ("an onnx export", "an exported network cannot teach; give the checkpoint (.pt) it was exported from"),
 ])
 def test_a_bad_distillation_is_one_line_and_writes_nothing(tmp_path, teacher, three_teacher, photo_dir, capsys,
                                                            case, expected):
     not_a_checkpoint = tmp_path / "notes.pt"
     not_a_checkpoint.write_text("hello")
+    onnx = tmp_path / "tiles.onnx"  # what fastnst-export writes: the name is enough to tell
+    onnx.write_bytes(b"\x08\x09\x12\x07pytorch")
     argv = {"missing": ["--distill", tmp_path / "gone.pt"],
             "not a checkpoint": ["--distill", not_a_checkpoint],
             "several styles, none chosen": ["--distill", three_teacher],
             "an unknown style": ["--distill", three_teacher, "--style", "starry"],
             "a painting": ["--distill", teacher, "--style", tmp_path / "mosaic.jpg"],
-            "only norms": ["--distill", teacher, "--init", teacher, "--only-norms"]}[case]
+            "only norms": ["--distill", teacher, "--init", teacher, "--only-norms"],
+            "an onnx export": ["--distill", onnx]}[case]
     logdir = tmp_path / "run"
     code, _, err = run_cli(train_main, capsys, *argv, "--data", photo_dir, "--logdir", logdir, *TINY_FLAGS)
     assert code == 2 and expected in one_line(err)
     assert not logdir.exists()
+
+
+def test_a_resumed_distillation_given_another_teacher_names_the_run_not_a_style_option(tmp_path, teacher,
+                                                                                      three_teacher, photo_dir, capsys):
+    fastnst.train(distill=str(teacher), data=str(photo_dir), steps=1, **small_run(tmp_path / "run"))
+    code, _, err = run_cli(train_main, capsys, "--resume", tmp_path / "run" / "checkpoint.pt", "--distill",
+                           three_teacher, "--steps", 2)
+    assert code == 2 and one_line(err) == (f"error: --resume {tmp_path / 'run' / 'checkpoint.pt'}: that run distills "
+                                           f"the style 'tiles', and --distill {three_teacher} has no such style (3 "
+                                           f"styles (mosaic, candy, udnie)); give the teacher that run learned from")

@@ -160,8 +160,8 @@ def test_ctrl_c_just_after_a_checkpoint_landed_still_points_at_it(tmp_path, phot
     run = tmp_path / "run"
     real_save = fastnst.checkpoint.atomic_save
 
-    def save_then_ctrl_c(obj, path):  # Ctrl-C after the rename, before the run has noted the save
-        real_save(obj, path)
+    def save_then_ctrl_c(obj, path, *args):  # Ctrl-C after the rename, before the run has noted the save
+        real_save(obj, path, *args)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(fastnst.checkpoint, "atomic_save", save_then_ctrl_c)

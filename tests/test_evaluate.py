@@ -103,3 +103,14 @@ def test_cli_bad_input_is_one_line(case, tmp_path, ckpt_file, photo_dir, style_f
     code, _, err = run(capsys, *argv, *extra, "--size", 32, "--no-progress")
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_cli_json_report_never_replaces_a_file_it_reads_and_is_refused_before_the_work(ckpt_file, photo_dir,
+                                                                                       style_file, capsys):
+    for target in (ckpt_file, style_file):
+        before = target.read_bytes()
+        code, stdout, err = run(capsys, "--ckpt", ckpt_file, "--content", photo_dir, "--style", style_file,
+                                "--size", 32, "--loss-weights", "random", "--json", target, "--no-progress")
+        assert code == 2
+        assert err == f"error: --json {target} would overwrite the input {target}; choose another --json\n"
+        assert stdout == "" and target.read_bytes() == before  # no table: nothing was evaluated

@@ -228,3 +228,66 @@ def test_an_onnx_file_with_backend_torch_is_refused_in_one_line(two_style_onnx, 
     assert code == 2
     assert one_line(err) == f"error: {two_style_onnx}: an .onnx file runs with --backend onnxruntime (or auto)"
     assert list(tmp_path.iterdir()) == [photo]
+
+
+# Outputs that cannot be written: (where, as the command line gives it; the words of its error).
+def _unwritable(tmp_path):
+    (tmp_path / "folder.mp4").mkdir(exist_ok=True)
+    (tmp_path / "a-file").write_text("x")
+    return [("/proc/fastnst/out.mp4", "cannot write /proc/fastnst/out.mp4: No such file or directory"),
+            (tmp_path / "folder.mp4", f"cannot write {tmp_path / 'folder.mp4'}: it is a folder; give a file name"),
+            (tmp_path / "a-file" / "out.mp4", f"cannot write {tmp_path / 'a-file' / 'out.mp4'}: {tmp_path / 'a-file'} "
+                                              f"is a file, not a folder")]
+
+
+def test_a_webcam_recording_that_cannot_be_written_is_one_line_before_the_camera_starts(tmp_path, ckpt_file, capsys):
+    pytest.importorskip("cv2")
+    clip = make_clip(tmp_path / "cam.mp4", frames=3, audio=None)
+    for output, words in _unwritable(tmp_path):
+        before = sorted(tmp_path.rglob("*"))
+        code, out, err = run_cli(infer_main, capsys, "--webcam", clip, "--ckpt", ckpt_file, "--no-window",
+                                 "--output", output)
+        assert code == 2 and one_line(err) == f"error: {words}" and out == ""
+        assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_training_outputs_that_cannot_be_written_are_one_line_before_any_step(tmp_path, photo_dir, style_file,
+                                                                             capsys):
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "folder.pt").mkdir()
+    cases = [(["--out", "/proc/fastnst/net.pt"], "--out /proc/fastnst/net.pt: cannot write it: No such file or "
+                                                 "directory"),
+             (["--out", tmp_path / "folder.pt"], f"--out {tmp_path / 'folder.pt'}: cannot write it: it is a folder; "
+                                                 f"give a file name"),
+             (["--ckpt-path", tmp_path / "a-file" / "c.pt"], f"--ckpt-path {tmp_path / 'a-file' / 'c.pt'}: cannot "
+                                                             f"write it: {tmp_path / 'a-file'} is a file, not a "
+                                                             f"folder"),
+             (["--logdir", tmp_path / "a-file"], f"--logdir {tmp_path / 'a-file'}: cannot make this folder: "
+                                                 f"{tmp_path / 'a-file'} is a file, not a folder"),
+             (["--logdir", "/proc/fastnst/run"], "--logdir /proc/fastnst/run: cannot make this folder: No such file "
+                                                 "or directory")]
+    for flags, words in cases:
+        logdir = [] if "--logdir" in flags else ["--logdir", tmp_path / "run"]
+        code, out, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--steps", 1,
+                                 *logdir, *flags, *TINY)
+        assert code == 2 and one_line(err) == f"error: {words}" and "step 1" not in out, flags
+    assert not (tmp_path / "run" / "checkpoint.pt").exists() and not list(tmp_path.rglob(".*.tmp*"))
+
+
+def test_an_export_or_an_optimization_that_cannot_be_written_is_one_line_before_the_work(tmp_path, ckpt_file,
+                                                                                         style_file, capsys):
+    from fastnst.cli import optimize_main
+
+    (tmp_path / "a-file").write_text("x")
+    target = tmp_path / "a-file" / "net.ts"
+    code, out, err = run_cli(export_main, capsys, ckpt_file, "--torchscript", target)
+    assert code == 2 and out == "" and one_line(err) == (f"error: --torchscript {target}: cannot write it: "
+                                                         f"{tmp_path / 'a-file'} is a file, not a folder")
+    code, out, err = run_cli(export_main, capsys, ckpt_file, "--onnx", ckpt_file)
+    assert code == 2 and one_line(err) == (f"error: --onnx {ckpt_file} would overwrite the input {ckpt_file}; "
+                                           f"choose another --onnx")
+    photo = tmp_path / "photo.png"
+    random_image(24, 20).save(photo)
+    code, out, err = run_cli(optimize_main, capsys, photo, "--style", style_file, "-o", "/proc/fastnst/out.png",
+                             "--steps", 1, "--loss-weights", "random")
+    assert code == 2 and one_line(err) == "error: cannot write /proc/fastnst/out.png: No such file or directory"

@@ -40,7 +40,7 @@ def errors(err: str) -> list[str]:
     ("candy=1,candy=1", "--style: style candy is given twice in the blend (as candy and candy)"),
     ("candy=1,0=1", "--style: style candy is given twice in the blend (as candy and 0)"),
     ("can dy=1,mosaic=1", f"unknown style 'can dy': {NAMES}"),
-    ("candy,mosaic", f"unknown style 'candy,mosaic': {NAMES}: a name with '=' or ',' is chosen by its index"),
+    ("candy,mosaic", f"unknown style 'candy,mosaic': {NAMES}: a blend gives each style a weight (candy=0.5,...)"),
     ("nosuch", f"unknown style 'nosuch': {NAMES}"),
     ("2", f"style index 2 is out of range: {NAMES}"),
     ("-1", f"style index -1 is out of range: {NAMES}"),
@@ -61,6 +61,28 @@ def test_style_names_holding_separators_or_spaces_are_chosen_whole_and_blended_b
     assert [c.label for c in parse_style(" my style ", names)] == ["my style"]
     blend = parse_style("a=b=0.5,my style=0.5", names)[0]
     assert blend.label == "a=b50+my style50" and blend.mix.tolist() == [0.5, 0.0, 0.5]
+
+
+def test_a_style_name_is_read_before_an_index_or_a_blend_so_every_trained_name_can_be_chosen():
+    names = ["a", "0", "x=y", "x"]  # what train.py makes of a.jpg, 0.jpg, x=y.jpg and x.jpg
+    assert [c.label for c in parse_style("0", names)] == ["0"]
+    assert [c.label for c in parse_style(0, names)] == ["a"]  # a number from Python is an index
+    assert [c.label for c in parse_style("3", names)] == ["x"]  # no style of that name: an index
+    assert [c.label for c in parse_style("x=y", names)] == ["x=y"]
+    assert parse_style("x=y=1,0=3", names)[0].mix.tolist() == [0.0, 0.75, 0.25, 0.0]
+
+
+def test_several_outputs_into_an_image_file_name_are_refused_instead_of_making_a_folder_of_that_name(
+        capsys, tmp_path, two_styles, photo):
+    out = tmp_path / "x.png"
+    for argv, count in [([photo, "--style", "all"], "1 input in 2 styles"),
+                        ([photo, photo.parent, "--style", "candy"], "2 inputs in 1 style")]:
+        code, _, err = run_cli(infer_main, capsys, *argv, "--ckpt", two_styles, "-o", out)
+        assert (code, errors(err)) == (2, [f"error: -o {out}: several outputs ({count}) need an output folder, and "
+                                           f"this names a file; give a folder (x/)"])
+        assert not out.exists()
+    code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", two_styles, "--style", "all", "-o", f"{out}/")
+    assert code == 0 and sorted(p.name for p in out.iterdir()) == ["photo_candy.jpg", "photo_mosaic.jpg"]
 
 
 @pytest.mark.parametrize("style,code,outputs,message", [

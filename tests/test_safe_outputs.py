@@ -4,6 +4,7 @@ expects; one broken input said once; error lines that start a line in a log file
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from dataclasses import replace
@@ -21,7 +22,7 @@ from fastnst.model import ModelConfig, TransformerNet
 from fastnst.progress import show_progress
 from fastnst.training.styles import style_names
 
-from .helpers import make_clip, random_image, run_cli
+from .helpers import make_clip, one_line, random_image, run_cli
 from .train_helpers import as_flags, small_run
 
 
@@ -103,6 +104,67 @@ def test_a_webcam_recording_refuses_to_replace_the_video_it_plays(tmp_path, ckpt
     assert clip.read_bytes() == before
 
 
+def test_infer_refuses_an_output_that_is_the_painting_or_the_checkpoint_it_reads(tmp_path, universal_file,
+                                                                                  ckpt_file, capsys):
+    photo, painting = tmp_path / "photo.png", tmp_path / "painting.png"
+    random_image(24, 20).save(photo)
+    random_image(40, 40, seed=5).save(painting)
+    kept = {painting: painting.read_bytes(), ckpt_file: ckpt_file.read_bytes()}
+    for argv, replaced in [(["--style", painting, "--ckpt", universal_file, "-o", painting], painting),
+                           (["--ckpt", ckpt_file, "-o", ckpt_file], ckpt_file)]:
+        code, _, err = run_cli(infer_main, capsys, photo, *argv)
+        assert code == 1 and err.splitlines() == [f"error: {photo}: the output {replaced} would overwrite {replaced}, "
+                                                  f"a file this run reads; choose another -o", "1 of 1 input(s) failed"]
+    assert {path: path.read_bytes() for path in kept} == kept and not list(tmp_path.glob(".*"))
+
+
+def test_a_stylized_video_or_a_recording_refuses_to_replace_the_painting(tmp_path, universal_file):
+    pytest.importorskip("cv2")
+    from fastnst.video.live import run_webcam
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, audio=None)
+    painting = tmp_path / "painting.mp4"  # a painting named like a video: a blunder the check must catch
+    random_image(40, 40, seed=5).save(painting, format="PNG")
+    before = painting.read_bytes()
+    with pytest.raises(fastnst.FastNSTError, match="would overwrite the input"):
+        fastnst.stylize_video(clip, painting, universal_file, style=str(painting), max_size=32)
+    with pytest.raises(fastnst.FastNSTError, match="would overwrite the input"):
+        run_webcam(str(clip), [universal_file], style=[str(painting)], window=False, output=painting)
+    assert painting.read_bytes() == before and not list(tmp_path.glob(".*"))
+
+
+@pytest.mark.parametrize("case", ["--out painting", "--ckpt-path painting", "--out teacher", "--out init",
+                                  "--out resumed", "--out a training photo", "--out is --ckpt-path"])
+def test_training_refuses_an_output_that_is_a_file_it_reads_before_any_work(tmp_path, photo_dir, style_file,
+                                                                            ckpt_file, capsys, case):
+    run = tmp_path / "run"
+    if case == "--out resumed":
+        assert run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--steps", 1,
+                       *as_flags(small_run(run)))[0] == 0
+    given = {"--out painting": ["--style", style_file, "--out", style_file],
+             "--ckpt-path painting": ["--style", style_file, "--ckpt-path", style_file],
+             "--out teacher": ["--distill", ckpt_file, "--out", ckpt_file],
+             "--out init": ["--style", style_file, "--init", ckpt_file, "--out", ckpt_file],
+             "--out resumed": ["--resume", run / "checkpoint.pt", "--out", run / "checkpoint.pt"],
+             "--out a training photo": ["--style", style_file, "--out", photo_dir / "nested" / "deep.png"],
+             "--out is --ckpt-path": ["--style", style_file, "--out", tmp_path / "a.pt", "--ckpt-path",
+                                      tmp_path / "a.pt"]}[case]
+    kept = {p: p.read_bytes() for p in (style_file, ckpt_file, run / "checkpoint.pt", photo_dir / "nested" / "deep.png")
+            if p.exists()}
+    logdir = tmp_path / "new-run"
+    code, _, err = run_cli(train_main, capsys, *given, "--steps", 2, "--data", photo_dir,
+                           *as_flags(small_run(logdir)))
+    option, replaced = given[-2], given[-1]
+    line = one_line(err)
+    if case == "--out is --ckpt-path":
+        assert line == (f"error: --out {replaced} is the training checkpoint (--ckpt-path): the small inference "
+                        f"checkpoint would replace it; choose another --out")
+    else:
+        assert line == f"error: {option} {replaced} would overwrite the input {replaced}; choose another {option}"
+    assert code == 2 and {p: p.read_bytes() for p in kept} == kept
+    assert not logdir.exists() and not (tmp_path / "a.pt").exists()
+
+
 # ------------------------------------------------------------------------------------ style names
 def test_ordinary_style_names_are_kept_and_unsafe_ones_made_safe_file_name_parts():
     for name in ("rain-princess", "starry_night", "La Muse", "mosaic", "v1.2"):
@@ -149,6 +211,23 @@ def test_two_styles_of_one_name_get_a_suffix_2_so_style_all_writes_both(tmp_path
 def test_training_names_styles_by_their_file_stems_made_safe(tmp_path):
     assert style_names(["styles/rain-princess.jpg", "x/.dotted.png", "y/tab\there.png"]) == \
         ["rain-princess", "dotted", "tab_here"]
+
+
+def test_a_blend_of_long_style_names_makes_an_output_name_the_filesystem_takes_and_a_rerun_skips_it(tmp_path,
+                                                                                                    capsys):
+    names = ["_".join([word] * 6) for word in ("impressionist", "expressionist", "pointillist")]  # 70-83 chars
+    ckpt = styles_checkpoint(tmp_path / "x.pt", names)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    random_image(24, 20).save(photos / "photo.jpg")
+    blend = ",".join(f"{name}=1" for name in names)
+    code, _, err = run_cli(infer_main, capsys, photos, "--ckpt", ckpt, "--style", blend)
+    assert code == 0, err
+    written = [p.name for p in photos.iterdir() if p.name != "photo.jpg"]
+    assert len(written) == 1 and len(written[0].encode()) <= 200
+    assert written[0].startswith("photo_impressionist_impressionist_") and re.search(r"-[0-9a-f]{8}\.jpg$", written[0])
+    code, _, err = run_cli(infer_main, capsys, photos, "--ckpt", ckpt, "--style", blend)  # the same name again,
+    assert code == 0 and sorted(p.name for p in photos.iterdir()) == sorted(["photo.jpg", *written])  # not restyled
 
 
 # ---------------------------------------------------------------------------------- permissions

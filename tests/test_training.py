@@ -6,7 +6,7 @@ import fastnst
 from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
 
-from .helpers import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared
+from .helpers import STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, needs_shared, random_image
 from .train_helpers import as_flags, small_run
 
 
@@ -26,6 +26,33 @@ def test_resume_gives_identical_weights(tmp_path, photo_dir, style_file):
     for name in a["model"]:
         assert torch.equal(a["model"][name], b["model"][name]), name
     assert all(torch.equal(x, y) for x, y in zip(weights(straight).values(), weights(resumed).values()))
+
+
+def test_a_run_on_a_small_painting_resumes_without_style_and_after_ctrl_c(tmp_path, photo_dir, monkeypatch):
+    import fastnst.training.loop as loop
+
+    painting = tmp_path / "noise.png"  # about 100 px of fine detail: no thumbnail tells it apart reliably
+    random_image(140, 100, seed=3).save(painting)
+    run = tmp_path / "run"
+    fastnst.train(style=str(painting), data=str(photo_dir), steps=2, ckpt_every=1, **small_run(run))
+    real_step = loop.train_step
+
+    def ctrl_c_at_step_4(*args):
+        if args[5] == 4:  # the step number
+            raise KeyboardInterrupt
+        return real_step(*args)
+
+    monkeypatch.setattr(loop, "train_step", ctrl_c_at_step_4)
+    with pytest.raises(FastNSTError, match="interrupted at step 4; resume from step 3") as stopped:
+        fastnst.train(resume=str(run / "checkpoint.pt"), steps=8)  # its own painting, as stored: resumed
+    assert stopped.value.exit_code == 130
+    monkeypatch.setattr(loop, "train_step", real_step)
+    fastnst.train(resume=str(run / "checkpoint.pt"), steps=4)  # what the Ctrl-C message says to do
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 4
+    random_image(140, 100, seed=4).save(painting)  # another painting under the same name: refused
+    with pytest.raises(FastNSTError, match="the painting .*noise.png is not the painting that run trained as noise "
+                                           r"\(the file has changed since\)"):
+        fastnst.train(resume=str(run / "checkpoint.pt"), steps=5)
 
 
 def test_tensorboard_logs_every_loss_term_and_sample_images(tmp_path, photo_dir, style_file):

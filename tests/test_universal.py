@@ -13,18 +13,10 @@ from PIL import Image
 import fastnst
 from fastnst.cli import flicker_main, info_main, infer_main, train_decoders_main
 from fastnst.errors import FastNSTError
-from fastnst.universal import (Decoder, MovingContentStats, UniversalConfig, UniversalNet, colour, content_stats,
-                               load_universal, save_universal, style_stats, transform)
+from fastnst.inference.universal import parse_paintings
+from fastnst.universal import Decoder, MovingContentStats, colour, content_stats, load_universal, style_stats, transform
 
 from .helpers import ROOT, make_clip, random_image, run_cli
-
-
-@pytest.fixture(scope="session")
-def universal_file(tmp_path_factory) -> Path:
-    """A small universal model (relu2_1 and relu1_1, random weights), saved once per session."""
-    torch.manual_seed(0)
-    net = UniversalNet(UniversalConfig(levels=("relu2_1", "relu1_1")), encoder_weights="random")
-    return save_universal(net, tmp_path_factory.mktemp("universal") / "universal.pt", {"steps": 0})
 
 
 @pytest.fixture
@@ -174,6 +166,22 @@ def test_a_painting_without_a_model_uses_the_bundled_universal_model(paintings, 
     assert Image.open(tmp_path / "out.png").size == (40, 30)
 
 
+def test_a_painting_whose_file_name_holds_a_comma_or_an_equals_sign_is_that_painting(universal_file, tmp_path,
+                                                                                     capsys):
+    odd, plain = tmp_path / "we,ird=1.png", tmp_path / "x=y.png"
+    random_image(40, 40, seed=1).save(odd)
+    random_image(40, 40, seed=2).save(plain)
+    photo = tmp_path / "photo.png"
+    random_image(24, 20).save(photo)
+    for style, output in [(odd, "a.png"), (plain, "b.png"), (f"{odd}=0.3,{plain}=0.7", "c.png")]:
+        code, _, err = run_cli(infer_main, capsys, photo, "--style", style, "--ckpt", universal_file,
+                               "-o", tmp_path / output)
+        assert code == 0 and err == "", (style, err)
+    assert Image.open(tmp_path / "a.png").tobytes() != Image.open(tmp_path / "b.png").tobytes()
+    assert [(p.path, p.weight) for p in parse_paintings(f"{odd}=0.3,{plain}=0.7")] == [(odd, 0.3), (plain, 0.7)]
+    assert [p.path for p in parse_paintings(str(odd))] == [odd]
+
+
 def test_the_python_api_needs_a_model_or_a_painting(tmp_path):
     photo = tmp_path / "photo.jpg"
     random_image(40, 30).save(photo)
@@ -198,11 +206,15 @@ def test_bad_paintings_and_weights_are_one_line_and_write_nothing(universal_file
     tiny, broken = tmp_path / "tiny.png", tmp_path / "broken.jpg"
     Image.new("RGB", (1, 1)).save(tiny)
     broken.write_bytes(b"not an image")
+    damaged = tmp_path / "damaged.pt"  # a universal model cut short
+    damaged.write_bytes(universal_file.read_bytes()[:5000])
     cases = [
         ([photo, "--style", tiny, "--ckpt", universal_file], "at least 16 pixels"),
         ([photo, "--style", broken, "--ckpt", universal_file], "broken.jpg"),
         ([photo, "--style", f"{paintings[0]}=heavy", "--ckpt", universal_file], "must be a number"),
         ([photo, "--style", paintings[0], "--ckpt", shared_ckpt], "a painting is for the universal model"),
+        ([photo, "--style", paintings[0], "--ckpt", damaged], "damaged.pt is not a fastnst or PyTorch checkpoint "
+                                                             "(or it is damaged)"),
         ([photo, "--ckpt", universal_file], "stylizes with a painting"),
     ]
     for argv, words in cases:

@@ -140,6 +140,20 @@ def test_a_second_ctrl_c_interrupts_at_once_and_leaves_no_file(tmp_path, ckpt_fi
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cam.mp4", "tiles.pt"]
 
 
+def test_a_video_of_no_frames_played_as_the_camera_is_an_error_not_a_silent_success(tmp_path, ckpt_file, capsys):
+    import av
+
+    empty = tmp_path / "empty.avi"
+    with av.open(str(empty), "w") as out:  # a header with a video stream, and not one frame
+        stream = out.add_stream("mpeg4", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        out.start_encoding()
+    code, out, err = run_cli(infer_main, capsys, "--webcam", empty, "--ckpt", ckpt_file, "--no-window",
+                             "--output", tmp_path / "rec.mp4")
+    assert code == 1 and err.strip() == f"error: {empty}: the video has no frames; nothing was recorded"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.avi", "tiles.pt"]
+
+
 def test_snapshot_dir_is_an_option_of_the_webcam(tmp_path, ckpt_file, capsys):
     code, _, err = run_cli(infer_main, capsys, tmp_path / "a.jpg", "--ckpt", ckpt_file, "--snapshot-dir", tmp_path)
     assert code == 2 and "--snapshot-dir is for --webcam" in err

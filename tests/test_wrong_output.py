@@ -84,6 +84,21 @@ def test_style_weights_whose_sum_no_number_holds_are_refused_in_one_line(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg", "three.pt"]
 
 
+def test_painting_weights_whose_sum_no_number_holds_are_refused_with_the_same_line(tmp_path, universal_file, capsys):
+    from fastnst.inference.universal import parse_paintings
+
+    for i in range(2):
+        random_image(32, 32, seed=i).save(tmp_path / f"p{i}.png")
+    a, b = tmp_path / "p0.png", tmp_path / "p1.png"
+    assert [p.weight for p in parse_paintings(f"{a}=1e39,{b}=1e39")] == [0.5, 0.5]  # large: their ratio
+    random_image(32, 24).save(tmp_path / "photo.jpg")
+    code, _, err = run_cli(infer_main, capsys, tmp_path / "photo.jpg", "--ckpt", universal_file, "--style",
+                           f"{a}=1e308,{b}=1e308")
+    assert code == 2 and err == (f"error: style weights too large: they add up to more than a number can hold "
+                                 f"({a}=1e308,{b}=1e308); give them as fractions\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p0.png", "p1.png", "photo.jpg"]
+
+
 def _three_style_net():
     from fastnst.model import ModelConfig, TransformerNet
 

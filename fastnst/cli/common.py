@@ -56,7 +56,7 @@ class _Lines(logging.Handler):
 
 
 # Options whose flag is not --<name with dashes>.
-FLAGS = {"output": "-o"}
+FLAGS = {"output": "-o", "model": "--ckpt"}
 
 
 def flag_message(exc: FastNSTError) -> str:

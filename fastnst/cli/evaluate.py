@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
+from ..files import check_writable
 from ..optimization import evaluate
 from ..optimization.evaluate import format_table, write_json
 from ..optimization.optimize import ADAM_LR, INITS, OPTIMIZERS
@@ -37,13 +38,16 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    reads = [args.ckpt, args.content, args.style, args.loss_weights]
+    if args.json:  # before the work, not after it
+        check_writable(args.json, reads, "--json")
     report = evaluate(args.ckpt, args.content, args.style, size=args.size, images=args.images,
                       vs_optimize=args.vs_optimize, vs_init=args.vs_init, vs_optimizer=args.vs_optimizer,
                       vs_lr=args.vs_lr, device=args.device, progress=args.progress, net_style=args.net_style,
                       **loss_options(args))
     print(format_table(report))
     if args.json:
-        print(f"wrote {write_json(report, args.json)}")
+        print(f"wrote {write_json(report, args.json, reads)}")
     return 0
 
 

@@ -11,6 +11,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..errors import FastNSTError
+from ..files import check_writable
 from ..inference.export import OPSET, export_onnx, export_torchscript
 from .common import run
 
@@ -30,6 +31,9 @@ def _export(args: argparse.Namespace) -> int:
     """A line per file written, with its largest difference from PyTorch unless --no-check."""
     if not args.onnx and not args.torchscript:
         raise FastNSTError("nothing to export: give --onnx PATH and/or --torchscript PATH")
+    for option, path in (("--onnx", args.onnx), ("--torchscript", args.torchscript)):
+        if path:  # before the export's work
+            check_writable(path, [args.ckpt], option)
     checkpoint = load_checkpoint(args.ckpt)
     # An odd size, so the check covers the padding that makes any H x W work.
     probe = torch.rand(1, 3, 67, 45, generator=torch.Generator().manual_seed(0))

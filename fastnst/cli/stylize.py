@@ -177,11 +177,10 @@ def _list_styles(args: argparse.Namespace) -> int:
 
 
 def _choose_model(args: argparse.Namespace) -> None:
-    """Fill in --ckpt where it may be left out, and sort --style's values: with a painting and no
-    --ckpt the bundled universal model; paintings only for a universal model; files take one style
-    (what argparse put after it are inputs, as with `--style mosaic photo.jpg`)."""
+    """Fill in --ckpt where it may be left out (with a painting, the bundled universal model), and
+    give files one --style value: what argparse put after it are inputs, as with `--style mosaic
+    photo.jpg`. Which styles a model takes, the loader says (inference/loader.py)."""
     from ..inference.universal import bundled_universal
-    from ..universal import is_universal_file
 
     if args.ckpt is None:
         if args.list_styles or (args.style is None and args.webcam is None):
@@ -189,26 +188,9 @@ def _choose_model(args: argparse.Namespace) -> None:
                                "(only --webcam has a default of its own: the bundled real-time networks)")
         if args.style is not None:
             args.ckpt = [str(bundled_universal())]
-    if args.style is None or args.ckpt is None:
-        return
-    if args.webcam is None:
+    if args.style is not None and args.webcam is None:
         args.style, extra = args.style[0], args.style[1:]
         args.inputs = extra + args.inputs
-    universal = [c for c in args.ckpt if is_universal_file(c)]
-    styles = args.style if isinstance(args.style, list) else [args.style]
-    if universal:
-        if len(universal) < len(args.ckpt) and args.webcam is not None:
-            raise FastNSTError("--style PAINTING is for the universal model: give it alone with --webcam")
-        return
-    paintings = [s for s in styles for part in s.split(",") if Path(part.rpartition("=")[0] or part).is_file()]
-    if paintings:
-        raise FastNSTError(f"--style {paintings[0]}: a painting is for the universal model (leave out --ckpt); "
-                           f"--ckpt {args.ckpt[0]} is a network trained for its own style (--list-styles names them)")
-    if isinstance(args.style, list):  # --webcam with networks: one choice among their styles
-        if len(args.style) > 1:
-            raise FastNSTError("several --style values are paintings for the universal model; for a network's "
-                               "styles give one: a name, a blend (mosaic=0.6,candy=0.4) or all")
-        args.style = args.style[0]
 
 
 def _infer(args: argparse.Namespace) -> int:

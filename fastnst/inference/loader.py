@@ -18,14 +18,16 @@ import torch
 from PIL import Image
 
 from ..checkpoint import Checkpoint, load_checkpoint
+from ..checks import shown
 from ..device import resolve_device
 from ..errors import FastNSTError
+from ..files import is_file
 from ..model import TransformerNet
 from ..universal import LoadedUniversal, UniversalNet, is_universal_file, load_universal
 from .fastpath import FastStylizer, norms
 from .options import OptionError, RuntimeSpec
 from .runtime import Net, Runtime, as_runtime
-from .styles import StyleSpec, StyleSwitch, net_style_names, parse_style, select_style
+from .styles import StyleSpec, StyleSwitch, net_style_names, parse_style, select_style, split_blend
 from .universal import UniversalRuntime, parse_paintings
 
 # What a model may be given as.
@@ -82,6 +84,17 @@ def load_runtimes(model: Model, style: StyleSpec | Sequence[str | Path] = None, 
     tile: the tiles the caller will ask for, refused before any work for a runtime without them.
     """
     spec = (spec or RuntimeSpec()).check()
+    runtimes = _load(model, style, spec, shared, calibration, tile)
+    source = (model.path if isinstance(model, (Checkpoint, LoadedUniversal))
+              else model if isinstance(model, (str, Path)) else None)
+    for runtime in runtimes:
+        if source is not None and runtime is not model:
+            runtime.sources = [Path(source), *runtime.sources]
+    return runtimes
+
+
+def _load(model: Model, style: Any, spec: RuntimeSpec, shared: bool, calibration: Calibration,
+          tile: int | None) -> list[Runtime]:
     if isinstance(model, Runtime):
         if style not in (None, "all"):
             raise FastNSTError("a style is chosen when loading: give the checkpoint, not a loaded stylizer")
@@ -96,9 +109,9 @@ def load_runtimes(model: Model, style: StyleSpec | Sequence[str | Path] = None, 
         session = _onnx_session(model)
         # One session; each choice feeds its own style weights.
         return [Runtime(session.with_style(c.mix), torch.device("cpu"), c.label, session.style_names, kind)
-                for c in parse_style(style, session.style_names)]
+                for c in parse_style(_one_spec(model, style, session.style_names), session.style_names)]
     loaded = model if isinstance(model, Checkpoint) else load_checkpoint(model)
-    choices = parse_style(style, loaded.style_names)
+    choices = parse_style(_one_spec(model, style, loaded.style_names), loaded.style_names)
     if kind == "int8":
         from .int8 import quantize  # onnxruntime is an optional dependency
 
@@ -116,6 +129,21 @@ def load_runtimes(model: Model, style: StyleSpec | Sequence[str | Path] = None, 
                     c.label, loaded.style_names) for c in choices]
 
 
+def _one_spec(model: object, style: Any, names: list[str]) -> StyleSpec:
+    """A trained net's style choice, refusing what is meant for the universal model: a painting
+    (a file that is none of the net's style names), or several values (a list of one is that one)."""
+    specs = list(style) if isinstance(style, (list, tuple)) else [style]
+    for spec in specs:
+        if isinstance(spec, str) and any(key not in names and is_file(key)
+                                         for key, _ in split_blend(spec, lambda k: k in names or is_file(k))):
+            where = f"{model}" if isinstance(model, (str, Path)) else "this model"
+            raise OptionError(f"{{style}} {spec}: a painting is for the universal model (leave out {{model}}); "
+                              f"{where} is a network trained for its own styles ({', '.join(names)})")
+    if isinstance(style, (list, tuple)) and len(style) == 1:
+        return style[0]
+    return style
+
+
 def _prepared(net: TransformerNet | Net, style: StyleSpec, device: torch.device) -> list[Runtime]:
     """A net or anything called like one, run as it is on `device` (a TransformerNet: in the chosen style)."""
     if isinstance(net, TransformerNet):
@@ -123,12 +151,10 @@ def _prepared(net: TransformerNet | Net, style: StyleSpec, device: torch.device)
         if net.config.num_styles == 1 and style is None:
             return [as_runtime(net, device, names)]
         return [Runtime(select_style(net, c).to(device).eval(), device, c.label, names)
-                for c in parse_style(style, names)]
-    if style is not None and style != "all":
+                for c in parse_style(_one_spec(net, style, names), names)]
+    if style is not None and not (isinstance(style, str) and style == "all"):
         raise FastNSTError("a style can be chosen for a checkpoint or a TransformerNet, not for a prepared stylizer")
     if not callable(net):
-        from ..checks import shown
-
         raise FastNSTError(f"cannot stylize with {shown(net)}: give a checkpoint, its path or a net")
     return [as_runtime(net, device)]
 
@@ -138,7 +164,10 @@ def _universal(model: UniversalNet | LoadedUniversal | str | Path, style: Any, s
     or a list of either (one runtime each, sharing the net: the webcam's n/p)."""
     specs = style if isinstance(style, (list, tuple)) and style else [style]
     for painting in specs:
-        if painting is None or painting == "all" or not isinstance(painting, (str, Path)):
+        if painting is not None and not isinstance(painting, (str, Path)):
+            raise OptionError(f"{{style}} must be a painting's path (a string or a Path), or a blend of them "
+                              f"(\"a.jpg=0.6,b.jpg=0.4\"), got {shown(painting)}")
+        if painting is None or painting == "all":
             raise OptionError("the universal model stylizes with a painting: give {style} PAINTING (a file; "
                               "several blend: a.jpg=0.6,b.jpg=0.4)")
     if spec.backend not in ("auto", "torch") or spec.precision == "int8":

@@ -12,6 +12,7 @@ can do (`can_tile`, `blends_features`, `new_stream`) and never what it is.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -29,16 +30,16 @@ class Runtime:
 
     kind: "torch" (the fast path or a TransformerNet), "onnxruntime" or "int8", for messages;
     label: the style's name or blend label (file names, captions); style_names: every style the
-    model holds. strength is a blend of pixels here, which the Stylizer applies after its other
+    model holds; sources: the files it was made from (no output may replace one). strength is a blend of pixels here, which the Stylizer applies after its other
     options (blends_features False); the universal runtime blends features instead.
     """
 
     blends_features = False
 
     def __init__(self, net: Net, device: torch.device, label: str = "", style_names: Sequence[str] = (),
-                 kind: str = "torch") -> None:
+                 kind: str = "torch", sources: Sequence[Path] = ()) -> None:
         self.net, self.device, self.label = net, device, label
-        self.style_names, self.kind = list(style_names), kind
+        self.style_names, self.kind, self.sources = list(style_names), kind, list(sources)
 
     @property
     def can_tile(self) -> bool:

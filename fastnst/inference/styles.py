@@ -12,7 +12,7 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 
@@ -31,9 +31,59 @@ class StyleChoice:
     mix: torch.Tensor       # one weight per style of the net, summing to 1
 
 
+def split_blend(spec: str, known: Callable[[str], bool]) -> list[tuple[str, str | None]]:
+    """What a style string names, as (key, weight text or None) pairs: the one resolver of names,
+    paths and blends, for a net's styles (`known`: a style's name) and for paintings (`known`: a
+    file that exists).
+
+    A string `known` accepts is one key, whatever characters it holds ("x=y", "a,b.jpg"); only
+    otherwise is it a blend, its parts split at "," (where several parts joined by "," are known,
+    they are one key) and each part, unless known itself, split at its last "=" into KEY=WEIGHT
+    (not where the weight holds a path separator: "dir=1/a.jpg" is one path). Empty parts come back
+    as ("", None).
+    """
+    text = spec.strip()
+    if known(text):
+        return [(text, None)]
+    tokens, pairs, i = text.split(","), [], 0
+    while i < len(tokens):
+        for j in range(len(tokens), i, -1):  # the longest run of parts that is a known key
+            part = ",".join(tokens[i:j]).strip()
+            key, equals, weight = part.rpartition("=")
+            if known(part):
+                pairs.append((part, None))
+                break
+            if equals and "," not in weight and known(key.strip()):
+                pairs.append((key.strip(), weight.strip()))
+                break
+        else:
+            j = i + 1
+            part = tokens[i].strip()
+            key, equals, weight = part.rpartition("=")
+            split = equals and not re.search(r"[/\\]", weight)
+            pairs.append((key.strip(), weight.strip()) if split else (part, None))
+        i = j
+    return pairs
+
+
+def normalized(weights: Sequence[float], given: str) -> list[float]:
+    """Blend weights (numbers, none negative) scaled to sum 1, summed in float64: weights near a
+    float's limit would add up to inf, and the blend to NaN (a black or flat picture). given: the
+    blend as the user wrote it, for the message."""
+    total = sum(float(w) for w in weights)  # Python floats: float64
+    if not math.isfinite(total):
+        raise FastNSTError(f"style weights too large: they add up to more than a number can hold ({given}); "
+                           f"give them as fractions")
+    if total <= 0:
+        raise FastNSTError("a style blend needs a weight above 0")
+    return [w / total for w in weights]
+
+
 def _index(key: str | int, names: list[str]) -> int:
     if isinstance(key, numbers.Integral) and not isinstance(key, bool):
         key = int(key)
+    elif isinstance(key, str) and key.strip() in names:  # a name first: a style named "0" is chosen by it
+        return names.index(key.strip())
     elif isinstance(key, str) and re.fullmatch(r"-?\d+", key.strip()):
         key = int(key)
     elif not isinstance(key, str):
@@ -44,8 +94,8 @@ def _index(key: str | int, names: list[str]) -> int:
         return key
     key = key.strip()
     if key not in names:
-        hint = (": a name with '=' or ',' is chosen by its index"
-                if "=" in key or "," in key or any("=" in n or "," in n for n in names) else "")
+        hint = (f": a blend gives each style a weight ({names[0]}=0.5,...)" if "," in key and "=" not in key
+                else "")
         raise FastNSTError(f"unknown style '{key}': this net has {_listing(names)}{hint}")
     return names.index(key)
 
@@ -69,16 +119,18 @@ def parse_style(spec: StyleSpec, names: list[str]) -> list[StyleChoice]:
         raise OptionError("{style} is empty: give a style's name or index, a blend NAME=WEIGHT,... or all")
     if isinstance(spec, str) and spec.strip() == "all":
         return [StyleChoice(name, one_hot(i, count)) for i, name in enumerate(names)]
-    if isinstance(spec, str) and ("=" in spec or "," in spec) and spec.strip() in names:  # such a name
+    if isinstance(spec, str) and spec.strip() in names:  # a name, whatever it holds ("0", "x=y")
         index = names.index(spec.strip())
         return [StyleChoice(names[index], one_hot(index, count))]
     if isinstance(spec, str) and "=" in spec:
         pairs = []
-        for part in filter(None, (p.strip() for p in spec.split(","))):
-            key, _, value = part.rpartition("=")  # the last "=": a name may hold one
+        for key, value in split_blend(spec, lambda name: name in names):
+            if (key, value) == ("", None):
+                continue
             try:
                 pairs.append((key, float(value)))
-            except ValueError:
+            except (TypeError, ValueError):
+                part = key if value is None else f"{key}={value}"
                 raise OptionError(f"{{style}} {spec}: '{part}' is not NAME=WEIGHT") from None
         spec = pairs
     elif isinstance(spec, Mapping):
@@ -102,13 +154,7 @@ def parse_style(spec: StyleSpec, names: list[str]) -> list[StyleChoice]:
                                   f"(as {seen[index]} and {key})")
             seen[index] = key
             weights[index] = float(weight)
-        total = sum(weights)
-        if not math.isfinite(total):
-            raise FastNSTError(f"style weights too large: they add up to more than a number can hold "
-                               f"({', '.join(f'{k}={w}' for k, w in spec)}); give them as fractions")
-        if total <= 0:
-            raise FastNSTError("a style blend needs a weight above 0")
-        mix = torch.tensor([w / total for w in weights], dtype=torch.float64).float()
+        mix = torch.tensor(normalized(weights, ", ".join(f"{k}={w}" for k, w in spec)), dtype=torch.float64).float()
         used = [(names[i], w) for i, w in enumerate(mix.tolist()) if w > 0]
         if len(used) == 1:
             return [StyleChoice(used[0][0], one_hot(names.index(used[0][0]), count))]

@@ -55,7 +55,8 @@ class Stylizer:
     `stylize_tensor(x, options)` and `stylize(image, options)` (also `stylizer(image, options)`)
     apply the options around the runtime (inference/runtime.py). Attributes: runtime; device,
     label (the style's name or blend label, for file names and captions), style_names (every
-    style the model holds) and net (what the runtime runs), the runtime's.
+    style the model holds), net (what the runtime runs) and sources (the files it was made from:
+    the checkpoint, the paintings; what no output may replace), the runtime's.
     """
 
     def __init__(self, runtime: Runtime | Net, device: torch.device | None = None, label: str | None = None,
@@ -68,6 +69,7 @@ class Stylizer:
     label = property(lambda self: self.runtime.label)
     style_names = property(lambda self: self.runtime.style_names)
     net = property(lambda self: self.runtime.net)
+    sources = property(lambda self: self.runtime.sources)
 
     @classmethod
     def from_file(cls, model: Model, style: StyleSpec = None, runtime: RuntimeSpec | None = None,
@@ -83,10 +85,12 @@ class Stylizer:
         if isinstance(model, Stylizer):
             return cls.from_files(model, style, runtime)[0]
         runtimes = load_runtimes(model, style, runtime, calibration=calibration)
+        if len(runtimes) > 1 and isinstance(style, (list, tuple)):  # paintings, for the universal model
+            raise OptionError(f"{{style}} {shown(style)}: one Stylizer takes one painting, or one blend of them "
+                              f"(\"a.jpg=0.6,b.jpg=0.4\"); Stylizer.load_all makes one for each of a list")
         if len(runtimes) > 1:
-            what = "paintings" if isinstance(style, (list, tuple)) else "styles"
-            raise OptionError(f"{{style}} names {len(runtimes)} {what}, and a Stylizer runs one (or a blend: "
-                              f"a=0.6,b=0.4): load one each with Stylizer.from_files")
+            raise FastNSTError("style 'all' makes one output per style: stylize once per name in the "
+                               "checkpoint's style_names (infer.py --style all does)")
         return cls(runtimes[0])
 
     @classmethod
@@ -153,6 +157,7 @@ class Stylizer:
         stream, the runtime's state shared by successive frames (Runtime.new_stream).
         """
         options = self.check(options or StylizeOptions())
+        _check_images(images)
         tile = self.auto_tile(options, images.shape[-2] * images.shape[-1])
         if tile:
             out = self.runtime.tiled(images, tile, options.strength, stream)
@@ -205,6 +210,21 @@ def as_pil(image: object) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(image))  # uint8: L, RGB or RGBA by its shape
     raise FastNSTError(f"image must be a PIL image, a numpy array (H x W x 3, uint8) or a file's path, "
                        f"got {shown(image)}")
+
+
+def _check_images(images: object) -> None:
+    """Stylizer.stylize_tensor's input: N x 3 x H x W, else one line saying what it got."""
+    if not isinstance(images, torch.Tensor):
+        raise FastNSTError(f"images must be a tensor N x 3 x H x W (values 0..1), got {shown(images)}; for a "
+                           f"picture, use stylize")
+    if images.dim() != 4 or images.shape[1] != 3:
+        shape = " x ".join(map(str, images.shape))
+        hint = "; for one image, images[None]" if images.dim() == 3 and images.shape[0] == 3 else ""
+        raise FastNSTError(f"images must be a tensor N x 3 x H x W (values 0..1), got {shape}{hint}")
+    if 0 in images.shape:
+        raise FastNSTError(f"images: the tensor is empty ({' x '.join(map(str, images.shape))})")
+    if not images.is_floating_point():
+        raise FastNSTError(f"images must hold floats 0..1, got {images.dtype} (for bytes 0..255: images.float() / 255)")
 
 
 # What loading takes besides the model: the RuntimeSpec's fields, the style and int8's photos.

@@ -12,7 +12,6 @@ statistics, measured on the image shrunk to STATS_SIZE: seamless at any size.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -24,12 +23,13 @@ from ..bundled import bundled_path
 from ..device import memory_format_for, resolve_precision
 from ..errors import FastNSTError
 from ..host_memory import keep_host_memory
-from ..files import safe_name
+from ..files import is_file, safe_name
 from ..images import open_rgb, resize_long_side, to_tensor
 from ..universal import MovingContentStats, UniversalNet
 from ..universal.net import Style
 from .options import OptionError
 from .runtime import Runtime
+from .styles import normalized, split_blend
 from .tiling import blend_weights, tile_starts
 
 STYLE_SIZE = 512      # paintings are measured at this long side (smaller ones as they are)
@@ -49,29 +49,25 @@ class Painting:
 
 
 def parse_paintings(spec: str | Path | Sequence[str | Path]) -> list[Painting]:
-    """"a.jpg", "a.jpg=0.6,b.jpg=0.4" or a list of paths -> paintings with weights summing to 1."""
+    """"a.jpg", "a.jpg=0.6,b.jpg=0.4" or a list of paths -> paintings with weights summing to 1. A
+    path that exists is a path, whatever it holds ("a,b=1.jpg"): styles.split_blend."""
     if isinstance(spec, (list, tuple)):
-        entries = [(str(p), "1") for p in spec]
+        entries = [(str(p), None) for p in spec]
     else:
-        entries = []
-        for part in str(spec).split(","):
-            path, _, weight = part.strip().rpartition("=") if re.search(r"=[^=/\\]*$", part) else (part.strip(), "", "1")
-            entries.append((path.strip(), weight.strip()))
+        entries = split_blend(str(spec), is_file)
     paintings = []
     for path, weight in entries:
         if not path:
             raise OptionError(f"{{style}} {spec}: give painting files, e.g. a.jpg or a.jpg=0.6,b.jpg=0.4")
         try:
-            value = float(weight)
+            value = float("1" if weight is None else weight)
         except ValueError:
             raise OptionError(f"{{style}} {path}={weight}: a painting's weight must be a number") from None
         if not math.isfinite(value) or value < 0:
             raise OptionError(f"{{style}} {path}={weight}: a painting's weight must be a number of 0 or more")
         paintings.append(Painting(Path(path), value))
-    total = sum(p.weight for p in paintings)
-    if total <= 0:
-        raise OptionError(f"{{style}} {spec}: the weights add up to 0")
-    return [Painting(p.path, p.weight / total) for p in paintings]
+    weights = normalized([p.weight for p in paintings], str(spec))
+    return [Painting(p.path, weight) for p, weight in zip(paintings, weights)]
 
 
 def bundled_universal() -> Path:
@@ -110,7 +106,8 @@ class UniversalRuntime(Runtime):
 
     def __init__(self, net: UniversalNet, paintings: Sequence[Painting], device: torch.device,
                  precision: str = "auto") -> None:
-        super().__init__(net, device, painting_label(paintings), [p.name for p in paintings], "universal")
+        super().__init__(net, device, painting_label(paintings), [p.name for p in paintings], "universal",
+                         [p.path for p in paintings])
         self.dtype = resolve_precision(precision, device)
         self.precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
         self.net = net.to(device, torch.float32).eval()  # one net may serve several runtimes (the webcam's)

@@ -14,7 +14,7 @@ import math
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 from tqdm import tqdm
@@ -240,10 +240,10 @@ def format_table(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_json(report: dict[str, Any], path: str | Path) -> Path:
-    """Write the report as JSON, atomically: never a half-written file."""
+def write_json(report: dict[str, Any], path: str | Path, inputs: Iterable[object] = ()) -> Path:
+    """Write the report as JSON, atomically: never a half-written file, never one of `inputs`."""
     path = Path(path)
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
     return path
 

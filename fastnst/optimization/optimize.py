@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..device import resolve_device
 from ..errors import FastNSTError
-from ..files import refuse_overwrite
+from ..files import check_writable
 from ..progress import show_progress
 from ..images import SAVE_FORMATS, open_image, resize_long_side, save_image, to_pil, to_rgb, to_tensor
 from ..inference import preserve_colors
@@ -228,7 +228,7 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
     def save_intermediate(step: int, image: torch.Tensor) -> None:
         if save_every and step % save_every == 0 and step < steps:
             save_image(_finish(image, photo, alpha, preserve_color),
-                       output.with_name(f"{output.stem}_{step:04d}{output.suffix}"))
+                       output.with_name(f"{output.stem}_{step:04d}{output.suffix}"), inputs=[content, style])
 
     image, history = run_optimization(objective, photo, steps=steps, init=init, optimizer=optimizer, lr=lr,
                                       seed=seed, on_step=save_intermediate, progress=progress)
@@ -240,13 +240,13 @@ def optimize(content: Image.Image | str | Path, style: Image.Image | str | Path,
 
 def _output_path(output: str | Path | None, inputs: list[Image.Image | str | Path]) -> Path | None:
     """`output` as a Path, checked before any work is done: a format we can save, and not one of
-    the `inputs` (nor a hard link to one)."""
+    the `inputs` (nor a hard link to one), and a place that can be written."""
     if output is None:
         return None
     output = Path(output)
     if output.suffix.lower() not in SAVE_FORMATS:
         raise FastNSTError(f"{output}: unsupported output extension (use .jpg, .png, .webp or .bmp)")
-    refuse_overwrite(output, inputs)
+    check_writable(output, inputs)  # not an input (nor a hard link to one), and writable: before the work
     return output
 
 

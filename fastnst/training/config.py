@@ -11,7 +11,8 @@ from typing import Any
 from ..checks import type_problem
 from ..device import PRECISIONS
 from ..errors import FastNSTError
-from ..files import safe_name
+from ..files import ReadFiles, fit_name, safe_name
+from ..images import IMAGE_EXTENSIONS
 from ..loss import LossConfig
 from ..model import ARCHS
 from .data import DEFAULT_DATASET
@@ -20,8 +21,9 @@ DEFAULT_STEPS = 40_000  # 2 COCO epochs at batch 4, as Johnson et al.
 
 
 def styles_name(names: list[str]) -> str:
-    """A run's or a net's name: the style's, or the styles' joined by "+" (at most three, then a count)."""
-    return "+".join(names) if len(names) <= 3 else f"{len(names)}-styles"
+    """A run's or a net's name: the style's, or the styles' joined by "+" (at most three, then a count),
+    short enough for a file name (files.fit_name)."""
+    return fit_name("+".join(names)) if len(names) <= 3 else f"{len(names)}-styles"
 
 
 @dataclass
@@ -135,6 +137,17 @@ class TrainConfig(LossConfig):
             raise FastNSTError(f"--init {self.init}: no such file")
         if self.precision not in PRECISIONS:
             raise FastNSTError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+
+    def read_files(self) -> ReadFiles:
+        """The files this run reads, which none of its outputs may replace: the style images (or
+        the teacher), the --init net, local loss-net weights and the photos of local --data and
+        --val-dir folders (--resume: see train's checks)."""
+        paintings = [] if self.distill else self.style_paths
+        weights = self.loss_weights if self.loss_weights != "random" else None
+        reads = ReadFiles([*paintings, self.distill, self.init, weights])
+        for folder in (self.data, self.val_dir):  # a local folder's photos
+            reads.add_folder(folder, IMAGE_EXTENSIONS)
+        return reads
 
     def train_args(self) -> dict[str, Any]:
         """The non-loss options as plain values, as checkpoints store them (without `resume`)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..errors import FastNSTError
+from ..files import make_folder
 
 try:
     import fcntl
@@ -51,7 +52,7 @@ def sigterm_raises() -> Iterator[None]:
 def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on `folder` (created if missing) while inside; a FastNSTError when
     another run holds it. The lock is on the folder itself: no lock file is left behind."""
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder, "--logdir")
     if fcntl is None:
         yield
         return

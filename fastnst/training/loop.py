@@ -17,6 +17,8 @@ from ..checkpoint import Checkpoint
 from ..compat import upgrade_options
 from ..device import memory_format_for, resolve_device, resolve_precision
 from ..errors import FastNSTError
+from ..images import open_rgb
+from ..files import ReadFiles, check_folder, check_writable, refuse_overwrite, same_file
 from ..loss import DistillObjective, Objective
 from . import distributed
 from .config import TrainConfig, styles_name
@@ -26,7 +28,7 @@ from .logger import TrainLogger
 from .schedule import learning_rate, total_steps
 from .state import TrainingState, read_resume, resumed_options
 from .step import train_step
-from .styles import FrozenRows, StyleSet, Teacher, build_net, load_teacher, norm_parameters
+from .styles import FrozenRows, StyleSet, Teacher, build_net, load_teacher, norm_parameters, painting_digest
 
 
 def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
@@ -44,6 +46,7 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
     resume = options.get("resume", config.resume if config else None)
     resumed = read_resume(resume) if resume else None
     # A TrainConfig is complete as it is; keyword options start from what a resumed run stored.
+    style_stored = resumed is not None and config is None and "style" not in options  # the run's own
     base = asdict(config) if config else resumed_options(resumed) if resumed else {}
     config = TrainConfig(**{**base, **options})
     config.check()
@@ -54,13 +57,14 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
     # data; the gradients are averaged, so the effective batch is batch_size * world_size.
     device, own_group = distributed.setup(resolve_device(config.device))
     try:
-        return _train(config, device, resumed)
+        return _train(config, device, resumed, style_stored)
     finally:
         distributed.cleanup(own_group)
 
 
-def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None) -> Path:
-    teacher = load_teacher(config.distill, config.style) if config.distill else None
+def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None, style_stored: bool = False) -> Path:
+    teacher = (load_teacher(config.distill, config.style, resumed.path if style_stored and resumed else None)
+               if config.distill else None)
     if teacher:
         config.style = teacher.name  # the run's one style: the teacher's
     torch.manual_seed(config.seed)  # the same initial weights in every process (and with or without a teacher)
@@ -68,6 +72,7 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
     model, styles = build_net(config.style_paths, config.arch, config.init, config.only_norms, resumed, teacher)
     config.arch = model.config.arch
     ckpt_path, out_path = _output_paths(config, styles_name(styles.names))
+    reads = _refuse_replacing_inputs(config, ckpt_path, out_path)
     memory_format = memory_format_for(device)
     model = model.to(device, memory_format=memory_format)
     if config.only_norms:  # the shared weights stay as they are: only the new styles' norms learn
@@ -80,7 +85,7 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
     amp_dtype = resolve_precision(config.precision, device, training=True)
     amp_dtype = None if amp_dtype == torch.float32 else amp_dtype
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-    state = TrainingState(model, optimizer, scaler, styles, ckpt_path)
+    state = TrainingState(model, optimizer, scaler, styles, ckpt_path, reads=reads)
 
     objective = _objective(config, teacher, styles, device, memory_format)
     step_model = _step_model(model, objective, config, device)
@@ -149,6 +154,24 @@ def _output_paths(config: TrainConfig, net_name: str) -> tuple[Path, Path]:
     return ckpt_path, out_path
 
 
+def _refuse_replacing_inputs(config: TrainConfig, ckpt_path: Path, out_path: Path) -> ReadFiles:
+    """Before any work: no output of the run may replace a file it reads (a painting, the
+    teacher, the --init net; --out not the --resume checkpoint either, which --ckpt-path goes on
+    writing), nor one another; the log folder must be a folder. Returns what the run reads, for
+    its writers to check again."""
+    reads = config.read_files()
+    refuse_overwrite(ckpt_path, reads, "--ckpt-path")
+    refuse_overwrite(out_path, ReadFiles([reads, config.resume]), "--out")
+    if same_file(out_path, ckpt_path):
+        raise FastNSTError(f"--out {out_path} is the training checkpoint (--ckpt-path): the small inference "
+                           f"checkpoint would replace it; choose another --out")
+    if distributed.is_main():
+        check_folder(config.logdir, "--logdir")
+        check_writable(ckpt_path, option="--ckpt-path")
+        check_writable(out_path, option="--out")
+    return reads
+
+
 def remove_stale_temporaries(*paths: Path) -> None:
     """Delete the hidden temporary files (files.atomic_path) a run killed while saving left beside these."""
     for path in paths:
@@ -164,8 +187,9 @@ def _objective(config: TrainConfig, teacher: Teacher | None, styles: StyleSet, d
         styles.images[0] = teacher.image
         return DistillObjective(teacher.net, config, device, memory_format)
     objective = Objective(config.style_paths, config, device, memory_format)
-    for index, image in zip(styles.trained, objective.style_images):
+    for index, image, path in zip(styles.trained, objective.style_images, config.style_paths):
         styles.images[index] = image
+        styles.digests[index] = painting_digest(open_rgb(path))  # what a resumed run compares its painting with
     return objective
 
 

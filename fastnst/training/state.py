@@ -16,7 +16,7 @@ import torch
 from .. import checkpoint as ckpt
 from ..compat import resumed_run_options
 from ..errors import FastNSTError, first_line
-from ..files import load_torch_file
+from ..files import ReadFiles, load_torch_file
 from ..model import TransformerNet
 from . import distributed
 from .config import TrainConfig
@@ -57,19 +57,21 @@ class TrainingState:
     step: int = 0                 # optimizer steps taken
     saved_step: int | None = None  # the step of the last checkpoint written to `path`
     _writing: tuple[int, int | None] | None = None  # (step, the file's inode before) of a save under way
+    reads: ReadFiles | None = None  # the files the run reads: no checkpoint replaces one
 
     def save(self, config: TrainConfig) -> None:
         """Write the training checkpoint of this step (atomically: a failed save keeps the last one)."""
         if distributed.is_main():
             state = self._checkpoint(config)
             state["optimizer"] = self.optimizer.state_dict()
+            state["style_digests"] = list(self.styles.digests)  # a resumed run's paintings, compared exactly
             if self.scaler.is_enabled():
                 state["scaler"] = self.scaler.state_dict()
             state["rng"] = {"torch": torch.get_rng_state(),
                             "cuda": torch.cuda.get_rng_state_all() if self._on_cuda else []}
             self._writing = (self.step, _inode(self.path))
             try:
-                ckpt.atomic_save(state, self.path)
+                ckpt.atomic_save(state, self.path, self.reads or ())
             except (OSError, RuntimeError) as exc:  # disk full, folder gone, ...: torch reports it as either
                 self._writing = None
                 raise FastNSTError(f"could not write the training checkpoint {self.path} at step {self.step} "
@@ -104,7 +106,7 @@ class TrainingState:
         if not distributed.is_main():
             return
         try:
-            ckpt.atomic_save(self._checkpoint(config, half=True), path)
+            ckpt.atomic_save(self._checkpoint(config, half=True), path, ReadFiles([self.reads, config.resume]))
         except (OSError, RuntimeError) as exc:
             raise FastNSTError(f"could not write {path} ({first_line(exc)}); the training checkpoint "
                                f"{self.path} holds the same weights", exit_code=1) from None

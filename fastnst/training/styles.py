@@ -11,7 +11,8 @@ style is a style of the teacher net, with its name and picture.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError
-from ..files import safe_name
+from ..files import safe_name, same_file
 from ..images import open_rgb
 from ..model import ModelConfig, TransformerNet
 
@@ -34,6 +35,12 @@ class StyleSet:
     images: list[Image.Image | None]
     trained: list[int]          # net style indices this run trains, in the order of the style images given
     frozen: int = 0             # styles 0..frozen-1 keep their norms bit for bit (only_norms)
+    digests: list[str | None] = field(default_factory=list)  # painting_digest of each trained style's
+                                # painting (None: not a painting, or not known); training checkpoints store them
+
+    def __post_init__(self) -> None:
+        if not self.digests:
+            self.digests = [None] * len(self.names)
 
     @property
     def several(self) -> bool:
@@ -56,9 +63,13 @@ class Teacher:
     image: Image.Image | None   # its picture as the checkpoint stores it (a thumbnail), if any
 
 
-def load_teacher(path: str, style: str | list[str]) -> Teacher:
+def load_teacher(path: str, style: str | list[str], resumed: Path | None = None) -> Teacher:
     """The teacher of --distill PATH; `style` ("" for none) picks one of its styles by name and
-    must be given for a net of several."""
+    must be given for a net of several. resumed: the training checkpoint `style` was stored in,
+    when it was not given (a resumed run goes on with its teacher's style)."""
+    if Path(path).suffix.lower() == ".onnx":
+        raise FastNSTError(f"--distill {path}: an exported network cannot teach; give the checkpoint (.pt) it "
+                           f"was exported from")
     try:
         start = load_checkpoint(path)
     except FastNSTError as exc:
@@ -66,6 +77,9 @@ def load_teacher(path: str, style: str | list[str]) -> Teacher:
     names = start.style_names
     if isinstance(style, list):
         raise FastNSTError(f"--distill trains a net of one style: give --style once, one of {', '.join(names)}")
+    if style and style not in names and resumed is not None:
+        raise FastNSTError(f"--resume {resumed}: that run distills the style '{style}', and --distill {path} has no "
+                           f"such style ({_listing(names)}); give the teacher that run learned from")
     if style and style not in names:
         if Path(style).suffix or Path(style).exists():  # a painting, as normal training takes
             raise FastNSTError(f"--style {style}: a distilled net learns the teacher's style, not a painting; "
@@ -108,17 +122,36 @@ def _same_styles(names: list[str], resume: Checkpoint, frozen: int) -> None:
                            f"or leave out --style")
 
 
+def painting_digest(image: Image.Image) -> str:
+    """The painting's pixels as a run reads them (decoded, as RGB, at the file's size), exactly:
+    sha256 of their size and bytes. The same painting in another file format (a PNG of a JPEG's
+    pixels) has the same digest; anything else, another."""
+    pixels = np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    return hashlib.sha256(f"{image.width}x{image.height}:".encode() + pixels.tobytes()).hexdigest()
+
+
 def _same_paintings(paths: list[str], resume: Checkpoint, frozen: int) -> None:
     """Refuse a resumed run whose style image of a name is another painting than the one the run
-    trained under it (compared with the thumbnail the checkpoint stores)."""
-    for path, name, thumbnail in zip(paths, resume.style_names[frozen:], resume.style_thumbnails[frozen:]):
+    trained under it: compared exactly, by the digest of its pixels the training checkpoint stores
+    (painting_digest). A checkpoint written before digests were stored is compared by its thumbnail,
+    and only for a file other than the one the run trained on."""
+    digests = resume.raw.get("style_digests") or [None] * len(resume.style_names)
+    stored = resume.train_args.get("style")
+    stored = stored if isinstance(stored, list) else [stored]
+    for i, (path, name, thumbnail, digest) in enumerate(zip(paths, resume.style_names[frozen:],
+                                                             resume.style_thumbnails[frozen:], digests[frozen:])):
+        if digest is None and (thumbnail is None or (i < len(stored) and isinstance(stored[i], str)
+                                                     and same_file(path, stored[i]))):
+            continue  # nothing to compare with, or the very file that run read
         try:
-            image = open_rgb(path) if thumbnail is not None else None
+            image = open_rgb(path)
         except (FastNSTError, OSError):
             continue  # a style image that cannot be read: the loss says so, with its own message
-        if image is not None and not _alike(image, thumbnail):
-            raise FastNSTError(f"--resume {resume.path}: --style {path} is not the painting that run trained as "
-                               f"{name}; give the same style images in the same order, or leave out --style")
+        if painting_digest(image) != digest if digest is not None else not _alike(image, thumbnail):
+            given = "--style" if path not in stored else "the painting"
+            raise FastNSTError(f"--resume {resume.path}: {given} {path} is not the painting that run trained as "
+                               f"{name}" + ("; give the same style images in the same order, or leave out --style"
+                                            if given == "--style" else " (the file has changed since)"))
 
 
 def build_net(paths: list[str], arch: str | None, init: str | None, only_norms: bool,
@@ -135,7 +168,9 @@ def build_net(paths: list[str], arch: str | None, init: str | None, only_norms: 
         _same_paintings(paths, resume, frozen)
         model = TransformerNet(resume.model.config)
         images = resume.style_thumbnails[:frozen] + [None] * len(names)
-        return model, StyleSet(resume.style_names, images, list(range(frozen, frozen + len(names))), frozen)
+        digests = list(resume.raw.get("style_digests") or [None] * len(resume.style_names))[:frozen]
+        return model, StyleSet(resume.style_names, images, list(range(frozen, frozen + len(names))), frozen,
+                               digests + [None] * len(names))
     if init is None:
         if only_norms:
             raise FastNSTError("--only-norms adds styles to a trained net: give it with --init CKPT")

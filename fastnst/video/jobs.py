@@ -13,6 +13,7 @@ calibrates on the first inputs (a video: frames spread through it).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -21,11 +22,12 @@ from PIL import Image
 
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError, disk_full, first_line
+from ..files import MAX_FILE_NAME, ReadFiles, fit_name
 from ..host_memory import keep_host_memory
 from ..images import IMAGE_EXTENSIONS, find_images, open_image, open_rgb, save_image
 from ..inference import OptionError, RuntimeSpec, StyleSpec, StylizeOptions, Stylizer, VideoOptions
 from .pipeline import stylize_video
-from .reader import find_videos, is_video, output_extension, spread_frames
+from .reader import VIDEO_EXTENSIONS, find_videos, is_video, output_extension, spread_frames
 
 CALIBRATION_PHOTOS = 8
 
@@ -41,7 +43,7 @@ def expand_inputs(inputs: Sequence[str | Path], style_names: list[str]) -> tuple
         if path.is_dir():
             # Skip our own earlier outputs so a second run does not stylize them again.
             candidates = sorted(find_images(path) + find_videos(path))
-            found = [p for p in candidates if not any(p.stem.endswith(f"_{name}") for name in style_names)]
+            found = [p for p in candidates if not any(p.stem.endswith(f"_{file_label(name)}") for name in style_names)]
             if not found:
                 errors.append(f"{path}: no images (jpg, png, webp, bmp) or videos (mp4, mov, mkv, webm, avi) "
                               f"in this folder")
@@ -53,6 +55,11 @@ def expand_inputs(inputs: Sequence[str | Path], style_names: list[str]) -> tuple
     return files, errors
 
 
+def file_label(label: str) -> str:
+    """A style's label as output names hold it: a long blend's shortened (files.fit_name)."""
+    return fit_name(label)
+
+
 def output_path(source: Path, folder: Path | None, style_name: str, output: Path | None, many: bool) -> Path:
     """Where the output of `source` in `style_name` goes: <name>_<style>.<ext> beside it, or in
     `output` (a folder, under the input's path inside `folder`), or `output` itself for one file."""
@@ -60,7 +67,7 @@ def output_path(source: Path, folder: Path | None, style_name: str, output: Path
         ext = output_extension(source)  # .webm cannot hold H.264: .mp4
     else:
         ext = source.suffix.lower() if source.suffix.lower() in IMAGE_EXTENSIONS else ".png"
-    name = f"{source.stem}_{style_name}{ext}"
+    name = fit_name(f"{source.stem}_{file_label(style_name)}", MAX_FILE_NAME - len(ext.encode())) + ext
     if output is None:
         return source.with_name(name)
     if not many and not output.is_dir() and output.suffix:
@@ -97,15 +104,6 @@ def _open_picture(path: Path) -> Image.Image:
     return rgb
 
 
-def _file_id(path: Path) -> tuple[int, int] | None:
-    """(device, inode): the same for every name of one file; None if it does not exist."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
 @dataclass
 class Job:
     source: Path
@@ -140,8 +138,9 @@ class Jobs:
         An input that cannot be read is read once: the jobs of its other styles are yielded with
         the same error object, not tried again (report an error object once).
         """
-        inputs = {job.source.resolve() for job in self.jobs}
-        linked = {_file_id(job.source) for job in self.jobs} - {None}  # hard links: another name, same file
+        # What the run reads: every input, and the files each style comes from (checkpoint, paintings).
+        photos = ReadFiles(job.source for job in self.jobs)
+        reads = ReadFiles([photos, *(source for stylizer in self.stylizers for source in stylizer.sources)])
         unreadable: dict[Path, FastNSTError] = {}
         picture: tuple[Path, Image.Image] | None = None  # the image being stylized in each style
         with keep_host_memory():  # each photo reuses the memory of the one before
@@ -150,8 +149,10 @@ class Jobs:
                     yield job, unreadable[job.source]
                     continue
                 try:
-                    if job.target.resolve() in inputs or _file_id(job.target) in linked:
-                        raise OptionError(f"{job.source}: the output {job.target} would overwrite an input; "
+                    replaced = reads.replaced_by(job.target)
+                    if replaced is not None:
+                        what = "an input" if photos.replaced_by(job.target) else f"{replaced}, a file this run reads"
+                        raise OptionError(f"{job.source}: the output {job.target} would overwrite {what}; "
                                           f"choose another {{output}}")
                     if is_video(job.source):
                         try:
@@ -168,7 +169,7 @@ class Jobs:
                             except FastNSTError as exc:
                                 unreadable[job.source] = exc
                                 raise
-                        save_image(job.stylizer.stylize(picture[1], options), job.target, inputs=[job.source])
+                        save_image(job.stylizer.stylize(picture[1], options), job.target, inputs=reads)
                 except FastNSTError as exc:
                     yield job, exc
                     continue
@@ -189,10 +190,16 @@ def plan_jobs(inputs: Sequence[str | Path], checkpoint: Checkpoint | str | Path,
                                     calibration=lambda labels: calibration_photos(expand_inputs(inputs, labels)[0]),
                                     tile=tile)
     files, errors = expand_inputs(inputs, [s.label for s in stylizers])
+    folder_named = output is not None and str(output).endswith(("/", os.sep))  # "out/": a folder, surely
     output = Path(output) if output else None
     many = len(files) * len(stylizers) > 1 or any(folder for _, folder in files)
     if output is not None and many and output.exists() and not output.is_dir():
         raise OptionError(f"{{output}} {output}: several inputs need an output folder, and this is a file")
+    if (output is not None and many and not output.exists() and not folder_named
+            and output.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS):
+        count = f"{len(files)} input{'s' * (len(files) != 1)} in {len(stylizers)} style{'s' * (len(stylizers) != 1)}"
+        raise OptionError(f"{{output}} {output}: several outputs ({count}) need an output folder, and this names "
+                          f"a file; give a folder ({output.stem}/)")
     jobs = [Job(source, stylizer, output_path(source, folder, stylizer.label, output, many))
             for source, folder in files for stylizer in stylizers]
     return Jobs(stylizers, jobs, errors, many)

@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 from ..bundled import bundled_path
 from ..checkpoint import Checkpoint
 from ..errors import FastNSTError
-from ..files import refuse_overwrite
+from ..files import ReadFiles, check_writable, refuse_overwrite
 from ..host_memory import keep_host_memory
 from ..inference import OptionError, RuntimeSpec, StyleSpec, StylizeOptions, Stylizer, VideoOptions
 from .camera import open_capture
@@ -91,8 +91,9 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
                           "takes auto, fp32 or bf16")
     models = list(models) or bundled_realtime_nets()
     camera_file = None if str(source).isdigit() else str(source)
-    if output is not None:  # a recording never replaces the video played or a checkpoint
-        refuse_overwrite(output, [camera_file, *models])
+    reads = ReadFiles([camera_file, *models])
+    if output is not None:  # a recording never replaces the video played or a checkpoint, and can be written
+        check_writable(output, reads)
     capture, is_file, rate = open_capture(source)  # what is wrong with the camera first, then the display
     try:
         if window:
@@ -101,17 +102,23 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
         stylizers = [stylizer for model in models
                      for stylizer in Stylizer.from_files(model, "all" if style is None else style, runtime,
                                                          shared=True)]
+        reads.add(*(path for stylizer in stylizers for path in stylizer.sources))  # the paintings too
+        if output is not None:
+            refuse_overwrite(output, reads)
         frame_stylizers = [FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
                                          strength=options.strength, match_tone=options.match_tone,
                                          steady=options.steady)
                            for stylizer in stylizers]
         session = LiveSession(capture, is_file, rate, source, frame_stylizers, [s.label for s in stylizers],
-                           output=output, options=options, video=video, fps=fps, say=say,
-                           snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())
+                              output=output, reads=reads, options=options, video=video, fps=fps, say=say,
+                              snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())
         with first_ctrl_c_stops(session.interrupt), keep_host_memory():  # frames reuse one frame's memory
             shown = TkWindow(session.view.key, session.stop) if window else None
             session.pace = window and is_file
             session.run(shown)
+        if is_file and session.count == 0 and not session.interrupted:
+            raise FastNSTError(f"{source}: the video has no frames{'; nothing was recorded' if output else ''}",
+                               exit_code=1)
     finally:
         capture.release()
     return session.result(stylizers[0].device)

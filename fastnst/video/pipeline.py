@@ -26,7 +26,8 @@ from tqdm import tqdm
 from PIL import Image
 
 from ..errors import FastNSTError
-from ..files import refuse_overwrite
+from ..checks import type_problem
+from ..files import ReadFiles, refuse_overwrite
 from ..progress import show_progress
 from ..host_memory import keep_host_memory
 from ..inference import StylizeOptions, Stylizer, VideoOptions
@@ -76,6 +77,14 @@ def _calibration_frames(source: Path) -> list[Image.Image]:
     return frames
 
 
+def _path(value: object, name: str) -> Path:
+    """A path given from Python, or a one-line FastNSTError naming the argument."""
+    problem = type_problem(value, "path")
+    if problem:
+        raise FastNSTError(f"{name} {problem}")
+    return Path(value)
+
+
 def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Model | None = None,
                   options: StylizeOptions | None = None, video: VideoOptions | None = None, *,
                   progress: bool | None = None, **arguments: Any) -> Path:
@@ -90,14 +99,16 @@ def stylize_video(source: str | Path, target: str | Path, model: Stylizer | Mode
     short) is an error, and nothing is written; with allow_partial the frames read are written,
     with a warning.
     """
-    source, target = Path(source), Path(target)
+    source, target = _path(source, "source"), _path(target, "target")
     refuse_overwrite(target, [source, model])  # before any work; the writer checks again when it opens
     stylizer, options, video = stylizer_and_options(model, options, arguments, lambda: _calibration_frames(source),
                                                     video or VideoOptions())
+    reads = ReadFiles([source, model, *stylizer.sources])  # the paintings too
+    refuse_overwrite(target, reads)
     frames_out = FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
                                strength=options.strength, tile=options.tile or 0, match_tone=options.match_tone,
                                steady=options.steady)
-    return _VideoRun(source, target, frames_out, options.max_size, video).run(progress)
+    return _VideoRun(source, target, frames_out, options.max_size, video, reads).run(progress)
 
 
 class _VideoRun:
@@ -105,8 +116,9 @@ class _VideoRun:
     -> write (a thread), joined by channels that keep every frame, bounded (channel.py)."""
 
     def __init__(self, source: Path, target: Path, frames_out: FrameStylizer, max_size: int | None,
-                 video: VideoOptions) -> None:
+                 video: VideoOptions, reads: ReadFiles) -> None:
         self.source, self.target, self.frames_out, self.max_size, self.video = source, target, frames_out, max_size, video
+        self.reads = reads  # the files the run reads: the writer never replaces one
         self.info = probe(source)
         self.container, self.stream = open_video(source)  # what is wrong with the file: said here, not in a thread
         self.stop = threading.Event()
@@ -133,7 +145,7 @@ class _VideoRun:
                                          preset=DEFAULT_PRESET if video.preset is None else video.preset,
                                          audio_from=self.source if info.audio_streams else None,
                                          display_matrix=item.display_matrix, metadata=info.metadata,
-                                         inputs=[self.source])
+                                         inputs=self.reads)
                 writer.write(item.rgb, clock(item.pts))
             audio_end = float(clock.last * clock.time_base + 1 / info.fps) if item.cut_short else None
             return writer.close(audio_end)

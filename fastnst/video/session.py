@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import FastNSTError
+from ..files import ReadFiles
 from ..images import fit_size
 from ..inference import StylizeOptions, VideoOptions
 from .channel import Channel, Stage
@@ -93,11 +94,12 @@ class LiveSession:
     def __init__(self, capture: cv2.VideoCapture, is_file: bool, rate: Fraction, source: str,
                  stylizers: list[FrameStylizer], names: list[str], *, output: str | Path | None,
                  options: StylizeOptions, video: VideoOptions, fps: float, snapshot_dir: Path,
-                 say: Callable[[str], None]) -> None:
+                 say: Callable[[str], None], reads: ReadFiles | None = None) -> None:
         self.capture, self.is_file, self.rate, self.source = capture, is_file, rate, source
+        self.reads = reads if reads is not None else ReadFiles([source] if is_file else [])  # what no file replaces
         self.stylizers, self.output = stylizers, output
         # What the window shows and what its keys do (window.py): the style in use among `names`.
-        self.view = LiveView(names, snapshot_dir, self.stop, say, protect=[source] if is_file else ())
+        self.view = LiveView(names, snapshot_dir, self.stop, say, protect=self.reads)
         self.max_size, self.limit, self.target_fps = options.max_size, video.frames, fps
         self.crf = DEFAULT_CRF if video.crf is None else video.crf
         self.preset = DEFAULT_PRESET if video.preset is None else video.preset
@@ -239,7 +241,7 @@ class LiveSession:
                 self.recorder = VideoWriter(self.output, styled.shape[1], styled.shape[0], rate=self.rate,
                                             time_base=1 / self.rate if self.is_file else Fraction(1, 1000),
                                             crf=self.crf, preset=self.preset,
-                                            inputs=[self.source] if self.is_file else ())
+                                            inputs=self.reads)
                 self.record_start = now
             pts = (result.index - 1 if self.is_file
                    else max(round((now - self.record_start) * 1000), self.last_pts + 1))

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import FastNSTError, first_line
+from ..files import ReadFiles, fit_name
 from ..images import save_image
 
 WINDOW_TITLE = "fastnst"
@@ -141,9 +142,9 @@ class LiveView:
     lines worth telling the user (where a snapshot went)."""
 
     def __init__(self, names: list[str], snapshot_dir: Path, stop: Callable[[], None],
-                 say: Callable[[str], None], protect: Sequence[str | Path] = ()) -> None:
+                 say: Callable[[str], None], protect: ReadFiles | Sequence[str | Path] = ()) -> None:
         self.names, self.snapshot_dir, self.stop, self.say = names, snapshot_dir, stop, say
-        self.protect = list(protect)
+        self.protect = protect
         self.current = 0            # the style the next frame takes
         self.side_by_side = False
         self.shown: Shown | None = None
@@ -206,7 +207,7 @@ class LiveView:
         if frame is None:
             self.feedback("no frame yet to take")
             return
-        path = self.snapshot_dir / f"{frame.name}_{datetime.now():%Y%m%d-%H%M%S}_{frame.index}.png"
+        path = self.snapshot_dir / f"{fit_name(frame.name)}_{datetime.now():%Y%m%d-%H%M%S}_{frame.index}.png"
         try:
             save_image(Image.fromarray(self.view(frame, caption=False)), path, inputs=self.protect)
         except (OSError, FastNSTError) as exc:
