@@ -162,9 +162,10 @@ def _fps(text: str | None) -> float:
 
 def _list_styles(args: argparse.Namespace) -> int:
     from ..checkpoint import load_checkpoint
+    from ..inference.loader import file_kind
 
     for path in args.ckpt:
-        if Path(path).suffix.lower() == ".onnx":
+        if file_kind(path) == "onnx":
             from ..inference.onnx_runtime import describe_onnx  # onnxruntime is an optional dependency
 
             names = describe_onnx(path)[0]
