@@ -189,8 +189,8 @@ def _choose_model(args: argparse.Namespace) -> None:
                                "(only --webcam has a default of its own: the bundled real-time networks)")
         if args.style is not None:
             args.ckpt = [str(bundled_universal())]
-    if args.style is not None and args.webcam is None:
-        args.style, extra = args.style[0], args.style[1:]
+    if args.style is not None and (args.webcam is None or len(args.style) == 1):
+        args.style, extra = args.style[0], args.style[1:]  # the webcam steps through several (n/p)
         args.inputs = extra + args.inputs
 
 

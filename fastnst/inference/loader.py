@@ -130,8 +130,8 @@ def _load(model: Model, style: Any, spec: RuntimeSpec, shared: bool, calibration
 
 
 def _one_spec(model: object, style: Any, names: list[str]) -> StyleSpec:
-    """A trained net's style choice, refusing what is meant for the universal model: a painting
-    (a file that is none of the net's style names), or several values (a list of one is that one)."""
+    """A trained net's style choice, refusing what is meant for the universal model: a painting (a
+    file that is none of the net's style names)."""
     specs = list(style) if isinstance(style, (list, tuple)) else [style]
     for spec in specs:
         if isinstance(spec, str) and any(key not in names and is_file(key)
@@ -139,8 +139,6 @@ def _one_spec(model: object, style: Any, names: list[str]) -> StyleSpec:
             where = f"{model}" if isinstance(model, (str, Path)) else "this model"
             raise OptionError(f"{{style}} {spec}: a painting is for the universal model (leave out {{model}}); "
                               f"{where} is a network trained for its own styles ({', '.join(names)})")
-    if isinstance(style, (list, tuple)) and len(style) == 1:
-        return style[0]
     return style
 
 
