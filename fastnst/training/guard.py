@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import FastNSTError
+from ..errors import FastNSTError, first_line
 
 try:
     import fcntl
@@ -50,8 +50,15 @@ def sigterm_raises() -> Iterator[None]:
 @contextlib.contextmanager
 def folder_lock(folder: Path) -> Iterator[None]:
     """Hold an exclusive lock on `folder` (created if missing) while inside; a FastNSTError when
-    another run holds it. The lock is on the folder itself: no lock file is left behind."""
-    folder.mkdir(parents=True, exist_ok=True)
+    another run holds it, or when it cannot be made. The lock is on the folder itself: no lock file
+    is left behind."""
+    if folder.exists() and not folder.is_dir():
+        raise FastNSTError(f"--logdir {folder} is a file; the run writes its logs in a folder: choose another --logdir")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FastNSTError(f"--logdir {folder}: cannot make the folder ({first_line(exc)}); choose another "
+                           f"--logdir") from None
     if fcntl is None:
         yield
         return
