@@ -21,7 +21,7 @@ from fastnst.model import ModelConfig, TransformerNet
 from fastnst.progress import show_progress
 from fastnst.training.styles import style_names
 
-from .helpers import make_clip, random_image, run_cli
+from .helpers import make_clip, one_line, random_image, run_cli
 from .train_helpers import as_flags, small_run
 
 
@@ -104,6 +104,18 @@ def test_a_webcam_recording_refuses_to_replace_the_video_it_plays(tmp_path, ckpt
 
 
 # ------------------------------------------------------------------------------------ style names
+@pytest.mark.parametrize("option", ["--out", "--ckpt-path"])
+def test_training_refuses_an_output_that_is_the_painting_or_the_init_net(tmp_path, photo_dir, style_file, ckpt_file,
+                                                                         capsys, option):
+    painting = style_file.read_bytes()
+    argv = ["--style", style_file, "--data", photo_dir, "--steps", 1, *as_flags(small_run(tmp_path / "r"))]
+    code, _, err = run_cli(train_main, capsys, *argv, option, style_file)
+    assert code == 2 and f"would overwrite the input {style_file}" in one_line(err)
+    code, _, err = run_cli(train_main, capsys, *argv, "--init", ckpt_file, option, ckpt_file)
+    assert code == 2 and f"would overwrite the input {ckpt_file}" in one_line(err)
+    assert style_file.read_bytes() == painting and load_checkpoint(ckpt_file).step == 0
+
+
 def test_ordinary_style_names_are_kept_and_unsafe_ones_made_safe_file_name_parts():
     for name in ("rain-princess", "starry_night", "La Muse", "mosaic", "v1.2"):
         assert safe_name(name, "style0") == name
