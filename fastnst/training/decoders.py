@@ -14,7 +14,6 @@ universal file plus the training state, state.py), or continuing from a small un
 from __future__ import annotations
 
 import math
-import os  # noqa: F401 (the config's type hints name os.PathLike)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
