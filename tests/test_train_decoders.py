@@ -230,3 +230,15 @@ def test_a_second_decoder_run_into_the_same_logdir_is_refused(tmp_path, photo_di
         os.close(fd)
     assert code == 2 and "another training run is writing to this folder" in one_line(err)
     assert not list(run.iterdir())
+
+
+def test_decoder_training_resumes_to_identical_weights(tmp_path, photo_dir, capsys):
+    straight, halves = tmp_path / "straight", tmp_path / "halves"
+    assert run_cli(train_decoders_main, capsys, *flags(photo_dir, straight, "--steps", 4))[0] == 0
+    assert run_cli(train_decoders_main, capsys, *flags(photo_dir, halves, "--steps", 2))[0] == 0
+    assert run_cli(train_decoders_main, capsys, "--resume", halves / "decoders.pt", "--steps", 4)[0] == 0
+    a, b = (torch.load(run / "decoders.pt", weights_only=True) for run in (straight, halves))
+    assert a["step"] == b["step"] == 4
+    for level, state in a["decoders"].items():
+        for name, value in state.items():
+            assert torch.equal(value, b["decoders"][level][name]), (level, name)
