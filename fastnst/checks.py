@@ -4,6 +4,7 @@ with a bare TypeError from deep inside (or, worse, after files were written)."""
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import os
 import types
@@ -53,16 +54,22 @@ def type_problem(value: Any, kind: str, optional: bool = False) -> str | None:
 
 
 # The kinds above by the type a hint names.
-_KIND_OF = {int: "int", float: "float", bool: "bool", str: "str"}
+_KIND_OF = {int: "int", float: "float", bool: "bool", str: "str", os.PathLike: "path"}
 
 
 def hint_problem(value: Any, hint: Any) -> str | None:
-    """type_problem for a field's type hint (int, float, bool, str, a class, or a union of them
-    such as `int | None`): None if `value` fits, else what it should be and what it is."""
+    """type_problem for a field's type hint (int, float, bool, str, a path (a hint naming
+    os.PathLike), a class, or a union of them such as `int | None`): None if `value` fits, else
+    what it should be and what it is. Hints of containers (a list, a tuple) are checked on their
+    own: None here."""
     union = typing.get_origin(hint) in (typing.Union, types.UnionType)
     choices = typing.get_args(hint) if union else (hint,)
     optional = type(None) in choices
     kinds = [kind for kind in choices if kind is not type(None)]
+    if os.PathLike in kinds:  # str | os.PathLike: one kind, a path
+        kinds = [os.PathLike]
+    if any(typing.get_origin(kind) is not None or not isinstance(kind, type) for kind in kinds):
+        return None
     if optional and value is None:
         return None
     if any(_is(value, _KIND_OF[kind]) if kind in _KIND_OF else isinstance(value, kind) for kind in kinds):
@@ -71,3 +78,14 @@ def hint_problem(value: Any, hint: Any) -> str | None:
         return type_problem(value, _KIND_OF[kinds[0]], optional)
     names = [KINDS[_KIND_OF[kind]] if kind in _KIND_OF else f"a {kind.__name__}" for kind in kinds]
     return f"must be {' or '.join(names)}{' or None' if optional else ''}, got {shown(value)}"
+
+
+def field_problem(config: Any) -> str | None:
+    """The first field of a dataclass whose value does not fit its type hint (hint_problem):
+    "steps must be a whole number, got 2.5"; None when every one does."""
+    hints = typing.get_type_hints(type(config))
+    for item in dataclasses.fields(config):
+        problem = hint_problem(getattr(config, item.name), hints[item.name])
+        if problem:
+            return f"{item.name} {problem}"
+    return None

@@ -56,3 +56,9 @@ def resumed_run_options(stored: dict[str, Any]) -> dict[str, Any]:
     stored.setdefault("stability_weight", 0.0)  # runs begun before the stability term go on without it
     stored.setdefault("lr_decay_at", 1.0)  # and before the schedule, without a drop
     return stored
+
+
+def resumed_rng(rng: Any) -> dict[str, Any]:
+    """A training checkpoint's random number generator states as {"torch": ..., "cuda": [...]}: the
+    decoders' training checkpoints of older versions stored the CPU generator's state alone."""
+    return rng if isinstance(rng, dict) else {"torch": rng, "cuda": []}

@@ -91,6 +91,15 @@ class _FullDisk:
         self.file.close()
 
 
+@pytest.mark.parametrize("where", ["a file", "under /proc"])
+def test_a_logdir_that_is_a_file_or_cannot_be_made_is_one_line(tmp_path, photo_dir, style_file, capsys, where):
+    logdir = tmp_path / "file" if where == "a file" else "/proc/fastnst-run"
+    (tmp_path / "file").write_text("not a folder")
+    code, _, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--logdir", logdir,
+                           "--steps", 1, *TINY)
+    assert code == 2 and f"--logdir {logdir}" in one_line(err)
+
+
 def test_disk_full_while_saving_a_training_checkpoint_says_no_space_not_the_serializers_internals(
         tmp_path, photo_dir, style_file, capsys, monkeypatch):
     run = tmp_path / "run"

@@ -166,6 +166,18 @@ def test_training_refuses_an_output_that_is_a_file_it_reads_before_any_work(tmp_
 
 
 # ------------------------------------------------------------------------------------ style names
+@pytest.mark.parametrize("option", ["--out", "--ckpt-path"])
+def test_training_refuses_an_output_that_is_the_painting_or_the_init_net(tmp_path, photo_dir, style_file, ckpt_file,
+                                                                         capsys, option):
+    painting = style_file.read_bytes()
+    argv = ["--style", style_file, "--data", photo_dir, "--steps", 1, *as_flags(small_run(tmp_path / "r"))]
+    code, _, err = run_cli(train_main, capsys, *argv, option, style_file)
+    assert code == 2 and f"would overwrite the input {style_file}" in one_line(err)
+    code, _, err = run_cli(train_main, capsys, *argv, "--init", ckpt_file, option, ckpt_file)
+    assert code == 2 and f"would overwrite the input {ckpt_file}" in one_line(err)
+    assert style_file.read_bytes() == painting and load_checkpoint(ckpt_file).step == 0
+
+
 def test_ordinary_style_names_are_kept_and_unsafe_ones_made_safe_file_name_parts():
     for name in ("rain-princess", "starry_night", "La Muse", "mosaic", "v1.2"):
         assert safe_name(name, "style0") == name

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import typing
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
-from ..checks import hint_problem
+from ..checks import field_problem
 from ..device import BACKENDS, INFERENCE_PRECISIONS
 from ..errors import FastNSTError
 from .tiling import MIN_TILE
@@ -44,10 +43,10 @@ class Options:
 
     def check(self):
         """Raise an OptionError for the first value of the wrong type or out of range; else return self."""
-        for field in dataclasses.fields(self):
-            problem = hint_problem(getattr(self, field.name), typing.get_type_hints(type(self))[field.name])
-            if problem:
-                raise OptionError(f"{{{field.name}}} {problem}")
+        problem = field_problem(self)
+        if problem:
+            name, _, rest = problem.partition(" ")
+            raise OptionError(f"{{{name}}} {rest}")
         self.check_values()
         return self
 

@@ -24,16 +24,14 @@ from ..device import memory_format_for, resolve_precision
 from ..errors import FastNSTError
 from ..host_memory import keep_host_memory
 from ..files import is_file, safe_name
-from ..images import open_rgb, resize_long_side, to_tensor
 from ..universal import MovingContentStats, UniversalNet
 from ..universal.net import Style
+from ..universal.painting import read_painting
 from .options import OptionError
 from .runtime import Runtime
 from .styles import normalized, split_blend
 from .tiling import blend_weights, tile_starts
 
-STYLE_SIZE = 512      # paintings are measured at this long side (smaller ones as they are)
-MIN_PAINTING = 16     # pixels on the short side: below, a painting has no texture to measure
 STATS_SIZE = 1024     # tiling: content statistics from the whole image at this long side
 TILE_OVERLAP = 256    # the model sees about 80 pixels around each output pixel; tiles cross-fade in the middle
 
@@ -83,16 +81,6 @@ def painting_label(paintings: Sequence[Painting]) -> str:
     if len(paintings) == 1:
         return paintings[0].name
     return "+".join(f"{p.name}{round(100 * p.weight)}" for p in paintings)
-
-
-def read_painting(path: Path) -> torch.Tensor:
-    """A painting file -> 1 x 3 x H x W in [0, 1], long side at most STYLE_SIZE; any mode (gray,
-    RGBA, palette) as RGB; too small or unreadable: one line."""
-    image = open_rgb(path)
-    if min(image.size) < MIN_PAINTING:
-        raise FastNSTError(f"{path}: the painting is {image.width}x{image.height}; it needs at least "
-                           f"{MIN_PAINTING} pixels on each side to have a style to transfer")
-    return to_tensor(resize_long_side(image, STYLE_SIZE))
 
 
 class UniversalRuntime(Runtime):

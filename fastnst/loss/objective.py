@@ -7,6 +7,7 @@ printed by any of them means the same thing.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,7 @@ class LossConfig:
     """Every loss option, with the defaults; stored in checkpoints as "loss"."""
 
     loss_net: str = "vgg16"              # a key of vgg.LOSS_NETS
-    loss_weights: str | None = None      # local VGG features state dict; None: torchvision's ImageNet download
+    loss_weights: str | os.PathLike | None = None      # local VGG features state dict; None: torchvision's ImageNet download
     content_layers: tuple[str, ...] = ("relu2_2",)
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None: STYLE_LAYER_WEIGHTS

@@ -75,7 +75,7 @@ def _random_features(name: str) -> nn.Sequential:
     return features
 
 
-def _imagenet_state(name: str) -> dict[str, torch.Tensor]:
+def _imagenet_state(name: str, option: str = "--loss-weights") -> dict[str, torch.Tensor]:
     """The ImageNet weights from torchvision's download cache (downloaded on first use)."""
     # torch.hub announces the download on stdout; hold that line back so a failed download
     # shows only our one-line message, and pass it on when the download works.
@@ -88,28 +88,31 @@ def _imagenet_state(name: str) -> dict[str, torch.Tensor]:
     except Exception as exc:  # no network, hub down, corrupt cache, ...
         raise FastNSTError(
             f"could not get the ImageNet {name.upper()} weights ({type(exc).__name__}); "
-            f"offline, pass a local file: --loss-weights PATH (a torchvision {name}().features "
-            f"state dict), e.g. --loss-net vgg19 --loss-weights vgg19-imagenet-features.pth"
+            f"offline, pass a local file: {option} PATH (a torchvision {name}().features "
+            f"state dict), e.g. {'--loss-net vgg19 ' if option == '--loss-weights' else ''}{option} "
+            f"vgg19-imagenet-features.pth"
         ) from None
 
 
-def _file_state(name: str, path: Path) -> dict[str, torch.Tensor]:
-    state = load_torch_file(path, f"loss network weights not found: {path}",
-                            f"{path}: not readable loss network weights (not a PyTorch file, or a damaged one)")
+def _file_state(name: str, path: Path, option: str = "--loss-weights") -> dict[str, torch.Tensor]:
+    what = "loss network weights" if option == "--loss-weights" else "encoder weights"
+    state = load_torch_file(path, f"{what} not found: {path} ({option} takes a torchvision {name}().features "
+                            f"state dict)", f"{path}: not readable {what} (not a PyTorch file, or a damaged one)")
     if isinstance(state, dict) and (state.get("format") == "fastnst" or "conv1.conv2d.weight" in state):
-        raise FastNSTError(f"{path} is a style network checkpoint, not loss network weights: --loss-weights takes "
+        raise FastNSTError(f"{path} is a style network checkpoint, not {what}: {option} takes "
                            f"a torchvision {name}().features state dict")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise FastNSTError(f"{path} is not a {name}().features state dict")
     return state
 
 
-def _load_features(name: str, weights: str | Path | None) -> nn.Sequential:
+def _load_features(name: str, weights: str | Path | None, option: str = "--loss-weights") -> nn.Sequential:
+    """The VGG features of `weights` (None: the ImageNet download; "random"); a message names `option`."""
     if name not in LOSS_NETS:
         raise FastNSTError(f"unknown loss network '{name}': choose one of {', '.join(LOSS_NETS)}")
     if str(weights) == RANDOM_WEIGHTS:
         return copy.deepcopy(_random_features(name))  # LossNet truncates and changes its copy
-    state = _imagenet_state(name) if weights is None else _file_state(name, Path(weights))
+    state = _imagenet_state(name, option) if weights is None else _file_state(name, Path(weights), option)
     # Accept both a `features` state dict and a whole-model one (keys features.0.weight, ...).
     state = {k.removeprefix("features."): v.float() for k, v in state.items() if not k.startswith("classifier.")}
     features = vgg_features(name)

@@ -1,5 +1,6 @@
-"""Training a style network: TrainConfig, the data, one step, the loop (its state and its logger),
-and data parallelism under torchrun."""
+"""Training: the one loop every kind of training runs (fit.py) with its state, schedule and logger;
+a style network (TrainConfig, train: loop.py), distillation, and the universal model's decoders
+(decoders.py); the data, one step, and data parallelism under torchrun."""
 
 from .config import TrainConfig
 from .loop import train

@@ -1,14 +1,18 @@
-"""Every training option in one dataclass: the loss options of LossConfig (same names, same
-defaults) plus data, schedule, precision and output. Command-line flags use the same names."""
+"""Training options. RunConfig holds what every kind of training has (data, schedule, precision,
+output, resume); TrainConfig adds the loss options of LossConfig (same names, same defaults) and
+what training a style network takes; the decoders' DecoderConfig (decoders.py) adds theirs.
+Command-line flags use the same names. Each option's type is checked from its type hint."""
 
 from __future__ import annotations
 
 import math
+import os
+import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
-from ..checks import type_problem
+from ..checks import field_problem, type_problem
 from ..device import PRECISIONS
 from ..errors import FastNSTError
 from ..files import ReadFiles, fit_name, safe_name
@@ -19,6 +23,9 @@ from .data import DEFAULT_DATASET
 
 DEFAULT_STEPS = 40_000  # 2 COCO epochs at batch 4, as Johnson et al.
 
+# A path option's type hint: a string or a Path (stored as a string).
+PathLike = str | os.PathLike
+
 
 def styles_name(names: list[str]) -> str:
     """A run's or a net's name: the style's, or the styles' joined by "+" (at most three, then a count),
@@ -26,15 +33,16 @@ def styles_name(names: list[str]) -> str:
     return fit_name("+".join(names)) if len(names) <= 3 else f"{len(names)}-styles"
 
 
-@dataclass
-class TrainConfig(LossConfig):
-    """Training options; checkpoints store the loss options as "loss", the rest as "train_args"."""
+def flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
 
-    style: str | list[str] = ""          # path of the style image, or a list of them: one net, several styles;
-                                         # distilling, the name of a style of the teacher
-    data: str = DEFAULT_DATASET          # local folder, or a Hugging Face dataset id (streamed)
-    steps: int | None = None             # optimizer steps; default DEFAULT_STEPS
-    epochs: float | None = None          # alternative to steps, for local folders
+
+@dataclass
+class RunConfig:
+    """The options every training run has, whatever it trains."""
+
+    data: PathLike = DEFAULT_DATASET     # local folder, or a Hugging Face dataset id (streamed)
+    steps: int | None = None             # optimizer steps
     image_size: int = 256                # training crop size
     batch_size: int = 4
     workers: int = 2
@@ -42,29 +50,98 @@ class TrainConfig(LossConfig):
     lr_decay_at: float = 0.7             # fraction of the steps after which the rate drops tenfold; 1: never
     seed: int = 0
     device: str = "auto"
-    arch: str | None = None              # network: johnson (Johnson et al., the default), light or tiny (CPU
-                                         # real time); None: johnson (tiny distilling), or the --init / --resume net's
     precision: str = "auto"              # device.PRECISIONS; mixed precision: autocast in bf16 or fp16
-    compile: bool = False                # torch.compile the net and the loss net
-    logdir: str | None = None            # default runs/<style>-<time>
+    logdir: PathLike | None = None       # TensorBoard logs and the training checkpoint
     log_every: int = 10
     sample_every: int = 500
-    val_dir: str | None = None           # images for the sample grid; default: first training images
     ckpt_every: int = 1000
-    ckpt_path: str | None = None         # training checkpoint; default <logdir>/checkpoint.pt
-    out: str | None = None               # small inference checkpoint; default <logdir>/<style>.pt
-    resume: str | None = None            # training checkpoint to continue from
-    init: str | None = None              # start from this trained net's weights (any fastnst or PyTorch-example
-                                         # checkpoint; its architecture too), with a fresh optimizer
+    out: PathLike | None = None          # the small file written at the end
+    resume: PathLike | None = None       # training checkpoint to continue from
+    init: PathLike | None = None         # start from this trained file's weights, with a fresh optimizer
+    progress: bool | None = None         # a progress bar; None: only when stderr is a terminal
+
+    MIN_IMAGE_SIZE = 16
+
+    def __post_init__(self) -> None:
+        parent = super()
+        if hasattr(parent, "__post_init__"):
+            parent.__post_init__()  # LossConfig's, for a TrainConfig
+        for name in self.path_fields():  # stored as plain strings: checkpoints hold no Path objects
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, os.fspath(getattr(self, name)))
+
+    @classmethod
+    def path_fields(cls) -> list[str]:
+        hints = get_type_hints(cls)
+        return [f.name for f in fields(cls) if os.PathLike in typing.get_args(hints[f.name])]
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    def check_types(self) -> None:
+        """A FastNSTError naming the first option of the wrong type ("steps must be a whole number,
+        got 2.5"), before any file is written."""
+        problem = field_problem(self)
+        if problem:
+            raise FastNSTError(problem)
+
+    def check_run(self) -> None:
+        """The values every run needs in range: counts at least 1, a finite positive rate, a known precision."""
+        for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise FastNSTError(f"{flag(name)} must be at least 1{' step' if name.endswith('every') else ''}")
+        if self.image_size < self.MIN_IMAGE_SIZE:
+            raise FastNSTError(f"--image-size must be at least {self.MIN_IMAGE_SIZE}")
+        if self.workers < 0:
+            raise FastNSTError("--workers must be 0 (load in the training process) or more")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise FastNSTError("--lr must be a positive number")
+        if not 0 < self.lr_decay_at <= 1:
+            raise FastNSTError("--lr-decay-at must be a fraction of the run, above 0 and at most 1")
+        if self.precision not in PRECISIONS:
+            raise FastNSTError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+        if self.init is not None and not Path(self.init).is_file():
+            raise FastNSTError(f"--init {self.init}: no such file")
+
+    def plain(self) -> dict[str, Any]:
+        """Every option as a plain value (lists for tuples), as checkpoints store them."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+def refuse_init_with_resume(config: RunConfig, stored_init: str | None) -> None:
+    """--init starts a new run; --resume goes on with one: both at once (an --init other than the
+    resumed run's own) is refused."""
+    if config.resume and config.init is not None and config.init != stored_init:
+        raise FastNSTError(f"--init {config.init} and --resume {config.resume}: --resume goes on with that run's "
+                           f"own weights and optimizer, --init starts a new run from a net's weights; give one of them")
+
+
+@dataclass
+class TrainConfig(RunConfig, LossConfig):
+    """Training a style network; checkpoints store the loss options as "loss", the rest as "train_args"."""
+
+    style: str | list[str] = ""          # path of the style image, or a list of them: one net, several styles;
+                                         # distilling, the name of a style of the teacher
+    epochs: float | None = None          # alternative to steps (default DEFAULT_STEPS), for local folders
+    arch: str | None = None              # network: johnson (Johnson et al., the default), light or tiny (CPU
+                                         # real time); None: johnson (tiny distilling), or the --init / --resume net's
+    compile: bool = False                # torch.compile the net and the loss net
+    val_dir: PathLike | None = None      # images for the sample grid; default: first training images
+    ckpt_path: PathLike | None = None    # training checkpoint; default <logdir>/checkpoint.pt
     only_norms: bool = False             # with init: add the styles to the init net's, training only their norms
-    distill: str | None = None           # a trained net (the teacher) to imitate instead of a painting: then
+    distill: PathLike | None = None      # a trained net (the teacher) to imitate instead of a painting: then
                                          # style is one of its style names (needed if it holds several)
-    progress: bool | None = None          # a progress bar; None: only when stderr is a terminal
+    # logdir: default runs/<style>-<time>; out: default <logdir>/<style>.pt; init: any fastnst or
+    # PyTorch-example checkpoint (its architecture too)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if isinstance(self.style, (list, tuple)):
-            self.style = [str(s) for s in self.style] if len(self.style) != 1 else str(self.style[0])
+            self.style = [os.fspath(s) if isinstance(s, os.PathLike) else s for s in self.style]
+            self.style = self.style if len(self.style) != 1 else self.style[0]
+        elif isinstance(self.style, os.PathLike):
+            self.style = os.fspath(self.style)
 
     @property
     def style_paths(self) -> list[str]:
@@ -74,28 +151,9 @@ class TrainConfig(LossConfig):
     def style_name(self) -> str:
         return styles_name([safe_name(Path(p).stem, f"style{i}") for i, p in enumerate(self.style_paths)])
 
-    # Each option's type, checked before anything else (Python callers can pass anything):
-    # (kind, None allowed); the style is checked on its own (a path or a list of them).
-    KINDS = {"data": ("path", False), "steps": ("int", True), "epochs": ("float", True),
-             "image_size": ("int", False), "batch_size": ("int", False), "workers": ("int", False),
-             "lr": ("float", False), "lr_decay_at": ("float", False), "seed": ("int", False),
-             "arch": ("str", True), "precision": ("str", False), "compile": ("bool", False),
-             "logdir": ("path", True), "log_every": ("int", False), "sample_every": ("int", False),
-             "val_dir": ("path", True), "ckpt_every": ("int", False), "ckpt_path": ("path", True),
-             "out": ("path", True), "resume": ("path", True), "init": ("path", True),
-             "only_norms": ("bool", False), "distill": ("path", True), "progress": ("bool", True),
-             "loss_net": ("str", False), "loss_weights": ("path", True), "content_weight": ("float", False),
-             "style_weight": ("float", False), "tv_weight": ("float", False),
-             "stability_weight": ("float", False), "pixel_weight": ("float", False), "style_size": ("int", True)}
-
     def check_types(self) -> None:
-        """A FastNSTError naming the first option of the wrong type ("steps must be a whole number,
-        got 2.5"), before any file is written."""
-        for name, (kind, optional) in self.KINDS.items():
-            problem = type_problem(getattr(self, name), kind, optional)
-            if problem:
-                raise FastNSTError(f"{name} {problem}")
-        for name in self.style_paths:
+        super().check_types()
+        for name in self.style_paths:  # a path or a list of them
             problem = type_problem(name, "path")
             if problem:
                 raise FastNSTError(f"style {problem}")
@@ -107,7 +165,7 @@ class TrainConfig(LossConfig):
 
     def check(self) -> None:
         self.check_types()
-        super().check()
+        LossConfig.check(self)
         if not self.style and not self.distill:
             raise FastNSTError("no style image given: --style PATH")
         if self.distill is not None and not Path(self.distill).is_file():
@@ -116,27 +174,11 @@ class TrainConfig(LossConfig):
             raise FastNSTError("--distill trains a whole net; --only-norms adds styles to a trained one: give one of them")
         if self.only_norms and not (self.init or self.resume):
             raise FastNSTError("--only-norms adds styles to a trained net: give it with --init CKPT")
-        if self.steps is not None and self.steps < 1:
-            raise FastNSTError("--steps must be at least 1")
         if self.epochs is not None and self.epochs <= 0:
             raise FastNSTError("--epochs must be positive")
-        if self.batch_size < 1 or self.image_size < 16:
-            raise FastNSTError("--batch-size must be >= 1 and --image-size >= 16")
-        for name in ("log_every", "sample_every", "ckpt_every"):
-            if getattr(self, name) < 1:
-                raise FastNSTError(f"--{name.replace('_', '-')} must be at least 1 step")
-        if self.workers < 0:
-            raise FastNSTError("--workers must be 0 (load in the training process) or more")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise FastNSTError("--lr must be a positive number")
-        if not 0 < self.lr_decay_at <= 1:
-            raise FastNSTError("--lr-decay-at must be a fraction of the run, above 0 and at most 1")
+        self.check_run()
         if self.arch is not None and self.arch not in ARCHS:
             raise FastNSTError(f"--arch {self.arch}: choose one of {', '.join(ARCHS)}")
-        if self.init is not None and not Path(self.init).is_file():
-            raise FastNSTError(f"--init {self.init}: no such file")
-        if self.precision not in PRECISIONS:
-            raise FastNSTError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
 
     def read_files(self) -> ReadFiles:
         """The files this run reads, which none of its outputs may replace: the style images (or
@@ -152,10 +194,4 @@ class TrainConfig(LossConfig):
     def train_args(self) -> dict[str, Any]:
         """The non-loss options as plain values, as checkpoints store them (without `resume`)."""
         loss = set(LossConfig.field_names())
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()
-                if k not in loss and k != "resume"}
-
-    @classmethod
-    def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
-
+        return {k: v for k, v in self.plain().items() if k not in loss and k != "resume"}

@@ -6,73 +6,72 @@ VGG19 encoder (Li et al. 2017). No painting is needed; one may be given to watch
 
 The loss per level: pixel MSE between the photo and its reconstruction, plus `feature_weight`
 times the relative MSE between the reconstruction's features and the photo's (at that level).
-All levels train together on one encoder pass. A run is resumable (`resume`: the training
-checkpoint it writes every `ckpt_every` steps), or continues from a small universal file (`init`).
+All levels train together on one encoder pass. The run goes through the training loop every
+training uses (fit.py): resumable (`resume`: the training checkpoint <logdir>/decoders.pt, a
+universal file plus the training state, state.py), or continuing from a small universal file (`init`).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+import torchvision
 
-from ..device import resolve_device, resolve_precision
+from ..device import resolve_device
 from ..errors import FastNSTError
-from ..files import load_torch_file
-from ..images import open_rgb, resize_long_side, to_tensor
-from ..progress import show_progress
-from ..universal import UniversalConfig, UniversalNet, load_universal, save_universal
-from ..universal.net import universal_state
+from ..files import ReadFiles, load_torch_file
+from ..images import IMAGE_EXTENSIONS
+from ..universal import UniversalConfig, UniversalNet, load_universal
+from ..universal.net import FORMAT, universal_state
+from ..universal.painting import read_painting
+from .config import PathLike, RunConfig, refuse_init_with_resume
 from .data import endless, make_loader, sample_batch
-from .schedule import learning_rate
+from .fit import Every, adam, fit, mixed_precision, on_device
+from .logger import TrainLogger
+from .schedule import StepSchedule
+from .state import TrainingState
 
 
 @dataclass
-class DecoderConfig:
-    data: str = ""                                   # a photo folder (or a Hugging Face dataset id)
-    encoder_weights: str | None = None               # torchvision vgg19().features state dict; None: download
-    levels: tuple[str, ...] = ("relu4_1", "relu2_1", "relu1_1")
-    width: float = 0.5
+class DecoderConfig(RunConfig):
+    """The decoders' training options: RunConfig's (with the defaults below) and the decoders' own.
+    Checked as it is made: a wrong type or value is a FastNSTError naming the option."""
+
+    data: PathLike = ""                              # a photo folder (or a Hugging Face dataset id)
     steps: int = 4000
-    image_size: int = 256
     batch_size: int = 8
     lr: float = 5e-4
-    lr_decay_at: float = 0.8                         # fraction of the steps after which the rate drops tenfold
-    feature_weight: float = 0.1
-    seed: int = 0
-    workers: int = 2
-    precision: str = "auto"
-    device: str = "auto"
-    logdir: str = "runs/decoders"
-    out: str | None = None                           # default <logdir>/universal.pt
-    resume: str | None = None                        # a training checkpoint (<logdir>/decoders.pt)
-    init: str | None = None                          # start from a universal file's decoders
-    sample_style: str | None = None                  # a painting whose stylizations TensorBoard shows
+    lr_decay_at: float = 0.8
+    logdir: PathLike = "runs/decoders"               # TensorBoard logs and the training checkpoint decoders.pt
     log_every: int = 50
-    sample_every: int = 500
     ckpt_every: int = 200
-    progress: bool | None = None
+    # out: default <logdir>/universal.pt; init: a universal file whose decoders the run starts from
+    encoder_weights: PathLike | None = None          # torchvision vgg19().features state dict; None: download
+    levels: tuple[str, ...] = ("relu4_1", "relu2_1", "relu1_1")
+    width: float = 0.5
+    feature_weight: float = 0.1
+    sample_style: PathLike | None = None             # a painting whose stylizations TensorBoard shows
+
+    MIN_IMAGE_SIZE = 32  # the encoder halves it three times
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_types()
         self.levels = UniversalConfig(tuple(self.levels), self.width).levels
-        for name in ("steps", "image_size", "batch_size", "log_every", "sample_every", "ckpt_every"):
-            if int(getattr(self, name)) < 1:
-                raise FastNSTError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.image_size < 32:
-            raise FastNSTError("--image-size must be at least 32 (the encoder halves it three times)")
-        if not self.lr > 0 or not self.feature_weight >= 0:
-            raise FastNSTError("--lr must be positive and --feature-weight not negative")
-        if not 0 < self.lr_decay_at <= 1:
-            raise FastNSTError("--lr-decay-at must be a fraction of the run in (0, 1]")
+        self.check_run()
+        if not (math.isfinite(self.feature_weight) and self.feature_weight >= 0):
+            raise FastNSTError("--feature-weight must be a number, not negative")
         if not self.data and not self.resume:
             raise FastNSTError("no training photos: --data FOLDER (photos only, no paintings needed)")
 
-    def plain(self) -> dict[str, Any]:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+    def read_files(self) -> ReadFiles:
+        """The files the run reads, which none of its outputs may replace."""
+        return ReadFiles([self.init, self.encoder_weights, self.sample_style]).add_folder(self.data, IMAGE_EXTENSIONS)
 
 
 def level_losses(net: UniversalNet, photos: torch.Tensor, feature_weight: float) -> dict[str, torch.Tensor]:
@@ -89,117 +88,136 @@ def level_losses(net: UniversalNet, photos: torch.Tensor, feature_weight: float)
     return losses
 
 
-def _training_file(config: DecoderConfig) -> Path:
-    return Path(config.logdir) / "decoders.pt"
-
-
 def train_decoders(config: DecoderConfig | None = None, /, **options: Any) -> Path:
     """Train (or go on training) the decoders; returns the small universal file written at the end.
 
     Either a DecoderConfig or its fields as keyword arguments; with resume=<logdir>/decoders.pt the
     keyword arguments given override the options the run was started with, the rest carry on."""
+    unknown = set(options) - set(DecoderConfig.field_names())
+    if unknown:
+        raise FastNSTError(f"unknown decoder training option(s): {', '.join(sorted(unknown))}")
     resume = config.resume if config is not None else options.get("resume")
-    resumed = None
-    if resume:
-        resumed = load_torch_file(Path(resume), f"--resume {resume}: no such file",
-                                  f"--resume {resume}: not a readable training checkpoint")
-        if not isinstance(resumed, dict) or "optimizer" not in resumed or "decoders" not in resumed:
-            raise FastNSTError(f"--resume {resume}: not a decoder training checkpoint (train-decoders writes "
-                               f"<logdir>/decoders.pt)")
-        if config is None:
-            stored = {k: v for k, v in resumed["train_args"].items() if k in DecoderConfig.__dataclass_fields__}
-            config = DecoderConfig(**{**stored, **options})
-    config = config or DecoderConfig(**options)
+    resumed = _read_resume(resume) if resume else None
+    stored = {k: v for k, v in resumed["train_args"].items() if k in DecoderConfig.field_names() and k != "progress"
+              } if resumed else {}
+    config = config if config is not None else DecoderConfig(**{**stored, **options})
+    refuse_init_with_resume(config, stored.get("init"))
+    if resumed:
+        _same_decoders(config, resumed)
+    painting = read_painting(config.sample_style) if config.sample_style else None
     device = resolve_device(config.device)
-    dtype = resolve_precision(config.precision, device, training=True)
     torch.manual_seed(config.seed)
     net = UniversalNet(UniversalConfig(config.levels, config.width), encoder_weights=config.encoder_weights)
     if config.init:
-        loaded = load_universal(config.init).net
-        for level in config.levels:
-            if level in loaded.decoders and loaded.config.width == config.width:
-                net.decoders[level].load_state_dict(loaded.decoders[level].state_dict())
+        _start_from(net, config.init)
     net.to(device)
-    optimizer = torch.optim.Adam(net.decoders.parameters(), lr=config.lr)
-    start = 0
-    if resumed is not None:
-        for level, state in resumed["decoders"].items():
-            net.decoders[level].load_state_dict(state)
-        optimizer.load_state_dict(resumed["optimizer"])
-        torch.set_rng_state(resumed["rng"])
-        start = int(resumed["step"])
-    logdir = Path(config.logdir)
-    logdir.mkdir(parents=True, exist_ok=True)
-    out = Path(config.out) if config.out else logdir / "universal.pt"
-    loader, _, _ = make_loader(config.data, config.image_size, config.batch_size, config.seed, start, config.workers)
-    from torch.utils.tensorboard import SummaryWriter  # imported here: `import fastnst` should not load TensorBoard
-    from tqdm import tqdm
-
-    writer = SummaryWriter(str(logdir))
+    amp_dtype, scaler = mixed_precision(config.precision, device)
+    state = DecoderState(net, adam(net.decoders.parameters(), config.lr, device), scaler, config)
+    loader, _, _ = make_loader(config.data, config.image_size, config.batch_size, config.seed,
+                               int(resumed["step"]) if resumed else 0, config.workers, pin_memory=device.type == "cuda")
+    if resumed:
+        state.load(resumed)  # last: after everything above that draws random numbers
     samples = sample_batch(config.data, None, max(256, config.image_size))
-    painting = to_tensor(resize_long_side(open_rgb(config.sample_style), 512)).to(device) if config.sample_style else None
-    bar = tqdm(total=config.steps, initial=start, desc="train decoders", unit="step",
-               disable=not show_progress(config.progress), dynamic_ncols=True)
-    totals: dict[str, float] = {}
-    seen, clock = 0, time.perf_counter()
-    step = start
+    logger = TrainLogger(Path(config.logdir), "train decoders", config.steps, config.progress, config.plain(),
+                         shown=None, sampler=DecoderSamples(net, samples, painting))
+    return fit(net, DecoderObjective(config.feature_weight, amp_dtype), on_device(endless(loader), device),
+               StepSchedule(config.steps, config.lr, config.lr_decay_at), state, logger,
+               Every(config.log_every, config.sample_every, config.ckpt_every))
+
+
+class DecoderObjective:
+    """What a decoder training step minimises: every level's pixel loss plus feature_weight times its
+    feature loss, in the run's precision."""
+
+    advice = "Try a lower --lr or --feature-weight."
+
+    def __init__(self, feature_weight: float, amp_dtype: torch.dtype | None) -> None:
+        self.feature_weight, self.amp_dtype = feature_weight, amp_dtype
+
+    def __call__(self, net: UniversalNet, photos: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        with torch.autocast(photos.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            losses = level_losses(net, photos, self.feature_weight)
+        losses["total"] = sum(v if k.endswith("pixel") else self.feature_weight * v for k, v in losses.items())
+        return losses
+
+    def group(self, step: int) -> int:
+        return 0
+
+
+class DecoderState(TrainingState):
+    """The decoders' training state: the net (its decoders learn) and the run's options; saved as a
+    universal file plus the training state to <logdir>/decoders.pt, the small universal file to `out`."""
+
+    def __init__(self, net: UniversalNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                 config: DecoderConfig) -> None:
+        logdir = Path(config.logdir)
+        super().__init__(net, optimizer, scaler, logdir / "decoders.pt", Path(config.out or logdir / "universal.pt"),
+                         config.read_files())
+        self.config = config
+
+    def weights(self, half: bool) -> dict[str, Any]:
+        return universal_state(self.model, self.config.plain(), self.step, half=half)
+
+    def load_weights(self, raw: dict[str, Any]) -> None:
+        for level, state in raw["decoders"].items():
+            self.model.decoders[level].load_state_dict(state)
+
+
+class DecoderSamples:
+    """The sample photos and each level's reconstruction of them; with a painting, their stylization."""
+
+    def __init__(self, net: UniversalNet, photos: torch.Tensor | None, painting: torch.Tensor | None) -> None:
+        self.net, self.photos, self.painting = net, photos, painting
+
+    @torch.no_grad()
+    def __call__(self, writer: Any, step: int) -> None:
+        if self.photos is None:
+            return
+        device = next(self.net.decoders.parameters()).device
+        photos = self.photos.to(device)
+        for level in self.net.config.levels:
+            rebuilt = self.net.reconstruct(photos, level).clamp(0, 1)
+            writer.add_image(f"reconstruction/{level}", _grid(photos, rebuilt), step)
+        if self.painting is not None:
+            styled = self.net(photos, [(self.net.style(self.painting.to(device)), 1.0)]).clamp(0, 1)
+            writer.add_image("stylized", _grid(photos, styled), step)
+
+
+def _grid(photos: torch.Tensor, below: torch.Tensor) -> torch.Tensor:
+    return torchvision.utils.make_grid(torch.cat([photos, below]).float().cpu(), nrow=len(photos))
+
+
+def _read_resume(path: str | Path) -> dict[str, Any]:
+    raw = load_torch_file(Path(path), f"--resume {path}: no such file",
+                          f"--resume {path}: not a readable training checkpoint (damaged, cut short, or another "
+                          f"kind of file)")
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT or "optimizer" not in raw or "decoders" not in raw:
+        raise FastNSTError(f"--resume {path}: not a decoder training checkpoint (train-decoders writes "
+                           f"<logdir>/decoders.pt)")
+    return raw
+
+
+def _same_decoders(config: DecoderConfig, resumed: dict[str, Any]) -> None:
+    """Refuse to resume a run with other levels or another width than it trains: its weights fit no other."""
+    stored = UniversalConfig(tuple(resumed["config"]["levels"]), float(resumed["config"]["width"]))
+    if (stored.levels, stored.width) != (config.levels, config.width):
+        raise FastNSTError(f"--resume {config.resume}: that run trains the decoders of {', '.join(stored.levels)} "
+                           f"at width {stored.width:g}; leave out --levels and --width (or give those)")
+
+
+def _start_from(net: UniversalNet, path: str) -> None:
+    """--init: the decoders of a universal file, for the levels it has (the others start fresh); its
+    decoders must be of the run's width."""
     try:
-        for step, photos in zip(range(start + 1, config.steps + 1), endless(loader)):
-            photos = photos.to(device)
-            for group in optimizer.param_groups:  # set each step: a resumed run's state carries the old rate
-                group["lr"] = learning_rate(step, config.steps, config.lr, config.lr_decay_at)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                losses = level_losses(net, photos, config.feature_weight)
-            total = sum(v if k.endswith("pixel") else config.feature_weight * v for k, v in losses.items())
-            if not torch.isfinite(total):
-                raise FastNSTError(f"the loss became {float(total)} at step {step}: lower --lr (the last good "
-                                   f"training checkpoint is {_training_file(config)})", exit_code=1)
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            for k, v in losses.items():
-                totals[k] = totals.get(k, 0.0) + float(v.detach())
-            seen += len(photos)
-            bar.update(1)
-            if step % config.log_every == 0 or step == config.steps:
-                count = step - (step - 1) // config.log_every * config.log_every if step % config.log_every else config.log_every
-                rate = seen / (time.perf_counter() - clock)
-                for k, v in totals.items():
-                    writer.add_scalar(f"loss/{k}", v / count, step)
-                writer.add_scalar("lr", optimizer.param_groups[0]["lr"], step)
-                writer.add_scalar("images_per_s", rate, step)
-                line = ", ".join(f"{k} {v / count:.4g}" for k, v in totals.items())
-                if bar.disable:
-                    print(f"step {step}/{config.steps}: {line}, {rate:.2f} img/s", flush=True)
-                else:
-                    bar.set_postfix_str(f"{rate:.2f} img/s")
-                totals, seen, clock = {}, 0, time.perf_counter()
-            if samples is not None and (step % config.sample_every == 0 or step == config.steps):
-                _log_samples(writer, net, samples.to(device), painting, step)
-            if step % config.ckpt_every == 0 or step == config.steps:
-                _save_training(net, optimizer, config, step)
-    finally:
-        bar.close()
-        writer.close()
-    return save_universal(net.cpu(), out, config.plain(), step)
-
-
-def _save_training(net: UniversalNet, optimizer: torch.optim.Optimizer, config: DecoderConfig, step: int) -> None:
-    from ..checkpoint import atomic_save
-
-    atomic_save(universal_state(net, config.plain(), step, half=False,
-                                extra={"optimizer": optimizer.state_dict(), "rng": torch.get_rng_state()}),
-                _training_file(config))
-
-
-@torch.no_grad()
-def _log_samples(writer: Any, net: UniversalNet, photos: torch.Tensor, painting: torch.Tensor | None, step: int) -> None:
-    import torchvision
-
-    for level in net.config.levels:
-        rebuilt = net.reconstruct(photos, level).clamp(0, 1)
-        writer.add_image(f"reconstruction/{level}", torchvision.utils.make_grid(torch.cat([photos, rebuilt]),
-                                                                                 nrow=len(photos)), step)
-    if painting is not None:
-        styled = net(photos, [(net.style(painting), 1.0)]).clamp(0, 1)
-        writer.add_image("stylized", torchvision.utils.make_grid(torch.cat([photos, styled]), nrow=len(photos)), step)
+        start = load_universal(path).net
+    except FastNSTError as exc:
+        raise FastNSTError(f"--init {exc}") from None
+    common = [level for level in net.config.levels if level in start.decoders]
+    if start.config.width != net.config.width:
+        raise FastNSTError(f"--init {path} has decoders of width {start.config.width:g}, this run's are "
+                           f"{net.config.width:g}: give --width {start.config.width:g}, or another --init")
+    if not common:
+        raise FastNSTError(f"--init {path} has no decoder for {', '.join(net.config.levels)} (it has "
+                           f"{', '.join(start.config.levels)}): give --levels from those, or another --init")
+    for level in common:
+        net.decoders[level].load_state_dict(start.decoders[level].state_dict())

@@ -1,20 +1,22 @@
 """What a run keeps to go on exactly where it stopped: the training checkpoint, written and read back.
 
-A training checkpoint is an inference checkpoint (checkpoint.py) in fp32 plus the optimizer's and
-the loss scaler's state and the random number generators' (see `TrainingState.save`); a resumed
-run reads it once, for its options (`resumed_options`) and for its state (`TrainingState.load`).
+Whatever a run trains, its training checkpoint is the file format of what it trains, in fp32,
+plus the training state: "optimizer" (Adam's state dict), "scaler" (the fp16 loss scaler's, when
+one runs), "rng" ({"torch": the CPU generator's state, "cuda": [one per GPU]}) and "step". A style
+network's (`NetState`) is an inference checkpoint (checkpoint.py) plus that; the decoders'
+(`DecoderState`, decoders.py) a universal file (universal/net.py) plus that. A resumed style run
+reads its file once, for its options (`resumed_options`) and for its state (`TrainingState.load`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import torch
 
 from .. import checkpoint as ckpt
-from ..compat import resumed_run_options
+from ..compat import resumed_rng, resumed_run_options
 from ..errors import FastNSTError, first_line
 from ..files import ReadFiles, load_torch_file
 from ..model import TransformerNet
@@ -29,7 +31,7 @@ def read_resume(path: str | Path) -> ckpt.Checkpoint:
     raw = load_torch_file(path, f"--resume {path}: no such file",
                           f"--resume {path}: not a readable fastnst training checkpoint (damaged, cut short, "
                           f"or another kind of file)")
-    if not isinstance(raw, dict) or "optimizer" not in raw:
+    if not isinstance(raw, dict) or "optimizer" not in raw or raw.get("format") == "fastnst-universal":
         raise FastNSTError(f"--resume {path}: not a fastnst training checkpoint (one with optimizer state)")
     return ckpt.parse_checkpoint(raw, path)
 
@@ -44,27 +46,35 @@ def resumed_options(resumed: ckpt.Checkpoint) -> dict[str, Any]:
     return stored
 
 
-@dataclass
 class TrainingState:
-    """The net, its optimizer and loss scaler, the styles and the step; saved to `path`, rank 0
-    writing for the group."""
+    """What is trained (`model`), its optimizer and loss scaler, and the step; saved to `path` (rank 0
+    writing for the group), the small file to `out` at the end. `inputs`: the files the run reads,
+    which neither may replace. A subclass says what the weights look like in its file format."""
 
-    model: TransformerNet
-    optimizer: torch.optim.Optimizer
-    scaler: torch.amp.GradScaler
-    styles: StyleSet
-    path: Path                    # the training checkpoint
-    step: int = 0                 # optimizer steps taken
-    saved_step: int | None = None  # the step of the last checkpoint written to `path`
-    _writing: tuple[int, int | None] | None = None  # (step, the file's inode before) of a save under way
-    reads: ReadFiles | None = None  # the files the run reads: no checkpoint replaces one
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                 path: Path, out: Path, inputs: Iterable[str | Path | None] | ReadFiles = ()) -> None:
+        self.model, self.optimizer, self.scaler = model, optimizer, scaler
+        self.path, self.out, self.inputs = Path(path), Path(out), ReadFiles([inputs])
+        self.step = 0                         # optimizer steps taken
+        self.saved_step: int | None = None    # the step of the last checkpoint written to `path`
+        self._writing: tuple[int, int | None] | None = None  # (step, the file's inode before) of a save under way
 
-    def save(self, config: TrainConfig) -> None:
+    def weights(self, half: bool) -> dict[str, Any]:
+        """The weights and how they were trained, as the file format stores them (half: the small file)."""
+        raise NotImplementedError
+
+    def load_weights(self, raw: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:  # set each step: a resumed run's state carries the old rate
+            group["lr"] = lr
+
+    def save(self) -> None:
         """Write the training checkpoint of this step (atomically: a failed save keeps the last one)."""
         if distributed.is_main():
-            state = self._checkpoint(config)
+            state = self.weights(half=False)
             state["optimizer"] = self.optimizer.state_dict()
-            state["style_digests"] = list(self.styles.digests)  # a resumed run's paintings, compared exactly
             if self.scaler.is_enabled():
                 state["scaler"] = self.scaler.state_dict()
             state["rng"] = {"torch": torch.get_rng_state(),
@@ -88,28 +98,33 @@ class TrainingState:
                 self.saved_step = step
             self._writing = None
 
-    def load(self, resumed: ckpt.Checkpoint) -> None:
+    def load(self, raw: dict[str, Any]) -> None:
         """Go on from a training checkpoint: weights, optimizer, loss scale, step and random numbers.
         Call it last in a run's setup, after everything that draws random numbers."""
-        raw = resumed.raw
-        self.model.load_state_dict(raw["model"])
+        self.load_weights(raw)
         self.optimizer.load_state_dict(raw["optimizer"])
-        if "scaler" in raw:
+        if "scaler" in raw and self.scaler.is_enabled():
             self.scaler.load_state_dict(raw["scaler"])
-        self.step = self.saved_step = resumed.step
-        torch.set_rng_state(raw["rng"]["torch"])
-        if self._on_cuda and raw["rng"].get("cuda"):
-            torch.cuda.set_rng_state_all(raw["rng"]["cuda"])
+        self.step = self.saved_step = int(raw["step"])
+        rng = resumed_rng(raw["rng"])
+        torch.set_rng_state(rng["torch"])
+        if self._on_cuda and rng.get("cuda"):
+            torch.cuda.set_rng_state_all(rng["cuda"])
 
-    def export(self, path: Path, config: TrainConfig) -> None:
-        """Write the small inference checkpoint: the net in fp16 and how it was trained, no training state."""
+    def export(self) -> None:
+        """Write the small file: the weights in fp16 and how they were trained, no training state."""
         if not distributed.is_main():
             return
         try:
-            ckpt.atomic_save(self._checkpoint(config, half=True), path, ReadFiles([self.reads, config.resume]))
+            ckpt.atomic_save(self.weights(half=True), self.out, ReadFiles([self.inputs, self.path]))
         except (OSError, RuntimeError) as exc:
-            raise FastNSTError(f"could not write {path} ({first_line(exc)}); the training checkpoint "
+            raise FastNSTError(f"could not write {self.out} ({first_line(exc)}); the training checkpoint "
                                f"{self.path} holds the same weights", exit_code=1) from None
+
+    def weights_finite(self) -> bool:
+        """Whether every trained weight is a number (one device sync)."""
+        trained = [p.detach().isfinite().all() for p in self.model.parameters() if p.requires_grad]
+        return bool(torch.stack(trained).all()) if trained else True
 
     def last_good(self) -> str:
         """Where the run's last checkpoint is, for a message about a run that stopped."""
@@ -120,14 +135,29 @@ class TrainingState:
         return (f"resume from step {self.saved_step} with --resume {self.path}" if self.saved_step
                 else "no checkpoint was written yet")
 
-    def _checkpoint(self, config: TrainConfig, half: bool = False) -> dict[str, Any]:
-        return ckpt.build_checkpoint(self.model, styles=list(zip(self.styles.names, self.styles.images)),
-                                     train_args=config.train_args(), loss=config.loss_only().to_dict(),
-                                     step=self.step, half=half)
-
     @property
     def _on_cuda(self) -> bool:
         return next(self.model.parameters()).device.type == "cuda"
+
+
+class NetState(TrainingState):
+    """A style network's training state: the net, its styles and the run's options (TrainConfig)."""
+
+    def __init__(self, model: TransformerNet, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler,
+                 styles: StyleSet, config: TrainConfig) -> None:
+        super().__init__(model, optimizer, scaler, Path(config.ckpt_path), Path(config.out), config.read_files())
+        self.styles, self.config = styles, config
+
+    def weights(self, half: bool) -> dict[str, Any]:
+        weights = ckpt.build_checkpoint(self.model, styles=list(zip(self.styles.names, self.styles.images)),
+                                        train_args=self.config.train_args(), loss=self.config.loss_only().to_dict(),
+                                        step=self.step, half=half)
+        if not half:  # the training checkpoint: a resumed run's paintings, compared exactly
+            weights["style_digests"] = list(self.styles.digests)
+        return weights
+
+    def load_weights(self, raw: dict[str, Any]) -> None:
+        self.model.load_state_dict(raw["model"])
 
 
 def _inode(path: Path) -> int | None:

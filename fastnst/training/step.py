@@ -1,4 +1,4 @@
-"""One training step: the loss terms of a batch, and the optimizer step on their sum."""
+"""One training step: the loss terms of a batch (a style network's), and the optimizer step on their sum."""
 
 from __future__ import annotations
 
@@ -43,8 +43,13 @@ def train_step(model: torch.nn.Module, objective: Objective | DistillObjective, 
     a step whose gradients overflowed; otherwise it is disabled and passes everything through.
     """
     losses = compute_losses(model, objective, x, step, seed, amp_dtype, style)
+    optimizer_step(optimizer, scaler, losses["total"])
+    return {name: value.detach() for name, value in losses.items()}
+
+
+def optimizer_step(optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler, total: torch.Tensor) -> None:
+    """Backward from `total` and one optimizer step, through the loss scaler (see train_step)."""
     optimizer.zero_grad(set_to_none=True)
-    scaler.scale(losses["total"]).backward()
+    scaler.scale(total).backward()
     scaler.step(optimizer)
     scaler.update()
-    return {name: value.detach() for name, value in losses.items()}

@@ -8,6 +8,7 @@ turns them back into an image. Levels run coarse to fine, each on the previous l
     decoder.py   the mirrored decoders, one per level
     wct.py       the whitening-colouring transform and the statistics it needs
     net.py       UniversalNet: encoder + decoders + the transform, and its checkpoint file
+    painting.py  a painting file as the model measures it
 """
 
 from .decoder import Decoder

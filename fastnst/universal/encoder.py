@@ -39,7 +39,7 @@ class Encoder(nn.Module):
         names = layer_names(vgg_features("vgg19"))
         end = names.index(deepest) + 1
         if state is None:
-            features = _load_features("vgg19", weights)[:end]
+            features = _load_features("vgg19", weights, "--encoder-weights")[:end]
         else:
             features = vgg_features("vgg19")[:end]
             features.load_state_dict({k: v.float() for k, v in state.items()})

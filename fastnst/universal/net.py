@@ -9,7 +9,7 @@ A universal checkpoint is a torch.save'd dict (loadable with weights_only=True):
     decoders    {level: decoder state dict} (float16 in bundled files)
     train_args  the decoder training options, plain values
     step        optimizer steps taken
-    optimizer, rng   (training checkpoints only) to resume exactly
+    optimizer, scaler, rng   (training checkpoints only, training/state.py) to resume exactly
 """
 
 from __future__ import annotations
