@@ -35,18 +35,18 @@ def test_a_run_on_a_small_painting_resumes_without_style_and_after_ctrl_c(tmp_pa
     random_image(140, 100, seed=3).save(painting)
     run = tmp_path / "run"
     fastnst.train(style=str(painting), data=str(photo_dir), steps=2, ckpt_every=1, **small_run(run))
-    real_step = loop.train_step
+    real_step = loop.compute_losses
 
     def ctrl_c_at_step_4(*args):
-        if args[5] == 4:  # the step number
+        if args[3] == 4:  # the step number
             raise KeyboardInterrupt
         return real_step(*args)
 
-    monkeypatch.setattr(loop, "train_step", ctrl_c_at_step_4)
+    monkeypatch.setattr(loop, "compute_losses", ctrl_c_at_step_4)
     with pytest.raises(FastNSTError, match="interrupted at step 4; resume from step 3") as stopped:
         fastnst.train(resume=str(run / "checkpoint.pt"), steps=8)  # its own painting, as stored: resumed
     assert stopped.value.exit_code == 130
-    monkeypatch.setattr(loop, "train_step", real_step)
+    monkeypatch.setattr(loop, "compute_losses", real_step)
     fastnst.train(resume=str(run / "checkpoint.pt"), steps=4)  # what the Ctrl-C message says to do
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 4
     random_image(140, 100, seed=4).save(painting)  # another painting under the same name: refused

@@ -55,10 +55,10 @@ def fit(model: torch.nn.Module, objective: StepObjective, data: Iterator[torch.T
     returns the small file written at the end (state.out)."""
     if schedule.done(state.step):
         raise FastNSTError(f"{state.path} is already at step {state.step}; ask for more with --steps")
+    step = state.step  # the step under way when a run is stopped
     try:
         with _run_folder(state, logger):
             model.train()
-            step = state.step
             while not schedule.done(step):
                 step += 1
                 x = next(data)
@@ -82,10 +82,10 @@ def fit(model: torch.nn.Module, objective: StepObjective, data: Iterator[torch.T
             logger.finish()
     except KeyboardInterrupt:
         state.settle()
-        raise FastNSTError(f"interrupted at step {state.step}; {state.resume_hint()}", exit_code=130) from None
+        raise FastNSTError(f"interrupted at step {step}; {state.resume_hint()}", exit_code=130) from None
     except Terminated:  # SIGTERM: kill, a scheduler, a container stopping
         state.settle()
-        raise FastNSTError(f"terminated at step {state.step}; {state.resume_hint()}", exit_code=143) from None
+        raise FastNSTError(f"terminated at step {step}; {state.resume_hint()}", exit_code=143) from None
     distributed.barrier()  # no process returns before rank 0 has written the checkpoint
     return state.out
 

@@ -81,7 +81,7 @@ class TrainingState:
                             "cuda": torch.cuda.get_rng_state_all() if self._on_cuda else []}
             self._writing = (self.step, _inode(self.path))
             try:
-                ckpt.atomic_save(state, self.path, self.reads or ())
+                ckpt.atomic_save(state, self.path, self.inputs)
             except (OSError, RuntimeError) as exc:  # disk full, folder gone, ...: torch reports it as either
                 self._writing = None
                 raise FastNSTError(f"could not write the training checkpoint {self.path} at step {self.step} "
