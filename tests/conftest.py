@@ -123,3 +123,11 @@ def children_import_this_checkout() -> Iterator[None]:
     patch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
     yield
     patch.undo()
+
+
+@pytest.fixture
+def photo(tmp_path) -> Path:
+    path = tmp_path / "in" / "photo.jpg"
+    path.parent.mkdir()
+    random_image(20, 16).save(path)
+    return path

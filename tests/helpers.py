@@ -16,6 +16,7 @@ from PIL import Image
 
 from fastnst.model import ModelConfig, TransformerNet
 
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark scripts, importable as bench, bench_train
 SHARED = ROOT.parent / "shared"
@@ -105,3 +106,10 @@ def one_line(err: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert "Traceback" not in err
     return lines[0]
+
+
+TWO_STYLES_LISTING = "this net has 2 styles: 0 candy, 1 mosaic"
+
+
+def errors(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("error:")]

@@ -1,3 +1,4 @@
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -7,13 +8,21 @@ import torch.nn.functional as F
 from torch import nn
 
 import fastnst
+import fastnst.checkpoint
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
+from fastnst.cli import infer_main
+from fastnst.cli.info import main as info_main
 from fastnst.compat import resumed_run_options
 from fastnst.errors import FastNSTError
 from fastnst.loss import LossConfig
-from fastnst.model import TransformerNet
+from fastnst.model import ModelConfig, TransformerNet
 
-from .helpers import random_image
+from .helpers import one_line, random_image, run_cli
+
+
+def _five_style_checkpoint(tmp_path):
+    net = TransformerNet(ModelConfig(num_styles=5))
+    return build_checkpoint(net, styles=[(f"s{i}", None) for i in range(5)], train_args={}, loss={}, step=0)
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):
@@ -178,3 +187,42 @@ def test_a_run_begun_by_an_older_version_resumes_with_what_its_options_meant():
         "style_layers": ["relu1_2", "relu2_2"], "style_layer_weights": (1.0, 1.0),  # None meant 1 each
         "stability_weight": 0.0, "lr_decay_at": 1.0,  # begun before the stability term and the schedule
     }
+
+
+# -------------------------------------------------------------------------------------- checkpoints
+@pytest.mark.parametrize("content", [b"\x89random bytes" * 50, "code", "partial"])
+def test_a_checkpoint_that_is_not_one_is_named_without_torchs_advice(tmp_path, capsys, content):
+    photo = tmp_path / "photo.png"
+    random_image(16, 16).save(photo)
+    bad = tmp_path / "bad.pt"
+    if content == "code":
+        torch.save({"format": "fastnst", "payload": threading.Lock}, bad, _use_new_zipfile_serialization=True)
+    elif content == "partial":
+        torch.save({"format": "fastnst", "version": 1}, bad)  # says it is ours, holds nothing
+    else:
+        bad.write_bytes(content)
+    code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", bad)
+    line = one_line(err)
+    assert code == 2 and str(bad) in line and "weights_only" not in line
+    assert ("damaged fastnst checkpoint" if content == "partial" else "not a fastnst or PyTorch checkpoint") in line
+
+
+def test_a_checkpoint_whose_config_and_norms_disagree_on_the_style_count_says_both(tmp_path, capsys):
+    state = _five_style_checkpoint(tmp_path)
+    state["model_config"]["num_styles"] = 3
+    state["styles"] = state["styles"][:3]
+    path = atomic_save(state, tmp_path / "three.pt")
+    code, _, err = run_cli(info_main, capsys, path)
+    line = one_line(err)
+    assert code == 2 and line.startswith(f"error: {path}: weights do not fit the network: its config says 3 "
+                                          f"styles but its norms hold 5 (")
+    assert "Error(s) in loading state_dict" not in line
+
+
+def test_a_checkpoint_with_a_tensor_of_another_shape_names_it_and_both_shapes(tmp_path):
+    state = _five_style_checkpoint(tmp_path)
+    state["model"]["conv1.conv2d.weight"] = torch.zeros(32, 3, 5, 5)
+    path = atomic_save(state, tmp_path / "odd.pt")
+    with pytest.raises(FastNSTError, match=r"conv1\.conv2d\.weight is \[32, 3, 5, 5\] where the network has "
+                                           r"\[32, 3, 9, 9\]$"):
+        load_checkpoint(path)

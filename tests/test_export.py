@@ -1,5 +1,6 @@
 """Export: ONNX (any H x W, run by onnxruntime) and TorchScript give the PyTorch net's output."""
 
+import errno
 import warnings
 
 import numpy as np
@@ -7,13 +8,31 @@ import pytest
 import torch
 from PIL import Image
 
+import fastnst
+import fastnst.checkpoint
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import export_main, infer_main
+from fastnst.cli.info import main as info_main
 from fastnst.inference.export import export_onnx, export_torchscript
 from fastnst.inference.onnx_runtime import OnnxStylizer, cached_onnx_path
+from fastnst.model import ModelConfig, TransformerNet
 
+from .helpers import TWO_STYLES_LISTING
 from .helpers import contrasty_net as net
-from .helpers import random_image
+from .helpers import errors, one_line, random_image, run_cli
+
+
+@pytest.fixture(scope="module")
+def two_style_onnx(tmp_path_factory):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from fastnst.inference.export import export_onnx
+
+    folder = tmp_path_factory.mktemp("onnx")
+    net = TransformerNet(ModelConfig(**{**ModelConfig.for_arch("light").to_dict(), "num_styles": 2}))
+    ckpt = atomic_save(build_checkpoint(net, styles=[("candy", None), ("mosaic", None)], train_args={}, loss={},
+                                        step=0), folder / "two.pt")
+    return export_onnx(ckpt, folder / "two.onnx")
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -108,3 +127,85 @@ def test_infer_with_onnxruntime_runs_a_checkpoint_through_its_cached_export(tmp_
     assert infer_main([str(photo), "--ckpt", str(light_ckpt), "--backend", "onnxruntime"]) == 0
     assert Image.open(tmp_path / "photo_tiles.png").size == (30, 20)
     assert not list(tmp_path.glob("*.onnx"))  # the export lives in the cache, not beside the photo
+
+
+def test_an_exported_net_of_two_styles_refuses_a_bad_style_name_in_one_line(capsys, tmp_path, two_styles, photo):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    onnx = tmp_path / "two.onnx"
+    assert run_cli(export_main, capsys, two_styles, "--onnx", onnx)[0] == 0
+    twice = "--style: style candy is given twice in the blend (as candy and candy)"
+    for style, message in [("nosuch", f"unknown style 'nosuch': {TWO_STYLES_LISTING}"), ("candy=1,candy=1", twice)]:
+        code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", onnx, "--style", style, "-o", tmp_path / "out")
+        assert (code, errors(err)) == (2, [f"error: {message}"])
+    code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", onnx, "--style", "mosaic", "-o", tmp_path / "out")
+    assert (code, errors(err)) == (0, [])
+    assert sorted(p.name for p in (tmp_path / "out").glob("*")) == ["photo_mosaic.jpg"]
+
+
+@pytest.mark.parametrize("kind", ["--onnx", "--torchscript"])
+def test_disk_full_while_exporting_says_so_and_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypatch, kind):
+    if kind == "--onnx":
+        onnx = pytest.importorskip("onnx")
+        pytest.importorskip("onnxscript")
+
+        def full(proto, f, *args, **kwargs):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(onnx, "save", full)
+    else:
+        monkeypatch.setattr(type(tmp_path), "write_bytes", lambda self, data: (_ for _ in ()).throw(
+            OSError(errno.ENOSPC, "No space left on device")))
+    target = tmp_path / "exports" / "net.out"
+    code, _, err = run_cli(export_main, capsys, ckpt_file, kind, target)
+    line = one_line(err)
+    assert code == 1 and "no space left on device" in line and str(target) in line
+    assert not list(target.parent.iterdir())
+
+
+def test_info_and_list_styles_describe_an_exported_onnx_file(two_style_onnx, capsys):
+    code, out, err = run_cli(info_main, capsys, two_style_onnx)
+    assert code == 0 and not err
+    assert out.splitlines()[:3] == [f"{two_style_onnx}: ONNX model (run with infer.py --ckpt {two_style_onnx}), "
+                                    f"2 styles", "  0  candy", "  1  mosaic"]
+    assert "network: light" in out
+    code, out, err = run_cli(infer_main, capsys, "--list-styles", "--ckpt", two_style_onnx)
+    assert code == 0 and not err
+    assert out.splitlines() == [f"{two_style_onnx}: 2 styles", "  0  candy", "  1  mosaic"]
+
+
+def test_an_onnx_file_with_backend_torch_is_refused_in_one_line(two_style_onnx, tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    random_image(16, 16).save(photo)
+    code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", two_style_onnx, "--backend", "torch")
+    assert code == 2
+    assert one_line(err) == f"error: {two_style_onnx}: an .onnx file runs with --backend onnxruntime (or auto)"
+    assert list(tmp_path.iterdir()) == [photo]
+
+
+def test_an_export_or_an_optimization_that_cannot_be_written_is_one_line_before_the_work(tmp_path, ckpt_file,
+                                                                                         style_file, capsys):
+    from fastnst.cli import optimize_main
+
+    (tmp_path / "a-file").write_text("x")
+    target = tmp_path / "a-file" / "net.ts"
+    code, out, err = run_cli(export_main, capsys, ckpt_file, "--torchscript", target)
+    assert code == 2 and out == "" and one_line(err) == (f"error: --torchscript {target}: cannot write it: "
+                                                         f"{tmp_path / 'a-file'} is a file, not a folder")
+    code, out, err = run_cli(export_main, capsys, ckpt_file, "--onnx", ckpt_file)
+    assert code == 2 and one_line(err) == (f"error: --onnx {ckpt_file} would overwrite the input {ckpt_file}; "
+                                           f"choose another --onnx")
+    photo = tmp_path / "photo.png"
+    random_image(24, 20).save(photo)
+    code, out, err = run_cli(optimize_main, capsys, photo, "--style", style_file, "-o", "/proc/fastnst/out.png",
+                             "--steps", 1, "--loss-weights", "random")
+    assert code == 2 and one_line(err) == "error: cannot write /proc/fastnst/out.png: No such file or directory"
+
+
+def test_an_export_refuses_to_replace_the_checkpoint_it_comes_from(tmp_path, ckpt_file):
+    from fastnst.inference.export import export_torchscript
+
+    before = ckpt_file.read_bytes()
+    with pytest.raises(fastnst.FastNSTError, match="would overwrite the input"):
+        export_torchscript(ckpt_file, ckpt_file)
+    assert ckpt_file.read_bytes() == before

@@ -1,13 +1,16 @@
+import sys
+
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import fastnst
-import torch
-from fastnst.inference import preserve_colors
 from fastnst.cli import infer_main
+from fastnst.inference import preserve_colors
+from fastnst.progress import show_progress
 
-from .helpers import random_image, run_cli
+from .helpers import one_line, random_image, run_cli
 
 
 def run(capsys, *argv):
@@ -128,3 +131,65 @@ def test_strength_out_of_range(tmp_path, ckpt_file, capsys):
     random_image(20, 20).save(photo)
     code, _, err = run(capsys, photo, "--ckpt", ckpt_file, "--strength", "1.5")
     assert code == 2 and "strength" in err
+
+
+def test_a_bad_tile_size_fails_up_front_naming_the_flag(tmp_path, ckpt_file, capsys):
+    photos = [tmp_path / f"{i}.png" for i in range(2)]
+    for p in photos:
+        random_image(16, 16).save(p)
+    code, _, err = run_cli(infer_main, capsys, *photos, "--ckpt", ckpt_file, "--tile", 3)
+    assert code == 2 and "--tile 3" in one_line(err)
+
+
+def test_errors_during_a_progress_bar_start_their_own_line(tmp_path, ckpt_file, capsys):
+    random_image(16, 16).save(tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    code, _, err = run_cli(infer_main, capsys, tmp_path / "good.png", tmp_path / "bad.png", "--ckpt", ckpt_file)
+    assert code == 1
+    assert any(line.startswith(f"error: {tmp_path / 'bad.png'}") for line in err.replace("\r", "\n").splitlines())
+
+
+def test_an_unexpected_failure_is_one_line_with_a_debug_hint(tmp_path, ckpt_file, capsys, monkeypatch):
+    import fastnst.cli.stylize as command
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(command, "plan_jobs", broken)
+    photo = tmp_path / "photo.png"
+    random_image(16, 16).save(photo)
+    code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", ckpt_file)
+    line = one_line(err)
+    assert code == 1 and "ZeroDivisionError" in line and "--debug" in line
+    with pytest.raises(ZeroDivisionError):
+        infer_main([str(photo), "--ckpt", str(ckpt_file), "--debug"])
+
+
+# --------------------------------------------------------------------------- bars in a log file
+def test_error_lines_start_a_line_when_stderr_is_a_log(tmp_path, ckpt_file, capsys):
+    # `infer.py folder/ -o out/ 2> log.txt`: no bar there (pip's and cargo's convention), so
+    # `grep '^error:' log.txt` finds every error.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        random_image(24, 20, seed=i).save(folder / f"good{i}.jpg")
+    (folder / "text.jpg").write_text("hello")
+    random_image(64, 48).save(folder / "cut.jpg")
+    (folder / "cut.jpg").write_bytes((folder / "cut.jpg").read_bytes()[:300])
+    (folder / "empty.png").write_bytes(b"")
+    code, _, err = run_cli(infer_main, capsys, folder, "--ckpt", ckpt_file, "-o", tmp_path / "out")
+    assert code == 1 and "\r" not in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 3 and all(line.startswith("error: ") for line in errors)
+    assert err.splitlines()[-1] == "3 of 5 input(s) failed"
+
+
+def test_a_bar_is_drawn_only_on_a_terminal_unless_a_caller_decides(monkeypatch):
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+    assert show_progress() is False  # pytest captures stderr: not a terminal
+    assert show_progress(True) is True
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert show_progress() is True and show_progress(False) is False

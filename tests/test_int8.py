@@ -2,16 +2,49 @@
 
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import fastnst
 from fastnst.checkpoint import Checkpoint, atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import infer_main
 from fastnst.images import to_tensor
+from fastnst.video.reader import read_frames
 
-from .helpers import contrasty_net, random_image, run_cli
+from .helpers import contrasty_net, errors, one_line, random_image, run_cli
+
+ODD_IMAGES = {"tiny": ((1, 1), "RGB"), "wide": ((1000, 2), "RGB"), "tall": ((2, 1000), "RGB"),
+              "gray": ((20, 16), "L"), "transparent": ((20, 16), "RGBA")}
+
+
+def clip_opening_on_black(path, black: int = 3, frames: int = 16, size=(64, 48)):
+    """A clip whose first `black` frames are black, then smooth moving colour fields (a film
+    opening on black, like Megamind.avi)."""
+    field = np.asarray(random_image(size[0] // 8 + 4, size[1] // 8, seed=3).resize((size[0] + 32, size[1]), 3))
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(frames):
+            rgb = np.zeros((size[1], size[0], 3), np.uint8) if i < black else field[:, 2 * i:2 * i + size[0]].copy()
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    return path
+
+
+def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(float) - b.astype(float)) ** 2)
+    return float(10 * np.log10(255.0 ** 2 / max(mse, 1e-10)))
+
+
+@pytest.fixture
+def bold_net(tmp_path):
+    return atomic_save(build_checkpoint(contrasty_net(), styles=[("bold", None)], train_args={}, loss={}, step=0),
+                       tmp_path / "bold.pt")
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -113,10 +146,11 @@ def test_infer_precision_int8_calibrates_on_its_inputs(tmp_path, net_file, capsy
 
 
 def test_int8_blends_the_styles_of_a_net_of_several(tmp_path):
-    from .helpers import THREE_STYLE_NAMES as NAMES, three_style_net
-
-    from fastnst.inference.int8 import quantize
     from fastnst.inference import parse_style
+    from fastnst.inference.int8 import quantize
+
+    from .helpers import THREE_STYLE_NAMES as NAMES
+    from .helpers import three_style_net
 
     net = three_style_net()
     checkpoint = Checkpoint(model=net, style_name="+".join(NAMES), style_names=NAMES)
@@ -136,3 +170,60 @@ def test_the_webcam_and_other_devices_refuse_int8_in_one_line(tmp_path, net_file
     code, _, err = run_cli(infer_main, capsys, tmp_path / "p.png", "--ckpt", net_file, "--precision", "int8",
                            "--tile", "64")
     assert code == 2 and "--precision int8 runs whole images on the CPU" in err
+
+
+@pytest.mark.parametrize("backend", [[], ["--backend", "onnxruntime"]])
+def test_int8_for_an_onnx_model_is_refused_in_one_line(tmp_path, ckpt_file, capsys, backend):
+    photo = tmp_path / "photo.png"
+    random_image(16, 16).save(photo)
+    onnx_file = tmp_path / "net.onnx"
+    onnx_file.write_bytes(b"exported elsewhere")
+    for ckpt in (onnx_file, ckpt_file) if backend else (onnx_file,):
+        code, _, err = run_cli(infer_main, capsys, photo, "--ckpt", ckpt, "--precision", "int8", *backend)
+        assert code == 2 and "--precision int8 runs whole images on the CPU" in one_line(err)
+
+
+def test_int8_stylizes_a_tiny_an_extreme_a_gray_or_a_transparent_image(capsys, tmp_path, two_styles):
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    for name, (size, mode) in ODD_IMAGES.items():  # calibrated on these very images, stylized each
+        random_image(*size, mode=mode).save(folder / f"{name}.png")
+    code, _, err = run_cli(infer_main, capsys, folder, "--ckpt", two_styles, "--precision", "int8",
+                           "--device", "cpu", "-o", tmp_path / "out")
+    assert (code, errors(err)) == (0, [])
+    for name, (size, mode) in ODD_IMAGES.items():
+        with Image.open(tmp_path / "out" / f"{name}_candy.png") as result:
+            assert result.size == size and result.mode == ("RGBA" if mode == "RGBA" else "RGB"), name
+
+
+def test_int8_on_a_folder_with_one_unreadable_file_stylizes_the_others(capsys, tmp_path, two_styles):
+    pytest.importorskip("onnxruntime")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    random_image(20, 16).save(folder / "a.jpg")
+    random_image(24, 16, seed=3).save(folder / "b.png")
+    (folder / "broken.jpg").write_text("not a picture")
+    out = tmp_path / "out"
+    code, _, err = run_cli(infer_main, capsys, folder, "--ckpt", two_styles, "--precision", "int8",
+                           "--device", "cpu", "-o", out)
+    assert code == 1
+    assert errors(err) == [f"error: {folder / 'broken.jpg'}: not an image file (or a format Pillow cannot read)"]
+    assert sorted(p.name for p in out.glob("*")) == ["a_candy.jpg", "b_candy.png"]
+
+
+@pytest.mark.parametrize("way", ["infer.py", pytest.param("stylize_video", marks=pytest.mark.slow)])
+def test_int8_on_a_video_calibrates_on_frames_spread_through_it_not_its_black_first_frame(tmp_path, net_file,
+                                                                                          capsys, way):
+    pytest.importorskip("onnxruntime")
+    clip = clip_opening_on_black(tmp_path / "film.mp4")
+    exact = fastnst.stylize_video(clip, tmp_path / "fp32.mp4", net_file, precision="fp32", progress=False)
+    if way == "infer.py":
+        code, _, err = run_cli(infer_main, capsys, clip, "--ckpt", net_file, "--precision", "int8",
+                               "-o", tmp_path / "int8.mp4")
+        assert code == 0, err
+    else:
+        fastnst.stylize_video(clip, tmp_path / "int8.mp4", net_file, precision="int8", progress=False)
+    want, got = list(read_frames(exact)), list(read_frames(tmp_path / "int8.mp4"))
+    assert len(got) == len(want) == 16
+    assert min(psnr_uint8(a, b) for a, b in zip(got[3:], want[3:])) > 20  # calibrated on black: about 6 dB

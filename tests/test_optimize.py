@@ -1,4 +1,5 @@
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -6,8 +7,8 @@ from PIL import Image
 
 import fastnst
 from fastnst.cli import optimize_main
-from fastnst.loss import LossConfig
 from fastnst.images import resize_long_side
+from fastnst.loss import LossConfig
 from fastnst.training import TrainConfig
 
 from .helpers import random_image, run_cli
@@ -125,3 +126,11 @@ def test_cli_bad_input_is_one_line(case, tmp_path, style_file, capsys):
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ") and "Traceback" not in err
     assert photo.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.jpg", "photo.png", "style"]
+
+
+def test_optimize_refuses_an_output_that_is_a_hard_link_to_the_photo(tmp_path, style_file):
+    photo = tmp_path / "photo.png"
+    random_image(24, 20).save(photo)
+    os.link(photo, tmp_path / "result.png")
+    with pytest.raises(fastnst.FastNSTError, match="would overwrite the input"):
+        fastnst.optimize(photo, style_file, output=tmp_path / "result.png", steps=1)

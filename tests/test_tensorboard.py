@@ -1,11 +1,17 @@
 """What TensorBoard shows first: the loss curves and the sample grid, the hyperparameters only in the
 HParams tab."""
 
+import errno
+
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 import fastnst
+import fastnst.checkpoint
+from fastnst.cli import train_main
 
+from .helpers import one_line, run_cli
+from .train_helpers import TINY_FLAGS as TINY
 from .train_helpers import small_run
 
 
@@ -36,3 +42,17 @@ def test_sample_grid_tiles_are_at_least_256_pixels_with_small_training_crops(tmp
     grid = events.Images("samples")[-1]
     photos = 4  # the first four photos of --data: a row of them, a row of their stylized versions
     assert grid.height >= 2 * 256 and grid.width >= photos * 256
+
+
+def test_disk_full_while_writing_tensorboard_logs_names_the_log_folder(tmp_path, photo_dir, style_file, capsys,
+                                                                       monkeypatch):
+    from torch.utils.tensorboard import SummaryWriter
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(SummaryWriter, "add_scalar", full)
+    run = tmp_path / "run"
+    code, _, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--logdir", run,
+                           "--steps", 2, *TINY)
+    assert code == 1 and one_line(err) == f"error: could not write the TensorBoard logs in {run} (no space left on device)"

@@ -2,6 +2,7 @@
 composes with preserve_color and strength, and on video changes slowly from frame to frame."""
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -12,7 +13,7 @@ from fastnst.inference import StylizeOptions, Stylizer
 from fastnst.inference.tone import luminance, tone_stats
 from fastnst.video.frames import FrameStylizer
 
-from .helpers import contrasty_net, make_clip, run_cli
+from .helpers import contrasty_net, errors, make_clip, run_cli
 
 CPU = torch.device("cpu")
 
@@ -113,3 +114,13 @@ def test_match_tone_option_for_images_and_videos(tmp_path, capsys):
     code, out, err = run_cli(infer_main, capsys, photo, clip, "--ckpt", ckpt, "--match-tone", "-o", tmp_path / "out")
     assert code == 0, err
     assert (tmp_path / "out" / "photo_bold.png").is_file() and (tmp_path / "out" / "clip_bold.mp4").is_file()
+
+
+@pytest.mark.parametrize("value", [0, 255])
+def test_match_tone_on_an_all_black_or_all_white_image_keeps_it_so(capsys, tmp_path, two_styles, value):
+    source = tmp_path / "flat.png"
+    Image.new("RGB", (20, 16), (value,) * 3).save(source)
+    code, _, err = run_cli(infer_main, capsys, source, "--ckpt", two_styles, "--match-tone", "-o", tmp_path / "out")
+    assert (code, errors(err)) == (0, [])
+    with Image.open(tmp_path / "out" / "flat_candy.png") as result:
+        assert abs(np.asarray(result, dtype=float).mean() - value) < 20  # no NaN (black), no blow-up

@@ -1,3 +1,5 @@
+import errno
+import os
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -5,13 +7,38 @@ from pathlib import Path
 import av
 import pytest
 
+import fastnst
+import fastnst.checkpoint
 import fastnst.video
+from fastnst import FastNSTError
 from fastnst.cli import infer_main
-from fastnst.video.jobs import expand_inputs
 from fastnst.video.frames import FrameStylizer
-from fastnst.video.writer import FrameClock
+from fastnst.video.jobs import expand_inputs
+from fastnst.video.writer import FrameClock, _Audio
 
 from .helpers import NTSC_FILM, SHARED, make_clip, random_image, run_cli
+
+
+def files_in(folder):
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*")}
+
+
+def cut_video(tmp_path, keep=0.8):
+    """An mp4 with its index at the front (40 frames declared) and its data cut to `keep`."""
+    full = make_clip(tmp_path / "full.mp4", frames=40, size=(96, 64), audio=None)
+    fast = tmp_path / "fast.mp4"
+    with av.open(str(full)) as source, av.open(str(fast), "w", options={"movflags": "+faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in source.streams}
+        for packet in source.demux():
+            if packet.dts is not None:
+                packet.stream = streams[packet.stream.index]
+                out.mux(packet)
+    data = fast.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    full.unlink()
+    fast.unlink()
+    return cut
 
 VIDEO_DIR = SHARED / "data" / "video"
 def describe(path: Path) -> dict:
@@ -194,3 +221,86 @@ def test_frame_clock_keeps_exact_rates_and_variable_timing():
     assert [clock(ms) for ms in (0, 42, 83, 125)] == [0, 1001, 2002, 3003]
     # a frame far off the grid (variable frame rate) keeps its own time
     assert clock(300) == 300 * 24
+
+
+# ------------------------------------------------------------------------------------------ video
+def test_a_video_cut_short_is_an_error_and_writes_nothing(tmp_path, ckpt_file, capfd):
+    cut = cut_video(tmp_path)
+    before = files_in(tmp_path)
+    code = infer_main([str(cut), "--ckpt", str(ckpt_file)])
+    err = capfd.readouterr().err  # file descriptors: FFmpeg's own lines would show here too
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[0].startswith("error: ") and "of its 40 frames" in lines[0] and "cut short" in lines[0]
+    assert lines[1:] == ["1 of 1 input(s) failed"]
+    assert files_in(tmp_path) == before
+
+
+def test_a_video_cut_short_is_written_with_a_warning_when_asked(tmp_path, ckpt_file, capfd):
+    cut = cut_video(tmp_path)
+    assert infer_main([str(cut), "--ckpt", str(ckpt_file), "--allow-partial"]) == 0
+    err = capfd.readouterr().err
+    assert "warning: " in err and "of its 40 frames" in err
+    with av.open(str(tmp_path / "cut_tiles.mp4")) as written:
+        assert 0 < written.streams.video[0].frames < 40
+
+
+@pytest.mark.parametrize("arguments,message", [
+    (dict(batch_size="2"), "batch_size must be a whole number, got '2' (a str)"),
+    (dict(crf=1.5), "crf must be a whole number or None, got 1.5"),
+    (dict(video={"crf": 3}), "video must be a VideoOptions (or its fields as keyword arguments), "
+                             "got {'crf': 3} (a dict)"),
+])
+def test_stylize_video_names_a_video_option_of_the_wrong_type(tmp_path, ckpt_file, arguments, message):
+    with pytest.raises(FastNSTError) as caught:
+        fastnst.stylize_video(tmp_path / "clip.mp4", tmp_path / "out.mp4", ckpt_file, device="cpu", **arguments)
+    assert str(caught.value).startswith(message)
+
+
+def test_stylize_video_of_a_number_names_the_argument(ckpt_file, tmp_path):
+    with pytest.raises(FastNSTError, match=r"^source must be a path \(a string or a Path\), got 123$"):
+        fastnst.stylize_video(123, tmp_path / "out.mp4", ckpt_file)
+    with pytest.raises(FastNSTError, match=r"^target must be a path \(a string or a Path\), got 123$"):
+        fastnst.stylize_video(tmp_path / "in.mp4", 123, ckpt_file)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiles.pt"]  # the checkpoint only
+
+
+def test_disk_full_while_writing_a_video_names_it_and_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypatch):
+    clip = make_clip(tmp_path / "clip.mp4")
+
+    def full(self, seconds):
+        raise av.error.OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_Audio, "write_until", full)
+    code, _, err = run_cli(infer_main, capsys, clip, "--ckpt", ckpt_file, "-o", tmp_path / "out.mp4")
+    assert code == 1
+    assert f"error: {tmp_path / 'out.mp4'}: cannot write video: no space left on device" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "tiles.pt"]
+
+
+# --------------------------------------------------------------------- an output that is its input
+def test_stylize_video_refuses_an_output_that_is_its_input_or_a_hard_link_to_it(tmp_path, ckpt_file):
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, audio=None)
+    os.link(clip, tmp_path / "linked.mp4")
+    (tmp_path / "symlinked.mp4").symlink_to(clip)
+    before = clip.read_bytes()
+    for target in ("clip.mp4", "linked.mp4", "symlinked.mp4"):
+        with pytest.raises(fastnst.FastNSTError, match="would overwrite the input"):
+            fastnst.stylize_video(clip, tmp_path / target, ckpt_file)
+    assert clip.read_bytes() == before
+    assert not list(tmp_path.glob(".*"))  # no temporary file left either
+
+
+def test_a_stylized_video_or_a_recording_refuses_to_replace_the_painting(tmp_path, universal_file):
+    pytest.importorskip("cv2")
+    from fastnst.video.live import run_webcam
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, audio=None)
+    painting = tmp_path / "painting.mp4"  # a painting named like a video: a blunder the check must catch
+    random_image(40, 40, seed=5).save(painting, format="PNG")
+    before = painting.read_bytes()
+    with pytest.raises(fastnst.FastNSTError, match="would overwrite the input"):
+        fastnst.stylize_video(clip, painting, universal_file, style=str(painting), max_size=32)
+    with pytest.raises(fastnst.FastNSTError, match="would overwrite the input"):
+        run_webcam(str(clip), [universal_file], style=[str(painting)], window=False, output=painting)
+    assert painting.read_bytes() == before and not list(tmp_path.glob(".*"))

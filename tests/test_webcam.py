@@ -15,14 +15,26 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import fastnst
+import fastnst.checkpoint
 import fastnst.video.live as live
 from fastnst.checkpoint import atomic_save, build_checkpoint
-from fastnst.inference import Stylizer
-from fastnst.video import window as window_module
 from fastnst.cli import infer_main
+from fastnst.inference import Stylizer
 from fastnst.model import TransformerNet
+from fastnst.video import window as window_module
 
-from .helpers import ROOT, make_clip, run_cli
+from .helpers import ROOT, make_clip, one_line, run_cli
+
+
+# Outputs that cannot be written: (where, as the command line gives it; the words of its error).
+def _unwritable(tmp_path):
+    (tmp_path / "folder.mp4").mkdir(exist_ok=True)
+    (tmp_path / "a-file").write_text("x")
+    return [("/proc/fastnst/out.mp4", "cannot write /proc/fastnst/out.mp4: No such file or directory"),
+            (tmp_path / "folder.mp4", f"cannot write {tmp_path / 'folder.mp4'}: it is a folder; give a file name"),
+            (tmp_path / "a-file" / "out.mp4", f"cannot write {tmp_path / 'a-file' / 'out.mp4'}: {tmp_path / 'a-file'} "
+                                              f"is a file, not a folder")]
 
 
 @pytest.fixture
@@ -233,7 +245,8 @@ def test_the_real_window_under_a_virtual_x_server_takes_keys(tmp_path, ckpt_file
 
 
 def test_n_steps_through_the_styles_of_one_network_and_names_each(tmp_path, capsys, monkeypatch):
-    from .helpers import THREE_STYLE_NAMES as NAMES, three_style_net
+    from .helpers import THREE_STYLE_NAMES as NAMES
+    from .helpers import three_style_net
 
     three = atomic_save(build_checkpoint(three_style_net(), styles=[(n, None) for n in NAMES], train_args={},
                                         loss={}, step=0), tmp_path / "three.pt")
@@ -255,3 +268,25 @@ def test_n_steps_through_the_styles_of_one_network_and_names_each(tmp_path, caps
     assert list(last) == ["fastnst: mosaic", "fastnst: candy", "fastnst: udnie"]
     views = list(last.values())
     assert not np.array_equal(views[0], views[1]) and not np.array_equal(views[1], views[2])
+
+
+def test_a_webcam_recording_that_cannot_be_written_is_one_line_before_the_camera_starts(tmp_path, ckpt_file, capsys):
+    pytest.importorskip("cv2")
+    clip = make_clip(tmp_path / "cam.mp4", frames=3, audio=None)
+    for output, words in _unwritable(tmp_path):
+        before = sorted(tmp_path.rglob("*"))
+        code, out, err = run_cli(infer_main, capsys, "--webcam", clip, "--ckpt", ckpt_file, "--no-window",
+                                 "--output", output)
+        assert code == 2 and one_line(err) == f"error: {words}" and out == ""
+        assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_a_webcam_recording_refuses_to_replace_the_video_it_plays(tmp_path, ckpt_file):
+    pytest.importorskip("cv2")
+    from fastnst.video.live import run_webcam
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, audio=None)
+    before = clip.read_bytes()
+    with pytest.raises(fastnst.FastNSTError, match="would overwrite the input"):
+        run_webcam(str(clip), [ckpt_file], window=False, output=clip)
+    assert clip.read_bytes() == before
