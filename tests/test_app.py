@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 from fastnst.app import FrameRate, PhotoOptions, StyleRequest, StyleService, workspace
-from fastnst.app.service import probe_picture
+from fastnst.app.inputs import probe_picture
 from fastnst.cli.app import GRADIO_MISSING, main as app_main
 from fastnst.errors import FastNSTError
 
@@ -91,7 +91,7 @@ def test_the_users_networks_come_first_and_a_bundled_style_of_the_same_name_is_t
 
 def test_a_network_stored_without_its_painting_shows_its_look_on_a_gradient(shared_ckpt):
     from fastnst import Stylizer
-    from fastnst.app.service import swatch
+    from fastnst.app.inputs import swatch
 
     assert swatch(Stylizer.load(shared_ckpt)).size == (96, 96)
 

@@ -143,3 +143,17 @@ def test_an_upward_import_or_a_cycle_is_reported(tmp_path, files, expected):
     for package in {p.parent for p in root.rglob("*.py")}:
         (package / "__init__.py").touch()
     assert any(expected in line for line in violations(root)), violations(root)
+
+
+def test_no_module_is_over_300_lines_and_no_function_over_60():
+    """Small files, one concept each, and functions that read in one screen."""
+    package = ROOT / "fastnst"
+    too_long = []
+    for path in sorted(package.rglob("*.py")):
+        source = path.read_text()
+        if source.count("\n") > 300:
+            too_long.append(f"{path.relative_to(package)}: {source.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                too_long.append(f"{path.relative_to(package)}: {node.name}, {node.end_lineno - node.lineno + 1} lines")
+    assert not too_long, too_long

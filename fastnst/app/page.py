@@ -24,7 +24,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import FastNSTError, first_line
 from ..inference import OptionError
-from .service import OUTPUT_SIZES, FrameRate, PhotoOptions, StyleRequest, StyleService, page_message
+from .inputs import OUTPUT_SIZES, FrameRate, PhotoOptions, StyleRequest
+from .service import StyleService, page_message
 
 log = logging.getLogger("fastnst.app")
 
@@ -109,8 +110,18 @@ def style_request(source: str, network: str, blend_with: str | None, painting: s
 
 def build_page(service: StyleService) -> gr.Blocks:
     """The page over `service`: a Photo, a Webcam and a Video tab."""
+    with gr.Blocks(title="fastnst", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
+        gr.Markdown("## fastnst: a photo in the style of a painting")
+        _photo_tab(service)
+        _webcam_tab(service)
+        _video_tab(service)
+    page.queue(default_concurrency_limit=1)  # requests wait their turn; the service's lock is the last word
+    return page
+
+
+def _photo_tab(service: StyleService) -> None:
+    """A photo in a network's style, a blend of two, or a painting's (the universal model)."""
     names = [style.name for style in service.networks]
-    realtime = [style.name for style in service.realtime]
 
     def stylize(photo: str | None, source: str, network: str, blend_with: str, painting: str | None,
                 second_painting: str | None, mix: float, strength: float, preserve_color: bool, match_tone: bool,
@@ -125,6 +136,45 @@ def build_page(service: StyleService) -> gr.Blocks:
             width, height = image.size
         return str(result), f"{result.name}: {width}x{height}, {time.perf_counter() - started:.1f} s"
 
+    with gr.Tab("Photo"):
+        with gr.Row():
+            with gr.Column():
+                photo = picture("photo", ["upload", "clipboard", "webcam"], elem_id="photo")
+                source = gr.Radio([NETWORK, PAINTING], value=NETWORK, label="style from")
+                with gr.Group(visible=True) as network_controls:
+                    gallery = gr.Gallery([(s.thumbnail, s.name) for s in service.networks], label="trained networks",
+                                         columns=min(len(names), 6), height=180 if len(names) <= 6 else 330,
+                                         allow_preview=False, object_fit="cover", interactive=False,
+                                         elem_id="gallery")
+                    network = gr.Dropdown(names, value=names[0], label="network")
+                    blend_with = gr.Dropdown([NO_BLEND, *names], value=NO_BLEND, label="blend with")
+                with gr.Group(visible=False) as painting_controls:
+                    with gr.Row():
+                        painting = picture("painting", ["upload", "clipboard"])
+                        second_painting = picture("second painting, to blend (optional)", ["upload", "clipboard"])
+                mix = gr.Slider(0, 1, value=0.5, step=0.05, label="blend: the first style's share")
+                with gr.Row():
+                    strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
+                    size = gr.Dropdown(SIZE_CHOICES, value=1024, label="output size (long side)",
+                                       allow_custom_value=True)
+                with gr.Row():
+                    preserve_color = gr.Checkbox(label="preserve colour")
+                    match_tone = gr.Checkbox(label="match tone")
+                run = gr.Button("Stylize", variant="primary", elem_id="stylize")
+            with gr.Column():
+                result = gr.Image(label="result (full size: download)", type="filepath", format="png",
+                                  interactive=False, buttons=["download", "fullscreen"], height=520, elem_id="result")
+                status = gr.Textbox(label="done", interactive=False, max_lines=1, elem_id="status")
+        gallery.select(_chosen(names), None, network, api_visibility="private")
+        source.change(shown_for, source, [network_controls, painting_controls], api_visibility="private")
+        run.click(on_page(stylize), [photo, source, network, blend_with, painting, second_painting, mix,
+                                     strength, preserve_color, match_tone, size], [result, status],
+                  api_name="stylize", concurrency_id="stylize", show_progress="full")
+
+
+def _webcam_tab(service: StyleService) -> None:
+    """The browser's camera through the real-time networks, with the frame rate."""
+    realtime = [style.name for style in service.realtime]
     rates: dict[str, FrameRate] = {}  # each browser tab's stream has its own
 
     def stylize_live(frame: np.ndarray | None, network: str, strength: float, preserve_color: bool, size: int,
@@ -135,6 +185,25 @@ def build_page(service: StyleService) -> gr.Blocks:
         out = service.stylize_frame(frame, network, float(strength), bool(preserve_color), int(size))
         rate = rates.setdefault(request.session_hash or "", FrameRate())
         return out, f"{rate.tick():.1f} frames/s at {int(size)} px"
+
+    with gr.Tab("Webcam"):
+        with gr.Row():
+            camera = gr.Image(label="camera", sources=["webcam"], streaming=True, type="numpy", elem_id="camera")
+            live = gr.Image(label="stylized", interactive=False, streaming=True, elem_id="live")
+        with gr.Row():
+            live_network = gr.Radio(realtime, value=realtime[0], label="real-time network")
+            live_size = gr.Slider(160, 640, value=320, step=32, label="working size (long side)")
+            live_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
+            live_preserve = gr.Checkbox(label="preserve colour")
+        frame_rate = gr.Textbox(label="frame rate", interactive=False, max_lines=1, elem_id="frame_rate")
+        camera.stream(on_page(stylize_live), [camera, live_network, live_strength, live_preserve, live_size],
+                      [live, frame_rate], stream_every=FRAME_INTERVAL, concurrency_limit=1,
+                      concurrency_id="live", api_name="stylize_frame", show_progress="hidden")
+
+
+def _video_tab(service: StyleService) -> None:
+    """A short clip in a network's or a painting's style, its sound kept."""
+    names = [style.name for style in service.networks]
 
     def stylize_clip(clip: str | None, source: str, network: str, painting: str | None, strength: float,
                      preserve_color: bool, match_tone: bool, size: int,
@@ -148,82 +217,29 @@ def build_page(service: StyleService) -> gr.Blocks:
         result = service.stylize_clip(clip, request, options, progress=True)
         return str(result), f"{result.name}: {time.perf_counter() - started:.1f} s"
 
-    with gr.Blocks(title="fastnst", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
-        gr.Markdown("## fastnst: a photo in the style of a painting")
-        with gr.Tab("Photo"):
-            with gr.Row():
-                with gr.Column():
-                    photo = picture("photo", ["upload", "clipboard", "webcam"], elem_id="photo")
-                    source = gr.Radio([NETWORK, PAINTING], value=NETWORK, label="style from")
-                    with gr.Group(visible=True) as network_controls:
-                        gallery = gr.Gallery([(s.thumbnail, s.name) for s in service.networks], label="trained networks",
-                                             columns=min(len(names), 6), height=180 if len(names) <= 6 else 330,
-                                             allow_preview=False, object_fit="cover", interactive=False,
-                                             elem_id="gallery")
-                        network = gr.Dropdown(names, value=names[0], label="network")
-                        blend_with = gr.Dropdown([NO_BLEND, *names], value=NO_BLEND, label="blend with")
-                    with gr.Group(visible=False) as painting_controls:
-                        with gr.Row():
-                            painting = picture("painting", ["upload", "clipboard"])
-                            second_painting = picture("second painting, to blend (optional)", ["upload", "clipboard"])
-                    mix = gr.Slider(0, 1, value=0.5, step=0.05, label="blend: the first style's share")
-                    with gr.Row():
-                        strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
-                        size = gr.Dropdown(SIZE_CHOICES, value=1024, label="output size (long side)",
-                                           allow_custom_value=True)
-                    with gr.Row():
-                        preserve_color = gr.Checkbox(label="preserve colour")
-                        match_tone = gr.Checkbox(label="match tone")
-                    run = gr.Button("Stylize", variant="primary", elem_id="stylize")
-                with gr.Column():
-                    result = gr.Image(label="result (full size: download)", type="filepath", format="png",
-                                      interactive=False, buttons=["download", "fullscreen"], height=520, elem_id="result")
-                    status = gr.Textbox(label="done", interactive=False, max_lines=1, elem_id="status")
-            gallery.select(_chosen(names), None, network, api_visibility="private")
-            source.change(shown_for, source, [network_controls, painting_controls], api_visibility="private")
-            run.click(on_page(stylize), [photo, source, network, blend_with, painting, second_painting, mix,
-                                         strength, preserve_color, match_tone, size], [result, status],
-                      api_name="stylize", concurrency_id="stylize", show_progress="full")
-
-        with gr.Tab("Webcam"):
-            with gr.Row():
-                camera = gr.Image(label="camera", sources=["webcam"], streaming=True, type="numpy", elem_id="camera")
-                live = gr.Image(label="stylized", interactive=False, streaming=True, elem_id="live")
-            with gr.Row():
-                live_network = gr.Radio(realtime, value=realtime[0], label="real-time network")
-                live_size = gr.Slider(160, 640, value=320, step=32, label="working size (long side)")
-                live_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
-                live_preserve = gr.Checkbox(label="preserve colour")
-            frame_rate = gr.Textbox(label="frame rate", interactive=False, max_lines=1, elem_id="frame_rate")
-            camera.stream(on_page(stylize_live), [camera, live_network, live_strength, live_preserve, live_size],
-                          [live, frame_rate], stream_every=FRAME_INTERVAL, concurrency_limit=1,
-                          concurrency_id="live", api_name="stylize_frame", show_progress="hidden")
-
-        with gr.Tab("Video"):
-            with gr.Row():
-                with gr.Column():
-                    clip = gr.Video(label="clip (up to a minute)", sources=["upload"], height=320)
-                    clip_source = gr.Radio([NETWORK, PAINTING], value=NETWORK, label="style from")
-                    clip_network = gr.Dropdown(names, value=names[0], label="network")
-                    clip_painting = picture("painting", ["upload", "clipboard"], visible=False)
-                    with gr.Row():
-                        clip_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
-                        clip_size = gr.Dropdown(SIZE_CHOICES, value=512, label="frame size (long side)",
-                                                allow_custom_value=True)
-                    with gr.Row():
-                        clip_preserve = gr.Checkbox(label="preserve colour")
-                        clip_tone = gr.Checkbox(label="match tone")
-                    clip_run = gr.Button("Stylize the clip", variant="primary")
-                with gr.Column():
-                    clip_out = gr.Video(label="stylized (sound kept)", interactive=False, buttons=["download"],
-                                        height=320)
-                    clip_status = gr.Textbox(label="done", interactive=False, max_lines=1)
-            clip_source.change(shown_for, clip_source, [clip_network, clip_painting], api_visibility="private")
-            clip_run.click(on_page(stylize_clip), [clip, clip_source, clip_network, clip_painting, clip_strength,
-                                                   clip_preserve, clip_tone, clip_size], [clip_out, clip_status],
-                           api_name="stylize_clip", concurrency_id="stylize", show_progress="full")
-    page.queue(default_concurrency_limit=1)  # requests wait their turn; the service's lock is the last word
-    return page
+    with gr.Tab("Video"):
+        with gr.Row():
+            with gr.Column():
+                clip = gr.Video(label="clip (up to a minute)", sources=["upload"], height=320)
+                clip_source = gr.Radio([NETWORK, PAINTING], value=NETWORK, label="style from")
+                clip_network = gr.Dropdown(names, value=names[0], label="network")
+                clip_painting = picture("painting", ["upload", "clipboard"], visible=False)
+                with gr.Row():
+                    clip_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
+                    clip_size = gr.Dropdown(SIZE_CHOICES, value=512, label="frame size (long side)",
+                                            allow_custom_value=True)
+                with gr.Row():
+                    clip_preserve = gr.Checkbox(label="preserve colour")
+                    clip_tone = gr.Checkbox(label="match tone")
+                clip_run = gr.Button("Stylize the clip", variant="primary")
+            with gr.Column():
+                clip_out = gr.Video(label="stylized (sound kept)", interactive=False, buttons=["download"],
+                                    height=320)
+                clip_status = gr.Textbox(label="done", interactive=False, max_lines=1)
+        clip_source.change(shown_for, clip_source, [clip_network, clip_painting], api_visibility="private")
+        clip_run.click(on_page(stylize_clip), [clip, clip_source, clip_network, clip_painting, clip_strength,
+                                               clip_preserve, clip_tone, clip_size], [clip_out, clip_status],
+                       api_name="stylize_clip", concurrency_id="stylize", show_progress="full")
 
 
 def shown_for(source: str) -> tuple[dict, dict]:

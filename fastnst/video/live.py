@@ -61,6 +61,17 @@ def check_fps(fps: float) -> float:
     return float(fps)
 
 
+def _stylizers(models: Sequence[Stylizer | Checkpoint | str | Path], style: StyleSpec, runtime: RuntimeSpec,
+               options: StylizeOptions) -> tuple[list[Stylizer], list[FrameStylizer]]:
+    """Each model as the image path loads it (backend, precision and compile apply here too), one
+    Stylizer per style sharing its net, and the frame path around each."""
+    stylizers = [stylizer for model in models
+                 for stylizer in Stylizer.from_files(model, "all" if style is None else style, runtime, shared=True)]
+    return stylizers, [FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
+                                     strength=options.strength, match_tone=options.match_tone, steady=options.steady)
+                       for stylizer in stylizers]
+
+
 def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path] = (),
                options: StylizeOptions | None = None, *, video: VideoOptions | None = None,
                style: StyleSpec = None, window: bool = True,
@@ -98,17 +109,10 @@ def run_webcam(source: str, models: Sequence[Stylizer | Checkpoint | str | Path]
     try:
         if window:
             check_display()
-        # Each checkpoint as the image path loads it: backend, precision and compile apply here too.
-        stylizers = [stylizer for model in models
-                     for stylizer in Stylizer.from_files(model, "all" if style is None else style, runtime,
-                                                         shared=True)]
+        stylizers, frame_stylizers = _stylizers(models, style, runtime, options)
         reads.add(*(path for stylizer in stylizers for path in stylizer.sources))  # the paintings too
         if output is not None:
             refuse_overwrite(output, reads)
-        frame_stylizers = [FrameStylizer(stylizer, stylizer.device, preserve_color=options.preserve_color,
-                                         strength=options.strength, match_tone=options.match_tone,
-                                         steady=options.steady)
-                           for stylizer in stylizers]
         session = LiveSession(capture, is_file, rate, source, frame_stylizers, [s.label for s in stylizers],
                               output=output, reads=reads, options=options, video=video, fps=fps, say=say,
                               snapshot_dir=Path(snapshot_dir).expanduser() if snapshot_dir else default_snapshot_dir())
