@@ -79,6 +79,7 @@ def test_onnxruntime_gives_the_torch_picture_and_exports_once(fp32_cpu, johnson_
     assert torch.allclose(again(x), expected, atol=1e-4)
 
 
+@pytest.mark.slow  # seconds of export or training; the default set covers the same path faster
 def test_a_retrained_net_gets_its_own_export(fp32_cpu, johnson_ckpt):
     Stylizer.load(johnson_ckpt, backend="onnxruntime")
     ckpt = load_checkpoint(johnson_ckpt)
@@ -96,6 +97,7 @@ def test_an_unwritable_cache_costs_an_export_per_run_not_an_error(fp32_cpu, john
     assert stylizer(torch.rand(1, 3, 16, 16)).shape == (1, 3, 16, 16)
 
 
+@pytest.mark.slow  # seconds of export or training; the default set covers the same path faster
 def test_videos_and_photos_in_onnxruntime_read_the_same_cached_export(fp32_cpu, johnson_ckpt, tmp_path, monkeypatch):
     clip = make_clip(tmp_path / "clip.mp4", frames=4)
     photo = tmp_path / "photo.png"

@@ -143,6 +143,7 @@ def test_an_exported_net_of_two_styles_refuses_a_bad_style_name_in_one_line(caps
     assert sorted(p.name for p in (tmp_path / "out").glob("*")) == ["photo_mosaic.jpg"]
 
 
+@pytest.mark.slow  # seconds of export or training; the default set covers the same path faster
 @pytest.mark.parametrize("kind", ["--onnx", "--torchscript"])
 def test_disk_full_while_exporting_says_so_and_leaves_no_file(tmp_path, ckpt_file, capsys, monkeypatch, kind):
     if kind == "--onnx":

@@ -145,6 +145,7 @@ def test_infer_precision_int8_calibrates_on_its_inputs(tmp_path, net_file, capsy
     assert int8.shape == got.shape and np.abs(int8 - got).mean() < 8  # levels of 255
 
 
+@pytest.mark.slow  # seconds of export or training; the default set covers the same path faster
 def test_int8_blends_the_styles_of_a_net_of_several(tmp_path):
     from fastnst.inference import parse_style
     from fastnst.inference.int8 import quantize
@@ -183,6 +184,7 @@ def test_int8_for_an_onnx_model_is_refused_in_one_line(tmp_path, ckpt_file, caps
         assert code == 2 and "--precision int8 runs whole images on the CPU" in one_line(err)
 
 
+@pytest.mark.slow  # seconds of export or training; the default set covers the same path faster
 def test_int8_stylizes_a_tiny_an_extreme_a_gray_or_a_transparent_image(capsys, tmp_path, two_styles):
     pytest.importorskip("onnxruntime")
     folder = tmp_path / "odd"

@@ -148,6 +148,7 @@ def test_training_several_styles_logs_each_and_holds_them_all(tmp_path, photo_di
     assert not torch.equal(ckpt.model(x, one_hot(0, 2)), ckpt.model(x, one_hot(1, 2)))  # each style learned its own
 
 
+@pytest.mark.slow  # seconds of export or training; the default set covers the same path faster
 def test_several_styles_resume_to_the_same_weights(tmp_path, photo_dir, style_files):
     styles = [str(p) for p in style_files]
     straight = fastnst.train(style=styles, data=str(photo_dir), steps=5, **small_run(tmp_path / "a"))
