@@ -205,16 +205,27 @@ def test_the_command_serves_the_page_until_ctrl_c_and_leaves_no_files(tmp_path):
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen([sys.executable, "-m", "fastnst", "app", "--no-browser", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(server.stdout), daemon=True)  # never a full pipe
+    reader.start()
+    serving = f"fastnst app: serving on http://127.0.0.1:{port}/ (Ctrl-C stops it)"
     try:
-        said = server.stdout.readline()
-        assert said.strip() == f"fastnst app: serving on http://127.0.0.1:{port}/ (Ctrl-C stops it)", server.stderr.read()
+        deadline = time.monotonic() + 120
+        while not any(line.strip() == serving for line in said) and server.poll() is None:
+            assert time.monotonic() < deadline, said
+            time.sleep(0.1)
+        assert any(line.strip() == serving for line in said), said
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as page:
             assert page.status == 200 and b"fastnst" in page.read()
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith("fastnst-app-")]
     finally:
         server.send_signal(signal.SIGINT)
-        code = server.wait(timeout=60)
+        try:
+            code = server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise AssertionError(f"still running a minute after Ctrl-C; it said: {said}") from None
     assert code == 0 and not [p for p in tmp_path.iterdir() if p.name.startswith(("fastnst-app-", "gradio"))]
 
 

@@ -40,9 +40,12 @@ def _app(args: argparse.Namespace) -> int:
         from ..app.page import build_page, launch  # Gradio, imported once its files have a place to go
 
         page = build_page(StyleService(workdir, args.ckpt, device=args.device))
-        url = launch(page, args.host, args.port, open_browser=not args.no_browser)
-        print(f"fastnst app: serving on {url} (Ctrl-C stops it)", flush=True)
-        page.block_thread()  # until Ctrl-C, then closes the server
+        try:
+            url = launch(page, args.host, args.port, open_browser=not args.no_browser)
+            print(f"fastnst app: serving on {url} (Ctrl-C stops it)", flush=True)
+            page.block_thread()  # until Ctrl-C
+        finally:  # also for a Ctrl-C while it starts: no server thread outlives the command
+            page.close()
     return 0
 
 
