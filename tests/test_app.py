@@ -204,8 +204,10 @@ def test_without_gradio_the_command_says_how_to_install_it(monkeypatch, capsys):
 def test_the_command_serves_the_page_until_ctrl_c_and_leaves_no_files(tmp_path):
     port = free_port()
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    # Ctrl-C reaches it as in a terminal, even where the tests run with SIGINT ignored (a background job).
     server = subprocess.Popen([sys.executable, "-m", "fastnst", "app", "--no-browser", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     said: list[str] = []
     reader = threading.Thread(target=lambda: said.extend(server.stdout), daemon=True)  # never a full pipe
     reader.start()
