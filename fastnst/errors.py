@@ -1,6 +1,8 @@
-"""The one exception type the package raises for problems a user can fix."""
+"""The exception type the package raises for problems a user can fix, and its kind for a bad option."""
 
 import errno
+import re
+from typing import Callable
 
 
 class FastNSTError(Exception):
@@ -12,6 +14,19 @@ class FastNSTError(Exception):
     def __init__(self, message: str, exit_code: int = 2) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class OptionError(FastNSTError):
+    """A bad option value, worded for whoever gave it: the message is a template whose {field}
+    names are the options involved; str() gives them as Python names ("steps must be at least 1"),
+    `worded(name_of)` as the caller's own (the command line's flags: "--steps ...")."""
+
+    def __init__(self, template: str, exit_code: int = 2) -> None:
+        self.template = template
+        super().__init__(self.worded(lambda field: field), exit_code)
+
+    def worded(self, name_of: Callable[[str], str]) -> str:
+        return re.sub(r"\{(\w+)\}", lambda match: name_of(match.group(1)), self.template)
 
 
 def first_line(exc: BaseException, limit: int = 200) -> str:

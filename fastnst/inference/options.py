@@ -13,28 +13,14 @@ the command line words the same error with its flags ("--strength ...", cli/comm
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from ..checks import field_problem
 from ..device import BACKENDS, INFERENCE_PRECISIONS
-from ..errors import FastNSTError
+from ..errors import OptionError
 from .tiling import MIN_TILE
-
-
-class OptionError(FastNSTError):
-    """A bad option value. The message is a template whose {field} names are the options involved:
-    str() gives them as Python names, `worded(name_of)` as the caller's own (the CLI's flags)."""
-
-    def __init__(self, template: str, exit_code: int = 2) -> None:
-        self.template = template
-        super().__init__(self.worded(lambda field: field), exit_code)
-
-    def worded(self, name_of: Callable[[str], str]) -> str:
-        return re.sub(r"\{(\w+)\}", lambda match: name_of(match.group(1)), self.template)
 
 
 class Options:

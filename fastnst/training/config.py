@@ -14,7 +14,7 @@ from typing import Any, get_type_hints
 
 from ..checks import field_problem, type_problem
 from ..device import PRECISIONS
-from ..errors import FastNSTError
+from ..errors import FastNSTError, OptionError
 from ..files import ReadFiles, fit_name, safe_name
 from ..images import IMAGE_EXTENSIONS
 from ..loss import LossConfig
@@ -31,10 +31,6 @@ def styles_name(names: list[str]) -> str:
     """A run's or a net's name: the style's, or the styles' joined by "+" (at most three, then a count),
     short enough for a file name (files.fit_name)."""
     return fit_name("+".join(names)) if len(names) <= 3 else f"{len(names)}-styles"
-
-
-def flag(name: str) -> str:
-    return f"--{name.replace('_', '-')}"
 
 
 @dataclass
@@ -84,25 +80,26 @@ class RunConfig:
         got 2.5"), before any file is written."""
         problem = field_problem(self)
         if problem:
-            raise FastNSTError(problem)
+            name, _, rest = problem.partition(" ")
+            raise OptionError(f"{{{name}}} {rest}")
 
     def check_run(self) -> None:
         """The values every run needs in range: counts at least 1, a finite positive rate, a known precision."""
         for name in ("steps", "batch_size", "log_every", "sample_every", "ckpt_every"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise FastNSTError(f"{flag(name)} must be at least 1{' step' if name.endswith('every') else ''}")
+                raise OptionError(f"{{{name}}} must be at least 1{' step' if name.endswith('every') else ''}")
         if self.image_size < self.MIN_IMAGE_SIZE:
-            raise FastNSTError(f"--image-size must be at least {self.MIN_IMAGE_SIZE}")
+            raise OptionError(f"{{image_size}} must be at least {self.MIN_IMAGE_SIZE}")
         if self.workers < 0:
-            raise FastNSTError("--workers must be 0 (load in the training process) or more")
+            raise OptionError("{workers} must be 0 (load in the training process) or more")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise FastNSTError("--lr must be a positive number")
+            raise OptionError("{lr} must be a positive number")
         if not 0 < self.lr_decay_at <= 1:
-            raise FastNSTError("--lr-decay-at must be a fraction of the run, above 0 and at most 1")
+            raise OptionError("{lr_decay_at} must be a fraction of the run, above 0 and at most 1")
         if self.precision not in PRECISIONS:
-            raise FastNSTError(f"--precision {self.precision}: choose one of {', '.join(PRECISIONS)}")
+            raise OptionError(f"{{precision}} {self.precision}: choose one of {', '.join(PRECISIONS)}")
         if self.init is not None and not Path(self.init).is_file():
-            raise FastNSTError(f"--init {self.init}: no such file")
+            raise OptionError(f"{{init}} {self.init}: no such file")
 
     def plain(self) -> dict[str, Any]:
         """Every option as a plain value (lists for tuples), as checkpoints store them."""
@@ -113,8 +110,8 @@ def refuse_init_with_resume(config: RunConfig, stored_init: str | None) -> None:
     """--init starts a new run; --resume goes on with one: both at once (an --init other than the
     resumed run's own) is refused."""
     if config.resume and config.init is not None and config.init != stored_init:
-        raise FastNSTError(f"--init {config.init} and --resume {config.resume}: --resume goes on with that run's "
-                           f"own weights and optimizer, --init starts a new run from a net's weights; give one of them")
+        raise OptionError(f"{{init}} {config.init} and {{resume}} {config.resume}: {{resume}} goes on with that run's "
+                           f"own weights and optimizer, {{init}} starts a new run from a net's weights; give one of them")
 
 
 @dataclass
@@ -167,18 +164,18 @@ class TrainConfig(RunConfig, LossConfig):
         self.check_types()
         LossConfig.check(self)
         if not self.style and not self.distill:
-            raise FastNSTError("no style image given: --style PATH")
+            raise OptionError("no style image given: {style} PATH")
         if self.distill is not None and not Path(self.distill).is_file():
-            raise FastNSTError(f"--distill {self.distill}: no such file")
+            raise OptionError(f"{{distill}} {self.distill}: no such file")
         if self.distill and self.only_norms:
-            raise FastNSTError("--distill trains a whole net; --only-norms adds styles to a trained one: give one of them")
+            raise OptionError("{distill} trains a whole net; {only_norms} adds styles to a trained one: give one of them")
         if self.only_norms and not (self.init or self.resume):
-            raise FastNSTError("--only-norms adds styles to a trained net: give it with --init CKPT")
+            raise OptionError("{only_norms} adds styles to a trained net: give one with {init}")
         if self.epochs is not None and self.epochs <= 0:
-            raise FastNSTError("--epochs must be positive")
+            raise OptionError("{epochs} must be positive")
         self.check_run()
         if self.arch is not None and self.arch not in ARCHS:
-            raise FastNSTError(f"--arch {self.arch}: choose one of {', '.join(ARCHS)}")
+            raise OptionError(f"{{arch}} {self.arch}: choose one of {', '.join(ARCHS)}")
 
     def read_files(self) -> ReadFiles:
         """The files this run reads, which none of its outputs may replace: the style images (or

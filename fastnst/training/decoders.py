@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import torchvision
 
 from ..device import resolve_device
-from ..errors import FastNSTError
+from ..errors import FastNSTError, OptionError
 from ..files import ReadFiles, load_torch_file
 from ..images import IMAGE_EXTENSIONS
 from ..universal import UniversalConfig, UniversalNet, load_universal
@@ -65,9 +65,9 @@ class DecoderConfig(RunConfig):
         self.levels = UniversalConfig(tuple(self.levels), self.width).levels
         self.check_run()
         if not (math.isfinite(self.feature_weight) and self.feature_weight >= 0):
-            raise FastNSTError("--feature-weight must be a number, not negative")
+            raise OptionError("{feature_weight} must be a number, not negative")
         if not self.data and not self.resume:
-            raise FastNSTError("no training photos: --data FOLDER (photos only, no paintings needed)")
+            raise OptionError("no training photos: {data} FOLDER (photos only, no paintings needed)")
 
     def read_files(self) -> ReadFiles:
         """The files the run reads, which none of its outputs may replace."""
@@ -192,7 +192,7 @@ def _read_resume(path: str | Path) -> dict[str, Any]:
                           f"--resume {path}: not a readable training checkpoint (damaged, cut short, or another "
                           f"kind of file)")
     if not isinstance(raw, dict) or raw.get("format") != FORMAT or "optimizer" not in raw or "decoders" not in raw:
-        raise FastNSTError(f"--resume {path}: not a decoder training checkpoint (train-decoders writes "
+        raise OptionError(f"{{resume}} {path}: not a decoder training checkpoint (train-decoders writes "
                            f"<logdir>/decoders.pt)")
     return raw
 
@@ -201,8 +201,8 @@ def _same_decoders(config: DecoderConfig, resumed: dict[str, Any]) -> None:
     """Refuse to resume a run with other levels or another width than it trains: its weights fit no other."""
     stored = UniversalConfig(tuple(resumed["config"]["levels"]), float(resumed["config"]["width"]))
     if (stored.levels, stored.width) != (config.levels, config.width):
-        raise FastNSTError(f"--resume {config.resume}: that run trains the decoders of {', '.join(stored.levels)} "
-                           f"at width {stored.width:g}; leave out --levels and --width (or give those)")
+        raise OptionError(f"{{resume}} {config.resume}: that run trains the decoders of {', '.join(stored.levels)} "
+                           f"at width {stored.width:g}; leave out {{levels}} and {{width}} (or give those)")
 
 
 def _start_from(net: UniversalNet, path: str) -> None:
@@ -211,13 +211,13 @@ def _start_from(net: UniversalNet, path: str) -> None:
     try:
         start = load_universal(path).net
     except FastNSTError as exc:
-        raise FastNSTError(f"--init {exc}") from None
+        raise OptionError(f"{{init}} {exc}") from None
     common = [level for level in net.config.levels if level in start.decoders]
     if start.config.width != net.config.width:
-        raise FastNSTError(f"--init {path} has decoders of width {start.config.width:g}, this run's are "
-                           f"{net.config.width:g}: give --width {start.config.width:g}, or another --init")
+        raise OptionError(f"{{init}} {path} has decoders of width {start.config.width:g}, this run's are "
+                           f"{net.config.width:g}: give {{width}} {start.config.width:g}, or another {{init}}")
     if not common:
-        raise FastNSTError(f"--init {path} has no decoder for {', '.join(net.config.levels)} (it has "
-                           f"{', '.join(start.config.levels)}): give --levels from those, or another --init")
+        raise OptionError(f"{{init}} {path} has no decoder for {', '.join(net.config.levels)} (it has "
+                           f"{', '.join(start.config.levels)}): give {{levels}} from those, or another {{init}}")
     for level in common:
         net.decoders[level].load_state_dict(start.decoders[level].state_dict())
