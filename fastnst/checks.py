@@ -5,6 +5,7 @@ with a bare TypeError from deep inside (or, worse, after files were written)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 import os
 import types
@@ -80,10 +81,16 @@ def hint_problem(value: Any, hint: Any) -> str | None:
     return f"must be {' or '.join(names)}{' or None' if optional else ''}, got {shown(value)}"
 
 
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
+    """A dataclass's type hints, resolved once: options are checked on every video frame."""
+    return typing.get_type_hints(kind)
+
+
 def field_problem(config: Any) -> str | None:
     """The first field of a dataclass whose value does not fit its type hint (hint_problem):
     "steps must be a whole number, got 2.5"; None when every one does."""
-    hints = typing.get_type_hints(type(config))
+    hints = _hints(type(config))
     for item in dataclasses.fields(config):
         problem = hint_problem(getattr(config, item.name), hints[item.name])
         if problem:

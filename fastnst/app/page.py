@@ -129,8 +129,7 @@ def _photo_tab(service: StyleService) -> None:
         """The photo in the chosen style: (the result's PNG, a line saying what was done)."""
         started = time.perf_counter()
         request = style_request(source, network, blend_with, painting, second_painting, mix)
-        options = PhotoOptions(strength=float(strength), preserve_color=bool(preserve_color),
-                               match_tone=bool(match_tone), size=pixels(size))
+        options = _look(strength, preserve_color, match_tone, size)
         result = service.stylize_photo(photo, request, options, step=lambda f, what: progress(f, desc=what))
         with Image.open(result) as image:
             width, height = image.size
@@ -153,13 +152,7 @@ def _photo_tab(service: StyleService) -> None:
                         painting = picture("painting", ["upload", "clipboard"])
                         second_painting = picture("second painting, to blend (optional)", ["upload", "clipboard"])
                 mix = gr.Slider(0, 1, value=0.5, step=0.05, label="blend: the first style's share")
-                with gr.Row():
-                    strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
-                    size = gr.Dropdown(SIZE_CHOICES, value=1024, label="output size (long side)",
-                                       allow_custom_value=True)
-                with gr.Row():
-                    preserve_color = gr.Checkbox(label="preserve colour")
-                    match_tone = gr.Checkbox(label="match tone")
+                strength, size, preserve_color, match_tone = _look_controls(1024, "output size (long side)")
                 run = gr.Button("Stylize", variant="primary", elem_id="stylize")
             with gr.Column():
                 result = gr.Image(label="result (full size: download)", type="filepath", format="png",
@@ -211,8 +204,7 @@ def _video_tab(service: StyleService) -> None:
         """A short video in the chosen style, its sound kept: (the .mp4, a line saying what was done)."""
         started = time.perf_counter()
         request = style_request(source, network, None, painting, None, 1.0)
-        options = PhotoOptions(strength=float(strength), preserve_color=bool(preserve_color),
-                               match_tone=bool(match_tone), size=pixels(size))
+        options = _look(strength, preserve_color, match_tone, size)
         progress(0, desc="starting")
         result = service.stylize_clip(clip, request, options, progress=True)
         return str(result), f"{result.name}: {time.perf_counter() - started:.1f} s"
@@ -224,13 +216,7 @@ def _video_tab(service: StyleService) -> None:
                 clip_source = gr.Radio([NETWORK, PAINTING], value=NETWORK, label="style from")
                 clip_network = gr.Dropdown(names, value=names[0], label="network")
                 clip_painting = picture("painting", ["upload", "clipboard"], visible=False)
-                with gr.Row():
-                    clip_strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
-                    clip_size = gr.Dropdown(SIZE_CHOICES, value=512, label="frame size (long side)",
-                                            allow_custom_value=True)
-                with gr.Row():
-                    clip_preserve = gr.Checkbox(label="preserve colour")
-                    clip_tone = gr.Checkbox(label="match tone")
+                clip_strength, clip_size, clip_preserve, clip_tone = _look_controls(512, "frame size (long side)")
                 clip_run = gr.Button("Stylize the clip", variant="primary")
             with gr.Column():
                 clip_out = gr.Video(label="stylized (sound kept)", interactive=False, buttons=["download"],
@@ -240,6 +226,24 @@ def _video_tab(service: StyleService) -> None:
         clip_run.click(on_page(stylize_clip), [clip, clip_source, clip_network, clip_painting, clip_strength,
                                                clip_preserve, clip_tone, clip_size], [clip_out, clip_status],
                        api_name="stylize_clip", concurrency_id="stylize", show_progress="full")
+
+
+def _look_controls(size: int, size_label: str) -> tuple[gr.Slider, gr.Dropdown, gr.Checkbox, gr.Checkbox]:
+    """The controls of how a result looks, the photo's and the clip's alike: strength, size,
+    preserve colour, match tone."""
+    with gr.Row():
+        strength = gr.Slider(0, 1, value=1.0, step=0.05, label="strength")
+        size_choice = gr.Dropdown(SIZE_CHOICES, value=size, label=size_label, allow_custom_value=True)
+    with gr.Row():
+        preserve_color = gr.Checkbox(label="preserve colour")
+        match_tone = gr.Checkbox(label="match tone")
+    return strength, size_choice, preserve_color, match_tone
+
+
+def _look(strength: float, preserve_color: bool, match_tone: bool, size: int | str) -> PhotoOptions:
+    """The look controls' values as PhotoOptions."""
+    return PhotoOptions(strength=float(strength), preserve_color=bool(preserve_color), match_tone=bool(match_tone),
+                        size=pixels(size))
 
 
 def shown_for(source: str) -> tuple[dict, dict]:

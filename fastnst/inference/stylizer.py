@@ -59,11 +59,9 @@ class Stylizer:
     the checkpoint, the paintings; what no output may replace), the runtime's.
     """
 
-    def __init__(self, runtime: Runtime | Net, device: torch.device | None = None, label: str | None = None,
-                 style_names: Sequence[str] = ()) -> None:
-        self.runtime = as_runtime(runtime, device or torch.device("cpu"), style_names)
-        if label is not None:
-            self.runtime.label = label
+    def __init__(self, runtime: Runtime | Net, device: torch.device | None = None) -> None:
+        """A Runtime as it is; a net (or anything called like one) run as it is on `device` (CPU)."""
+        self.runtime = as_runtime(runtime, device or torch.device("cpu"))
 
     device = property(lambda self: self.runtime.device)
     label = property(lambda self: self.runtime.label)

@@ -143,9 +143,9 @@ def blend_weights(starts: list[int], tile: int, length: int, overlap: int) -> li
 
 
 def can_tile(model: object) -> bool:
-    """Tiling needs norms that take fixed statistics: our nets yes, an ONNX session no; the
-    universal runtime tiles its own way (its `tiled`)."""
-    return isinstance(model, (TransformerNet, FastStylizer)) or callable(getattr(model, "tiled", None))
+    """Tiling needs norms that take fixed statistics: our nets yes, an ONNX session no (the
+    universal runtime tiles its own way: UniversalRuntime.tiled)."""
+    return isinstance(model, (TransformerNet, FastStylizer))
 
 
 def _record_stats(net: FastStylizer, layers: list[WholeImageNorm], images: torch.Tensor) -> Stats:
@@ -227,8 +227,6 @@ def stylize_tiled(net: FastStylizer | TransformerNet, images: torch.Tensor, tile
     """
     if not can_tile(net):
         raise FastNSTError("tiling needs a fastnst network (the onnxruntime backend runs whole images)")
-    if callable(getattr(net, "tiled", None)):  # the universal runtime: whole-image transform statistics
-        return net.tiled(images, tile)
     if not isinstance(net, FastStylizer):  # whose norms whole_image_norms swaps
         net = FastStylizer(net, next(net.parameters()).device, "fp32")
     tile = tile // 4 * 4
