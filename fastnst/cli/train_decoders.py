@@ -6,7 +6,7 @@ import argparse
 from typing import Sequence
 
 from ..device import PRECISIONS
-from ..training.decoders import DecoderConfig, train_decoders
+from ..training.decoders import OBJECTIVES, DecoderConfig, train_decoders
 from ..universal.encoder import LEVELS
 from .common import run
 
@@ -38,6 +38,11 @@ def get_parser() -> argparse.ArgumentParser:
                    f"constant)")
     p.add_argument("--feature-weight", type=float, help=f"weight of the feature reconstruction loss beside the "
                    f"pixel loss (default {_default('feature_weight')})")
+    p.add_argument("--objective", choices=OBJECTIVES, help="reconstruct: rebuild photos from their features "
+                   "(default); stylize: stylize photos with --paintings, judged by content and style")
+    p.add_argument("--paintings", metavar="FOLDER", help="the paintings of --objective stylize")
+    p.add_argument("--content-weight", type=float, help=f"weight of the content term of --objective stylize "
+                   f"(default {_default('content_weight')})")
     p.add_argument("--seed", type=int, help=f"random seed (default {_default('seed')})")
     p.add_argument("--workers", type=int, help=f"data loader processes (default {_default('workers')})")
     p.add_argument("--precision", choices=PRECISIONS, help="mixed precision (default auto)")

@@ -30,11 +30,18 @@ from ..universal import UniversalConfig, UniversalNet, load_universal
 from ..universal.net import FORMAT, universal_state
 from ..universal.painting import read_painting
 from .config import PathLike, RunConfig, refuse_init_with_resume
+from ..universal.encoder import Encoder
 from .data import endless, make_loader, sample_batch
+from .decoder_style import PaintingCrops, StylizeObjective
 from .fit import Every, adam, fit, mixed_precision, on_device
 from .logger import TrainLogger
 from .schedule import StepSchedule
 from .state import TrainingState
+
+
+# reconstruct: each level rebuilds photos from their features (Li et al. 2017);
+# stylize: the whole chain stylizes photos with paintings, judged by content and style (decoder_style.py).
+OBJECTIVES = ("reconstruct", "stylize")
 
 
 @dataclass
@@ -56,6 +63,9 @@ class DecoderConfig(RunConfig):
     width: float = 0.5
     feature_weight: float = 0.1
     sample_style: PathLike | None = None             # a painting whose stylizations TensorBoard shows
+    objective: str = "reconstruct"                   # OBJECTIVES: rebuild photos, or stylize with paintings
+    paintings: PathLike | None = None                # a folder of paintings (objective "stylize")
+    content_weight: float = 1.0                      # the content term's weight (objective "stylize")
 
     MIN_IMAGE_SIZE = 32  # the encoder halves it three times
 
@@ -66,12 +76,19 @@ class DecoderConfig(RunConfig):
         self.check_run()
         if not (math.isfinite(self.feature_weight) and self.feature_weight >= 0):
             raise OptionError("{feature_weight} must be a number, not negative")
+        if self.objective not in OBJECTIVES:
+            raise OptionError(f"{{objective}} {self.objective!r}: choose from {', '.join(OBJECTIVES)}")
+        if self.objective == "stylize" and not self.paintings:
+            raise OptionError("{objective} stylize needs {paintings} FOLDER (the paintings to learn from)")
+        if not (math.isfinite(self.content_weight) and self.content_weight >= 0):
+            raise OptionError("{content_weight} must be a number, not negative")
         if not self.data and not self.resume:
             raise OptionError("no training photos: {data} FOLDER (photos only, no paintings needed)")
 
     def read_files(self) -> ReadFiles:
         """The files the run reads, which none of its outputs may replace."""
-        return ReadFiles([self.init, self.encoder_weights, self.sample_style]).add_folder(self.data, IMAGE_EXTENSIONS)
+        files = ReadFiles([self.init, self.encoder_weights, self.sample_style]).add_folder(self.data, IMAGE_EXTENSIONS)
+        return files.add_folder(self.paintings, IMAGE_EXTENSIONS) if self.paintings else files
 
 
 def level_losses(net: UniversalNet, photos: torch.Tensor, feature_weight: float) -> dict[str, torch.Tensor]:
@@ -120,9 +137,18 @@ def train_decoders(config: DecoderConfig | None = None, /, **options: Any) -> Pa
     samples = sample_batch(config.data, None, max(256, config.image_size))
     logger = TrainLogger(Path(config.logdir), "train decoders", config.steps, config.progress, config.plain(),
                          shown=None, sampler=DecoderSamples(net, samples, painting))
-    return fit(net, DecoderObjective(config.feature_weight, amp_dtype), on_device(endless(loader), device),
+    return fit(net, _objective(config, net, amp_dtype), on_device(endless(loader), device),
                StepSchedule(config.steps, config.lr, config.lr_decay_at), state, logger,
                Every(config.log_every, config.sample_every, config.ckpt_every))
+
+
+def _objective(config: DecoderConfig, net: UniversalNet, amp_dtype: torch.dtype | None) -> Any:
+    if config.objective == "reconstruct":
+        return DecoderObjective(config.feature_weight, amp_dtype)
+    # the loss network: the encoder's VGG19 taken on to relu5_1
+    loss_net = Encoder("relu5_1", config.encoder_weights).to(next(net.decoders.parameters()).device)
+    return StylizeObjective(PaintingCrops(config.paintings, config.seed), loss_net, config.content_weight,
+                            config.image_size, amp_dtype)
 
 
 class DecoderObjective:

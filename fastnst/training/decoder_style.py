@@ -1,0 +1,102 @@
+"""The decoders' stylization objective: decode the transformed features, then judge the picture.
+
+Decoders trained to rebuild photos see only photos' features; after whitening and colouring they
+decode a painting's, which they never saw (foreign colours, smeared faces). With this objective each
+step stylizes a batch of photos with a painting (a random crop of a training painting at a random
+scale), through the whole chain of levels, and the loss is what scripts/yardstick.py measures:
+
+    style   mean over VGG19 relu1_1 ... relu5_1 of ||G(output) - G(painting)||_F / ||G(painting)||_F
+    content content_weight * ||F(output) - F(photo)||^2 / ||F(photo)||^2 at relu4_1
+
+(AdaIN's decoder is trained alike, Huang and Belongie 2017.) The loss network is the encoder's VGG19,
+taken on to relu5_1, frozen.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import FastNSTError
+from ..images import find_images
+from ..universal import UniversalNet
+from ..universal.encoder import Encoder
+from ..universal.painting import read_painting
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYER = "relu4_1"
+SMALLEST_CROP = 0.4  # of the painting's short side: crops from a detail to most of the painting
+# Crops are squares scaled to one size: each new shape costs the CPU backend a new plan (seconds).
+CROP = 256
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """N x C x H x W -> N x C x C, normalized by the pixel count, in float32."""
+    flat = features.float().flatten(2)
+    return flat @ flat.transpose(1, 2) / flat.shape[-1]
+
+
+class PaintingCrops:
+    """Random square crops of the paintings in a folder, each 1 x 3 x CROP x CROP in [0, 1], of a
+    painting read as the universal model reads one (512 pixels on the long side at most)."""
+
+    def __init__(self, folder: str | Path, seed: int) -> None:
+        files = find_images(Path(folder)) if Path(folder).is_dir() else []
+        if not files:
+            raise FastNSTError(f"--paintings {folder}: no paintings (jpg, png, webp, bmp) in this folder")
+        self.paintings = [read_painting(path) for path in files]
+        self.random = random.Random(seed)
+
+    def __len__(self) -> int:
+        return len(self.paintings)
+
+    def __call__(self) -> torch.Tensor:
+        painting = self.random.choice(self.paintings)
+        height, width = painting.shape[-2:]
+        side = max(16, int(min(height, width) * self.random.uniform(SMALLEST_CROP, 1.0)))
+        top, left = self.random.randint(0, height - side), self.random.randint(0, width - side)
+        crop = painting[..., top:top + side, left:left + side]
+        return F.interpolate(crop, size=(CROP, CROP), mode="bilinear", antialias=True, align_corners=False)
+
+
+class StylizeObjective:
+    """What a stylization step of the decoders minimises (see the module's docstring)."""
+
+    advice = "Try a lower --lr or --content-weight."
+
+    def __init__(self, paintings: PaintingCrops, loss_net: Encoder, content_weight: float, image_size: int,
+                 amp_dtype: torch.dtype | None) -> None:
+        self.paintings, self.loss_net, self.content_weight = paintings, loss_net, content_weight
+        self.image_size, self.amp_dtype = image_size, amp_dtype
+
+    def _painting(self, net: UniversalNet, device: torch.device) -> tuple[list, dict[str, torch.Tensor]]:
+        """A painting crop's statistics for the transform, and its Gram matrices at the photos' scale."""
+        crop = self.paintings().to(device)
+        with torch.no_grad():
+            style = net.style(crop)
+            seen = F.interpolate(crop, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
+                                 align_corners=False)
+            grams = {layer: gram(t) for layer, t in self.loss_net.taps(seen.clamp(0, 1), STYLE_LAYERS).items()}
+        return [(style, 1.0)], grams
+
+    def __call__(self, net: UniversalNet, photos: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
+        styles, grams = self._painting(net, photos.device)
+        with torch.autocast(photos.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            output = net(photos, styles)
+            taps = self.loss_net.taps(output, STYLE_LAYERS)
+            with torch.no_grad():
+                target = self.loss_net(photos, CONTENT_LAYER).float()
+        losses = {}
+        for layer in STYLE_LAYERS:
+            difference = (gram(taps[layer]) - grams[layer]).flatten(1).norm(dim=1)
+            losses[f"style/{layer}"] = (difference / grams[layer].norm()).mean()
+        losses["style"] = sum(losses[f"style/{layer}"] for layer in STYLE_LAYERS) / len(STYLE_LAYERS)
+        losses["content"] = F.mse_loss(taps[CONTENT_LAYER].float(), target) / target.square().mean().clamp_min(1e-8)
+        losses["total"] = losses["style"] + self.content_weight * losses["content"]
+        return losses
+
+    def group(self, step: int) -> int:
+        return 0

