@@ -45,7 +45,7 @@ def test_decoder_config_shares_the_run_options_of_train_config():
 
 
 def test_train_decoders_checks_option_types_before_making_the_log_folder(tmp_path, photo_dir):
-    for options, message in [(dict(steps=1.5), "steps must be a whole number, got 1.5"),
+    for options, message in [(dict(steps=1.5), "steps must be a whole number or None, got 1.5"),
                              (dict(lr="0.1"), "lr must be a number, got '0.1' (a str)"),
                              (dict(sample_style=3), "sample_style must be a path (a string or a Path) or None, got 3"),
                              (dict(bogus=1), "unknown decoder training option(s): bogus")]:
@@ -59,8 +59,10 @@ def test_train_decoders_checks_option_types_before_making_the_log_folder(tmp_pat
     ("--lr", "inf", "--lr must be a positive number"),
     ("--lr", "nan", "--lr must be a positive number"),
     ("--feature-weight", "inf", "--feature-weight must be a number, not negative"),
+    ("--minutes", "0", "--minutes must be a positive number of minutes"),
+    ("--minutes", "nan", "--minutes must be a positive number of minutes"),
 ])
-def test_an_infinite_rate_or_feature_weight_is_refused_before_any_work(tmp_path, photo_dir, capsys, flag, value,
+def test_an_infinite_rate_or_feature_weight_or_no_budget_is_refused_before_any_work(tmp_path, photo_dir, capsys, flag, value,
                                                                        message):
     code, _, err = run_cli(train_decoders_main, capsys, *flags(photo_dir, tmp_path / "run", "--steps", 1, flag, value))
     assert code == 2 and message in one_line(err)

@@ -33,8 +33,11 @@ from .config import PathLike, RunConfig, refuse_init_with_resume
 from .data import endless, make_loader, sample_batch
 from .fit import Every, adam, fit, mixed_precision, on_device
 from .logger import TrainLogger
-from .schedule import StepSchedule
+from .schedule import run_schedule
 from .state import TrainingState
+
+
+DECODER_STEPS = 4000  # the default number of steps
 
 
 @dataclass
@@ -43,7 +46,7 @@ class DecoderConfig(RunConfig):
     Checked as it is made: a wrong type or value is a FastNSTError naming the option."""
 
     data: PathLike = ""                              # a photo folder (or a Hugging Face dataset id)
-    steps: int = 4000
+    steps: int | None = None                         # None: DECODER_STEPS, or with minutes no cap
     batch_size: int = 8
     lr: float = 5e-4
     lr_decay_at: float = 0.8
@@ -117,12 +120,12 @@ def train_decoders(config: DecoderConfig | None = None, /, **options: Any) -> Pa
                                int(resumed["step"]) if resumed else 0, config.workers, pin_memory=device.type == "cuda")
     if resumed:
         state.load(resumed)  # last: after everything above that draws random numbers
+    schedule = run_schedule(config, config.steps, spent=state.seconds, default_steps=DECODER_STEPS)
     samples = sample_batch(config.data, None, max(256, config.image_size))
-    logger = TrainLogger(Path(config.logdir), "train decoders", config.steps, config.progress, config.plain(),
+    logger = TrainLogger(Path(config.logdir), "train decoders", schedule.total, config.progress, config.plain(),
                          shown=None, sampler=DecoderSamples(net, samples, painting))
     return fit(net, DecoderObjective(config.feature_weight, amp_dtype), on_device(endless(loader), device),
-               StepSchedule(config.steps, config.lr, config.lr_decay_at), state, logger,
-               Every(config.log_every, config.sample_every, config.ckpt_every))
+               schedule, state, logger, Every(config.log_every, config.sample_every, config.ckpt_every))
 
 
 class DecoderObjective:
