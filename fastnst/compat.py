@@ -62,3 +62,9 @@ def resumed_rng(rng: Any) -> dict[str, Any]:
     """A training checkpoint's random number generator states as {"torch": ..., "cuda": [...]}: the
     decoders' training checkpoints of older versions stored the CPU generator's state alone."""
     return rng if isinstance(rng, dict) else {"torch": rng, "cuda": []}
+
+
+def resumed_seconds(raw: dict[str, Any]) -> float:
+    """The training seconds a training checkpoint has spent: 0 for those written before runs kept
+    their time (a --minutes budget then counts from the resumed step)."""
+    return float(raw.get("seconds", 0.0))

@@ -55,6 +55,13 @@ def test_a_distilled_student_makes_what_its_teacher_makes_more_closely_than_befo
     assert pixel[-1] < pixel[0]
 
 
+def test_a_distillation_trains_for_a_budget_of_minutes(tmp_path, teacher, photo_dir):
+    out = fastnst.train(distill=str(teacher), data=str(photo_dir), minutes=0.01, **small_run(tmp_path / "run"))
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert state["seconds"] >= 0.6 and state["step"] >= 1 and state["train_args"]["minutes"] == 0.01
+    assert fastnst.load_checkpoint(out).model.config.arch == "tiny"
+
+
 def test_the_student_is_a_tiny_net_of_the_teachers_style_that_stylizes(tmp_path, teacher, photo_dir):
     out = fastnst.train(distill=str(teacher), data=str(photo_dir), steps=2, **small_run(tmp_path / "run"))
     assert out == tmp_path / "run" / "tiles.pt"

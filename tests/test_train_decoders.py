@@ -45,7 +45,7 @@ def test_decoder_config_shares_the_run_options_of_train_config():
 
 
 def test_train_decoders_checks_option_types_before_making_the_log_folder(tmp_path, photo_dir):
-    for options, message in [(dict(steps=1.5), "steps must be a whole number, got 1.5"),
+    for options, message in [(dict(steps=1.5), "steps must be a whole number or None, got 1.5"),
                              (dict(lr="0.1"), "lr must be a number, got '0.1' (a str)"),
                              (dict(sample_style=3), "sample_style must be a path (a string or a Path) or None, got 3"),
                              (dict(bogus=1), "unknown decoder training option(s): bogus")]:
@@ -59,8 +59,10 @@ def test_train_decoders_checks_option_types_before_making_the_log_folder(tmp_pat
     ("--lr", "inf", "--lr must be a positive number"),
     ("--lr", "nan", "--lr must be a positive number"),
     ("--feature-weight", "inf", "--feature-weight must be a number, not negative"),
+    ("--minutes", "0", "--minutes must be a positive number of minutes"),
+    ("--minutes", "nan", "--minutes must be a positive number of minutes"),
 ])
-def test_an_infinite_rate_or_feature_weight_is_refused_before_any_work(tmp_path, photo_dir, capsys, flag, value,
+def test_an_infinite_rate_or_feature_weight_or_no_budget_is_refused_before_any_work(tmp_path, photo_dir, capsys, flag, value,
                                                                        message):
     code, _, err = run_cli(train_decoders_main, capsys, *flags(photo_dir, tmp_path / "run", "--steps", 1, flag, value))
     assert code == 2 and message in one_line(err)
@@ -242,3 +244,48 @@ def test_decoder_training_resumes_to_identical_weights(tmp_path, photo_dir, caps
     for level, state in a["decoders"].items():
         for name, value in state.items():
             assert torch.equal(value, b["decoders"][level][name]), (level, name)
+
+
+@pytest.fixture
+def painting_dir(tmp_path):
+    folder = tmp_path / "paintings"
+    folder.mkdir()
+    random_image(48, 40, seed=3).save(folder / "a.png")
+    random_image(30, 36, seed=4).save(folder / "b.jpg")
+    return folder
+
+
+def test_the_stylize_objective_trains_on_paintings_and_logs_style_and_content(tmp_path, photo_dir, painting_dir,
+                                                                             capsys):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logdir = tmp_path / "run"
+    code, _, err = run_cli(train_decoders_main, capsys, *flags(photo_dir, logdir, "--steps", 2, "--log-every", 1,
+                                                               "--objective", "stylize", "--paintings", painting_dir))
+    assert code == 0, err
+    scalars = set(EventAccumulator(str(logdir)).Reload().Tags()["scalars"])
+    assert {"loss/style", "loss/content", "loss/style/relu5_1", "loss/total"} <= scalars
+    assert load_universal(logdir / "universal.pt").train_args["objective"] == "stylize"
+
+
+def test_a_stylize_step_draws_the_same_painting_crop_after_a_resume(painting_dir):
+    from fastnst.training.decoder_style import CROP, PaintingCrops
+
+    first, again = PaintingCrops(painting_dir, seed=0), PaintingCrops(painting_dir, seed=0)
+    assert first(7).shape == (1, 3, CROP, CROP)
+    assert torch.equal(first(7), again(7)) and not torch.equal(first(7), first(8))
+
+
+@pytest.mark.parametrize("more, message", [
+    ((), "--objective stylize needs --paintings FOLDER"),
+    (("--paintings", "EMPTY"), "no paintings"),
+    (("--content-weight", "-1", "--paintings", "PAINTINGS"), "--content-weight must be a number, not negative"),
+])
+def test_the_stylize_objective_without_paintings_is_one_line_before_any_work(tmp_path, photo_dir, painting_dir,
+                                                                            capsys, more, message):
+    (tmp_path / "empty").mkdir()
+    more = [{"EMPTY": tmp_path / "empty", "PAINTINGS": painting_dir}.get(m, m) for m in more]
+    code, _, err = run_cli(train_decoders_main, capsys, *flags(photo_dir, tmp_path / "run", "--steps", 1,
+                                                               "--objective", "stylize", *more))
+    assert code == 2 and message in one_line(err)
+    assert not (tmp_path / "run").exists()

@@ -176,6 +176,28 @@ def test_without_a_progress_bar_a_training_reports_a_line_every_log_step(tmp_pat
     assert lines[-1].startswith("saved ")
 
 
+def test_a_run_of_minutes_ends_by_its_budget_says_its_steps_and_resumes_to_a_larger_budget(tmp_path, photo_dir,
+                                                                                          style_file, capsys):
+    run = tmp_path / "run"
+    code, out, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--minutes", 0.02,
+                             *as_flags(small_run(run, log_every=1000)))
+    assert code == 0 and err == ""
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert state["seconds"] >= 1.2 and state["step"] >= 1 and state["train_args"]["minutes"] == 0.02
+    assert out.splitlines()[-2:] == [f"trained {state['step']} steps in {state['seconds']:.1f} s (budget 0.02 min)",
+                                     f"saved {run / 'tiles.pt'}"]
+    minutes = EventAccumulator(str(run), size_guidance={"scalars": 0}).Reload().Scalars("train/minutes")
+    assert minutes[-1].step == state["step"] and minutes[-1].value == pytest.approx(state["seconds"] / 60)
+    # --resume goes on until the seconds of both runs reach the new budget
+    code, out, err = run_cli(train_main, capsys, "--resume", run / "checkpoint.pt", "--minutes", 0.04, "--no-progress")
+    resumed = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert code == 0 and resumed["seconds"] >= 2.4 and resumed["step"] > state["step"]
+    assert out.splitlines()[-2].startswith(f"trained {resumed['step'] - state['step']} steps in ")
+    assert out.splitlines()[-2].endswith(f", {resumed['step']} in {resumed['seconds']:.1f} s in all (budget 0.04 min)")
+    code, _, err = run_cli(train_main, capsys, "--resume", run / "checkpoint.pt")  # the stored budget: spent
+    assert code == 2 and "of its 0.04-minute budget; ask for more with --minutes" in one_line(err)
+
+
 @needs_shared
 @pytest.mark.slow
 def test_short_real_run_lowers_the_style_loss(tmp_path):
@@ -213,6 +235,10 @@ def test_init_starts_from_another_networks_weights_with_a_fresh_optimizer(tmp_pa
     ("--workers", "-1", "--workers must be 0"),
     ("--style-size", "0", "--style-size must be at least 16"),
     ("--tv-weight", "-1", "must be numbers, not negative"),
+    ("--minutes", "0", "--minutes must be a positive number of minutes"),
+    ("--minutes", "-1", "--minutes must be a positive number of minutes"),
+    ("--minutes", "nan", "--minutes must be a positive number of minutes"),
+    ("--minutes", "inf", "--minutes must be a positive number of minutes"),
 ])
 def test_bad_training_options_fail_before_any_work(tmp_path, photo_dir, style_file, capsys, flag, value, message):
     code, _, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--steps", 2,

@@ -37,11 +37,15 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int, help=f"data loader processes (default {D.workers})")
     g.add_argument("--val-dir", help="images for the TensorBoard sample grid (default: the first training images)")
     g = p.add_argument_group("schedule")
-    g.add_argument("--steps", type=int, help=f"optimizer steps (default {DEFAULT_STEPS})")
+    g.add_argument("--steps", type=int, help=f"optimizer steps (default {DEFAULT_STEPS}; with --minutes: none, "
+                   f"--steps then a cap)")
     g.add_argument("--epochs", type=float, help="passes over a local --data folder, instead of --steps")
+    g.add_argument("--minutes", type=float, help="train for a wall-clock budget of minutes (a resumed run's "
+                   "included), the learning rate's drop fitted to it; with --steps or --epochs: whichever ends "
+                   "first (docs/training.md)")
     g.add_argument("--lr", type=float, help=f"Adam learning rate (default {D.lr:g})")
-    g.add_argument("--lr-decay-at", type=float, help=f"fraction of the steps after which the rate drops tenfold "
-                   f"(default {D.lr_decay_at:g}; 1 keeps it constant)")
+    g.add_argument("--lr-decay-at", type=float, help=f"fraction of the steps (or of --minutes) after which the rate "
+                   f"drops tenfold (default {D.lr_decay_at:g}; 1 keeps it constant)")
     g.add_argument("--seed", type=int, help=f"random seed (default {D.seed})")
     g.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     g.add_argument("--precision", choices=PRECISIONS, help="mixed precision (default auto: bf16 on GPUs that have "

@@ -6,7 +6,7 @@ import argparse
 from typing import Sequence
 
 from ..device import PRECISIONS
-from ..training.decoders import OBJECTIVES, DecoderConfig, train_decoders
+from ..training.decoders import DECODER_STEPS, OBJECTIVES, DecoderConfig, train_decoders
 from ..universal.encoder import LEVELS
 from .common import run
 
@@ -29,11 +29,14 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--levels", nargs="+", choices=LEVELS, help=f"the encoder levels, one decoder each (default "
                    f"{' '.join(_default('levels'))})")
     p.add_argument("--width", type=float, help=f"decoder channels relative to the encoder's (default {_default('width')})")
-    p.add_argument("--steps", type=int, help=f"optimizer steps in all (default {_default('steps')})")
+    p.add_argument("--steps", type=int, help=f"optimizer steps in all (default {DECODER_STEPS}; with --minutes: "
+                   f"none, --steps then a cap)")
+    p.add_argument("--minutes", type=float, help="train for a wall-clock budget of minutes, the learning rate's "
+                   "drop fitted to it; with --steps: whichever ends first (docs/training.md)")
     p.add_argument("--image-size", type=int, help=f"training crop size (default {_default('image_size')})")
     p.add_argument("--batch-size", type=int, help=f"photos per step (default {_default('batch_size')})")
     p.add_argument("--lr", type=float, help=f"Adam learning rate (default {_default('lr')})")
-    p.add_argument("--lr-decay-at", type=float, help=f"fraction of the steps after which the rate drops tenfold, "
+    p.add_argument("--lr-decay-at", type=float, help=f"fraction of the steps (or of --minutes) after which the rate drops tenfold, "
                    f"to settle the noise Adam leaves at the big rate (default {_default('lr_decay_at')}; 1 keeps it "
                    f"constant)")
     p.add_argument("--feature-weight", type=float, help=f"weight of the feature reconstruction loss beside the "

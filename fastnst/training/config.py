@@ -38,12 +38,13 @@ class RunConfig:
     """The options every training run has, whatever it trains."""
 
     data: PathLike = DEFAULT_DATASET     # local folder, or a Hugging Face dataset id (streamed)
-    steps: int | None = None             # optimizer steps
+    steps: int | None = None             # optimizer steps; with minutes, a cap
+    minutes: float | None = None         # a wall-clock budget of training minutes, earlier runs' included (resume)
     image_size: int = 256                # training crop size
     batch_size: int = 4
     workers: int = 2
     lr: float = 3e-3
-    lr_decay_at: float = 0.7             # fraction of the steps after which the rate drops tenfold; 1: never
+    lr_decay_at: float = 0.7             # fraction of the steps (or minutes) after which the rate drops tenfold; 1: never
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"              # device.PRECISIONS; mixed precision: autocast in bf16 or fp16
@@ -92,6 +93,8 @@ class RunConfig:
             raise OptionError(f"{{image_size}} must be at least {self.MIN_IMAGE_SIZE}")
         if self.workers < 0:
             raise OptionError("{workers} must be 0 (load in the training process) or more")
+        if self.minutes is not None and not (self.minutes > 0 and math.isfinite(self.minutes)):
+            raise OptionError("{minutes} must be a positive number of minutes")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise OptionError("{lr} must be a positive number")
         if not 0 < self.lr_decay_at <= 1:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..errors import FastNSTError
+from ..errors import OptionError
 from ..images import find_images
 from ..universal import UniversalNet
 from ..universal.encoder import Encoder
@@ -41,23 +41,25 @@ def gram(features: torch.Tensor) -> torch.Tensor:
 
 class PaintingCrops:
     """Random square crops of the paintings in a folder, each 1 x 3 x CROP x CROP in [0, 1], of a
-    painting read as the universal model reads one (512 pixels on the long side at most)."""
+    painting read as the universal model reads one (512 pixels on the long side at most). The crop of
+    a step depends on the seed and the step alone, so a resumed run draws the same ones."""
 
     def __init__(self, folder: str | Path, seed: int) -> None:
         files = find_images(Path(folder)) if Path(folder).is_dir() else []
         if not files:
-            raise FastNSTError(f"--paintings {folder}: no paintings (jpg, png, webp, bmp) in this folder")
+            raise OptionError(f"{{paintings}} {folder}: no paintings (jpg, png, webp, bmp) in this folder")
         self.paintings = [read_painting(path) for path in files]
-        self.random = random.Random(seed)
+        self.seed = seed
 
     def __len__(self) -> int:
         return len(self.paintings)
 
-    def __call__(self) -> torch.Tensor:
-        painting = self.random.choice(self.paintings)
+    def __call__(self, step: int) -> torch.Tensor:
+        draw = random.Random(f"{self.seed}/{step}")
+        painting = draw.choice(self.paintings)
         height, width = painting.shape[-2:]
-        side = max(16, int(min(height, width) * self.random.uniform(SMALLEST_CROP, 1.0)))
-        top, left = self.random.randint(0, height - side), self.random.randint(0, width - side)
+        side = max(16, int(min(height, width) * draw.uniform(SMALLEST_CROP, 1.0)))
+        top, left = draw.randint(0, height - side), draw.randint(0, width - side)
         crop = painting[..., top:top + side, left:left + side]
         return F.interpolate(crop, size=(CROP, CROP), mode="bilinear", antialias=True, align_corners=False)
 
@@ -72,9 +74,9 @@ class StylizeObjective:
         self.paintings, self.loss_net, self.content_weight = paintings, loss_net, content_weight
         self.image_size, self.amp_dtype = image_size, amp_dtype
 
-    def _painting(self, net: UniversalNet, device: torch.device) -> tuple[list, dict[str, torch.Tensor]]:
+    def _painting(self, net: UniversalNet, step: int, device: torch.device) -> tuple[list, dict[str, torch.Tensor]]:
         """A painting crop's statistics for the transform, and its Gram matrices at the photos' scale."""
-        crop = self.paintings().to(device)
+        crop = self.paintings(step).to(device)
         with torch.no_grad():
             style = net.style(crop)
             seen = F.interpolate(crop, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
@@ -83,7 +85,7 @@ class StylizeObjective:
         return [(style, 1.0)], grams
 
     def __call__(self, net: UniversalNet, photos: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        styles, grams = self._painting(net, photos.device)
+        styles, grams = self._painting(net, step, photos.device)
         with torch.autocast(photos.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
             output = net(photos, styles)
             taps = self.loss_net.taps(output, STYLE_LAYERS)

@@ -29,16 +29,17 @@ from ..images import IMAGE_EXTENSIONS
 from ..universal import UniversalConfig, UniversalNet, load_universal
 from ..universal.net import FORMAT, universal_state
 from ..universal.painting import read_painting
-from .config import PathLike, RunConfig, refuse_init_with_resume
 from ..universal.encoder import Encoder
+from .config import PathLike, RunConfig, refuse_init_with_resume
 from .data import endless, make_loader, sample_batch
 from .decoder_style import PaintingCrops, StylizeObjective
 from .fit import Every, adam, fit, mixed_precision, on_device
 from .logger import TrainLogger
-from .schedule import StepSchedule
+from .schedule import run_schedule
 from .state import TrainingState
 
 
+DECODER_STEPS = 4000  # the default number of steps
 # reconstruct: each level rebuilds photos from their features (Li et al. 2017);
 # stylize: the whole chain stylizes photos with paintings, judged by content and style (decoder_style.py).
 OBJECTIVES = ("reconstruct", "stylize")
@@ -50,7 +51,7 @@ class DecoderConfig(RunConfig):
     Checked as it is made: a wrong type or value is a FastNSTError naming the option."""
 
     data: PathLike = ""                              # a photo folder (or a Hugging Face dataset id)
-    steps: int = 4000
+    steps: int | None = None                         # None: DECODER_STEPS, or with minutes no cap
     batch_size: int = 8
     lr: float = 5e-4
     lr_decay_at: float = 0.8
@@ -129,17 +130,18 @@ def train_decoders(config: DecoderConfig | None = None, /, **options: Any) -> Pa
         _start_from(net, config.init)
     net.to(device)
     amp_dtype, scaler = mixed_precision(config.precision, device)
+    objective = _objective(config, net, amp_dtype)  # before any output: a folder with no paintings is one line
     state = DecoderState(net, adam(net.decoders.parameters(), config.lr, device), scaler, config)
     loader, _, _ = make_loader(config.data, config.image_size, config.batch_size, config.seed,
                                int(resumed["step"]) if resumed else 0, config.workers, pin_memory=device.type == "cuda")
     if resumed:
         state.load(resumed)  # last: after everything above that draws random numbers
+    schedule = run_schedule(config, config.steps, spent=state.seconds, default_steps=DECODER_STEPS)
     samples = sample_batch(config.data, None, max(256, config.image_size))
-    logger = TrainLogger(Path(config.logdir), "train decoders", config.steps, config.progress, config.plain(),
+    logger = TrainLogger(Path(config.logdir), "train decoders", schedule.total, config.progress, config.plain(),
                          shown=None, sampler=DecoderSamples(net, samples, painting))
-    return fit(net, _objective(config, net, amp_dtype), on_device(endless(loader), device),
-               StepSchedule(config.steps, config.lr, config.lr_decay_at), state, logger,
-               Every(config.log_every, config.sample_every, config.ckpt_every))
+    return fit(net, objective, on_device(endless(loader), device),
+               schedule, state, logger, Every(config.log_every, config.sample_every, config.ckpt_every))
 
 
 def _objective(config: DecoderConfig, net: UniversalNet, amp_dtype: torch.dtype | None) -> Any:

@@ -73,3 +73,14 @@ def barrier() -> None:
     """Wait until every process gets here."""
     if world_size() > 1:
         dist.barrier()
+
+
+def flag_from_main(flag: bool) -> bool:
+    """Rank 0's `flag` on every process (a one-number broadcast, cheaper than from_main's pickling):
+    a decision every process must share, taken by the process whose clock the checkpoint keeps."""
+    if world_size() == 1:
+        return flag
+    on_gpu = dist.get_backend() == "nccl"  # NCCL moves GPU tensors only
+    value = torch.tensor([float(flag)], device=torch.device("cuda", torch.cuda.current_device()) if on_gpu else "cpu")
+    dist.broadcast(value, src=0)
+    return bool(value.item())

@@ -5,7 +5,8 @@ loop, resume, log, lock the run folder or stop on SIGTERM:
     model      what the objective runs (a style net wrapped for DDP or compiled; the universal net)
     objective  a batch and its step -> the weighted loss terms; "total" is what the step minimises
     data       endless batches of photos, already on the device
-    schedule   the learning rate of each step, and when the run is over (schedule.py)
+    schedule   the learning rate of each step, when the run is over (steps or minutes) and the
+               training seconds so far (schedule.py)
     state      the trained weights, optimizer and loss scaler: saved, resumed, exported (state.py)
     logger     TensorBoard and the progress line (logger.py)
     every      how often to log, to sample and to save
@@ -14,6 +15,8 @@ loop, resume, log, lock the run folder or stop on SIGTERM:
 from __future__ import annotations
 
 import contextlib
+import itertools
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,8 @@ from .logger import TrainLogger
 from .schedule import Schedule
 from .state import TrainingState
 from .step import optimizer_step
+
+log = logging.getLogger(__name__)
 
 
 class StepObjective(Protocol):
@@ -54,11 +59,14 @@ def fit(model: torch.nn.Module, objective: StepObjective, data: Iterator[torch.T
     """Train from `state` (its step: 0, or a resumed run's) until the schedule says the run is over;
     returns the small file written at the end (state.out)."""
     if schedule.done(state.step):
-        raise FastNSTError(f"{state.path} is already at step {state.step}; ask for more with --steps")
-    step = state.step  # the step under way when a run is stopped
+        raise FastNSTError(_nothing_left(schedule, state))
+    step = first_step = state.step  # the step under way when a run is stopped
+    seconds_before = state.seconds  # a resumed run's
     try:
         with _run_folder(state, logger):
             model.train()
+            data = _first_loaded(data)
+            schedule.start(step)  # the clock starts here: the setup above (loss net, data, logs) is not training
             while not schedule.done(step):
                 step += 1
                 x = next(data)
@@ -66,14 +74,14 @@ def fit(model: torch.nn.Module, objective: StepObjective, data: Iterator[torch.T
                 losses = objective(model, x, step)
                 optimizer_step(state.optimizer, state.scaler, losses["total"])
                 losses = {name: value.detach() for name, value in losses.items()}
-                state.step = step
+                state.step, state.seconds = step, schedule.seconds()
                 logger.record(losses, objective.group(step), x.shape[0])
                 last = schedule.done(step)
                 log_now, save_now = step % every.log == 0 or last, step % every.ckpt == 0 or last
                 if log_now or save_now:  # not every step: reading the loss waits for the device
                     _stop_unless_finite(losses["total"], state, objective.advice, weights=save_now)
                 if log_now:
-                    logger.log(step, schedule.lr(step))
+                    logger.log(step, schedule.lr(step), state.seconds, schedule.total)
                 if step % every.sample == 0 or last:
                     logger.sample(step)
                 if save_now:
@@ -86,8 +94,36 @@ def fit(model: torch.nn.Module, objective: StepObjective, data: Iterator[torch.T
     except Terminated:  # SIGTERM: kill, a scheduler, a container stopping
         state.settle()
         raise FastNSTError(f"terminated at step {step}; {state.resume_hint()}", exit_code=143) from None
+    if distributed.is_main():
+        log.info(_trained_line(step - first_step, state.seconds - seconds_before, step, state.seconds, schedule.budget))
     distributed.barrier()  # no process returns before rank 0 has written the checkpoint
     return state.out
+
+
+def _nothing_left(schedule: Schedule, state: TrainingState) -> str:
+    """Why a resumed run has no step to take: its budget is spent, or it is at its last step."""
+    if schedule.budget is not None and state.seconds >= schedule.budget:
+        return (f"{state.path} has already trained {_duration(state.seconds)} (step {state.step}) of its "
+                f"{schedule.budget / 60:g}-minute budget; ask for more with --minutes")
+    return f"{state.path} is already at step {state.step}; ask for more with --steps"
+
+
+def _trained_line(steps: int, seconds: float, step: int, total_seconds: float, budget: float | None) -> str:
+    """What a finished run says: the steps it took and how long, in all too for a resumed run, and its budget."""
+    line = f"trained {steps} steps in {_duration(seconds)}"
+    if step != steps:  # a resumed run
+        line += f", {step} in {_duration(total_seconds)} in all"
+    return line + (f" (budget {budget / 60:g} min)" if budget is not None else "")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def _first_loaded(data: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
+    """The batches, the first one already loaded: the loader's start (its processes, a stream's
+    first files) is setup, not training time."""
+    return itertools.chain([next(data)], data)
 
 
 @contextlib.contextmanager

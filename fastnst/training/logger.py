@@ -103,9 +103,10 @@ class TrainLogger:
         self.bar.update(1)
 
     @_writing_events
-    def log(self, step: int, lr: float) -> None:
+    def log(self, step: int, lr: float, seconds: float = 0.0, total_steps: int | None = None) -> None:
         """The loss terms (several groups: each group's as of its last step, and loss/ their mean),
-        the learning rate and the speed."""
+        the learning rate, the speed and the training time (`seconds`, earlier runs' included);
+        `total_steps`: the run's steps as the schedule now sees them (a time budget's: an estimate)."""
         images_per_s = self.images_seen / max(time.perf_counter() - self.tick, 1e-9)
         logged = sorted(self.latest)
         names = list(self.latest[logged[0]])
@@ -122,6 +123,10 @@ class TrainLogger:
             # under train/: TensorBoard sorts groups by name, so loss/ then samples come first
             self.writer.add_scalar("train/lr", lr, step)
             self.writer.add_scalar("train/images_per_s", images_per_s, step)
+            self.writer.add_scalar("train/minutes", seconds / 60, step)
+        if total_steps is not None and total_steps != self.total_steps:  # a time budget's estimate, as it firms up
+            self.total_steps = self.bar.total = total_steps
+            self.bar.refresh()
         shown = {name: logs[f"loss/{name}"] for name in names if self.shown is None or name in self.shown}
         self.bar.set_postfix({**{name: f"{v:.3g}" for name, v in shown.items()}, "img_s": f"{images_per_s:.1f}"})
         if self.plain_lines:

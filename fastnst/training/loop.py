@@ -23,7 +23,7 @@ from .config import TrainConfig, refuse_init_with_resume, styles_name
 from .data import endless, make_loader, sample_batch
 from .fit import Every, adam, fit, mixed_precision, on_device
 from .logger import StyleSamples, TrainLogger
-from .schedule import StepSchedule, total_steps
+from .schedule import run_schedule, total_steps
 from .state import NetState, read_resume, resumed_options
 from .step import compute_losses
 from .styles import FrozenRows, StyleSet, Teacher, build_net, load_teacher, norm_parameters, painting_digest
@@ -84,9 +84,10 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
                                               resumed.step if resumed else 0, config.workers,
                                               pin_memory=device.type == "cuda",
                                               rank=distributed.rank(), world_size=distributed.world_size())
-    schedule = StepSchedule(total_steps(config, num_images, distributed.world_size()), config.lr, config.lr_decay_at)
+    steps = total_steps(config, num_images, distributed.world_size())
     if resumed:
         state.load(resumed.raw)  # last: after everything above that draws random numbers
+    schedule = run_schedule(config, steps, spent=state.seconds)  # --minutes counts a resumed run's seconds
     frozen = FrozenRows(model, styles.frozen)  # as loaded: the init's norms, or the resumed run's
     optimizer.register_step_post_hook(lambda *_: frozen.restore())
     # Sample tiles of at least 256 px, whatever the crop size: readable in TensorBoard's grid.

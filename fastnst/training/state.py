@@ -2,7 +2,8 @@
 
 Whatever a run trains, its training checkpoint is the file format of what it trains, in fp32,
 plus the training state: "optimizer" (Adam's state dict), "scaler" (the fp16 loss scaler's, when
-one runs), "rng" ({"torch": the CPU generator's state, "cuda": [one per GPU]}) and "step". A style
+one runs), "rng" ({"torch": the CPU generator's state, "cuda": [one per GPU]}), "step" and "seconds"
+(the training seconds so far, which a --minutes budget counts). A style
 network's (`NetState`) is an inference checkpoint (checkpoint.py) plus that; the decoders'
 (`DecoderState`, decoders.py) a universal file (universal/net.py) plus that. A resumed style run
 reads its file once, for its options (`resumed_options`) and for its state (`TrainingState.load`).
@@ -16,7 +17,7 @@ from typing import Any, Iterable
 import torch
 
 from .. import checkpoint as ckpt
-from ..compat import resumed_rng, resumed_run_options
+from ..compat import resumed_rng, resumed_run_options, resumed_seconds
 from ..errors import FastNSTError, first_line
 from ..files import ReadFiles, load_torch_file
 from ..model import TransformerNet
@@ -56,6 +57,7 @@ class TrainingState:
         self.model, self.optimizer, self.scaler = model, optimizer, scaler
         self.path, self.out, self.inputs = Path(path), Path(out), ReadFiles([inputs])
         self.step = 0                         # optimizer steps taken
+        self.seconds = 0.0                    # training seconds spent, earlier runs' included (a --minutes budget's)
         self.saved_step: int | None = None    # the step of the last checkpoint written to `path`
         self._writing: tuple[int, int | None] | None = None  # (step, the file's inode before) of a save under way
 
@@ -75,6 +77,7 @@ class TrainingState:
         if distributed.is_main():
             state = self.weights(half=False)
             state["optimizer"] = self.optimizer.state_dict()
+            state["seconds"] = self.seconds
             if self.scaler.is_enabled():
                 state["scaler"] = self.scaler.state_dict()
             state["rng"] = {"torch": torch.get_rng_state(),
@@ -106,6 +109,7 @@ class TrainingState:
         if "scaler" in raw and self.scaler.is_enabled():
             self.scaler.load_state_dict(raw["scaler"])
         self.step = self.saved_step = int(raw["step"])
+        self.seconds = resumed_seconds(raw)
         rng = resumed_rng(raw["rng"])
         torch.set_rng_state(rng["torch"])
         if self._on_cuda and rng.get("cuda"):
