@@ -1,0 +1,54 @@
+"""scripts/yardstick.py and scripts/any_painting.py: how close to the painting, how much of the photo,
+painting by painting, for universal models beside the arbitrary-style network."""
+
+import importlib.util
+import sys
+
+import pytest
+from PIL import Image
+
+from .helpers import ROOT, random_image
+
+sys.path.insert(0, str(ROOT / "scripts"))  # the scripts import each other from beside them
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+any_painting = _script("any_painting")
+
+
+@pytest.fixture(scope="module")
+def yardstick():
+    return any_painting.Yardstick("random")
+
+
+def test_the_photo_is_as_far_as_itself_and_the_painting_is_at_distance_zero(yardstick, tmp_path):
+    painting_file = tmp_path / "painting.png"
+    random_image(48, 40, seed=1).save(painting_file)
+    photo, painting = random_image(48, 40, seed=2), Image.open(painting_file).convert("RGB")
+    target = yardstick.painting(painting_file, 48)
+    itself = yardstick.measure(photo, photo, target)
+    assert itself["style"] == pytest.approx(1.0) and itself["content"] == 0.0
+    assert yardstick.measure(painting, photo, target)["style"] < 1e-6
+
+
+def test_each_painting_and_size_has_each_methods_means_and_a_figure_row(yardstick, tmp_path, photo_dir,
+                                                                        universal_file):
+    for i in range(2):
+        random_image(40, 30 + 8 * i, seed=i).save(tmp_path / f"p{i}.png")
+    paintings, photos = sorted(tmp_path.glob("p*.png")), sorted(photo_dir.glob("*.jpg"))[:2]
+    methods = {"universal": any_painting.universal_method(universal_file),
+               "photo": lambda photo, painting: photo.copy()}
+    rows, lines = [], []
+    results = any_painting.compare(methods, paintings, photos, [32, 48], yardstick, rows, lines.append)
+    assert set(results) == {"p0", "p1"} and set(results["p0"]) == {"32", "48"}
+    assert results["p1"]["48"]["photo"] == {"style": pytest.approx(1.0), "content": 0.0}
+    assert results["p0"]["32"]["universal"]["content"] > 0 and len(lines) == 4
+    assert len(rows) == 2 and all(len(row) == 4 and max(row[1].size) == 32 for row in rows)
+    summary = any_painting.summary(results, reference="photo")
+    assert len(summary) == 2 and summary[0].startswith("universal at 32: closer on ")
