@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 from PIL import Image
 
 import fastnst
+from fastnst.errors import FastNSTError
 from fastnst.files import atomic_path
 from fastnst.images import image_files, open_rgb, resize_long_side
 
@@ -63,9 +64,9 @@ def arbitrary_method() -> Method | None:
 
 def compare(methods: dict[str, Method], paintings: Sequence[Path], photos: Sequence[Path], sizes: Sequence[int],
             yardstick: Yardstick, rows: list[list[Image.Image]] | None = None,
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+            log: Callable[[str], None] = print, shown: int = 0) -> dict[str, Any]:
     """{painting: {size: {method: {"style": mean ratio, "content": mean distance}}}}; a figure row per
-    painting (the first photo at the first size) appended to `rows`."""
+    painting (photo number `shown` at the first size) appended to `rows`."""
     results: dict[str, Any] = {}
     for painting in paintings:
         results[painting.stem] = {}
@@ -78,7 +79,7 @@ def compare(methods: dict[str, Method], paintings: Sequence[Path], photos: Seque
                            for name, method in methods.items()}
                 for name, output in outputs.items():
                     scores[name].append(yardstick.measure(output, photo, target))
-                if rows is not None and i == 0 and size == sizes[0]:
+                if rows is not None and i == shown and size == sizes[0]:
                     rows.append([open_rgb(painting), photo, *outputs.values()])
             means = {name: {key: statistics.mean(s[key] for s in runs) for key in ("style", "content")}
                      for name, runs in scores.items()}
@@ -104,6 +105,14 @@ def summary(results: dict[str, Any], reference: str = "arbitrary") -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except FastNSTError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def run(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("models", nargs="*", help="NAME=universal.pt (default: bundled=checkpoints/universal.pt)")
     p.add_argument("--styles", type=Path, default=SHARED / "data" / "style", help="the paintings: every image under it")
@@ -114,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--weights", default=str(WEIGHTS), help="ImageNet VGG19 features (the yardstick's)")
     p.add_argument("--json", help="write the numbers here")
     p.add_argument("--figure", help="painting | photo | each method, a row per painting")
+    p.add_argument("--figure-photo", default="grace_hopper", help="the photo of the figure, by name "
+                   "(default grace_hopper; else the first)")
     args = p.parse_args(argv)
     models = args.models or [f"bundled={ROOT / 'checkpoints' / 'universal.pt'}"]
     methods: dict[str, Method] = {}
@@ -129,7 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| painting | size | " + " | ".join(f"{m}: style / content" for m in methods) + " |")
     print("|---|---|" + "---|" * len(methods))
     rows: list[list[Image.Image]] = []
-    results = compare(methods, paintings, photos, args.sizes, Yardstick(args.weights), rows)
+    shown = next((i for i, path in enumerate(photos) if path.stem == args.figure_photo), 0)
+    results = compare(methods, paintings, photos, args.sizes, Yardstick(args.weights), rows, shown=shown)
     if arbitrary is not None:
         print("\n".join(summary(results)))
     if args.json:

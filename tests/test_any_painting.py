@@ -52,3 +52,9 @@ def test_each_painting_and_size_has_each_methods_means_and_a_figure_row(yardstic
     assert len(rows) == 2 and all(len(row) == 4 and max(row[1].size) == 32 for row in rows)
     summary = any_painting.summary(results, reference="photo")
     assert len(summary) == 2 and summary[0].startswith("universal at 32: closer on ")
+
+
+def test_a_missing_photo_folder_is_one_line(tmp_path, capsys):
+    assert any_painting.main(["--content", str(tmp_path / "none"), "--styles", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")

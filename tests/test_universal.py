@@ -1,5 +1,5 @@
 """Universal style transfer: any painting, no training per style (Li et al. 2017). Mechanics on a
-random-weight model; the bundled model's quality is measured by scripts/universal_quality.py."""
+random-weight model; the bundled model's quality is measured by scripts/any_painting.py."""
 
 from __future__ import annotations
 

@@ -20,9 +20,10 @@ def _default(name: str) -> object:
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fastnst train-decoders", argument_default=None,
                                 description="Train the decoders of the universal model (whitening-colouring "
-                                "transform, Li et al. 2017) on photos only: each level learns to rebuild a photo "
-                                "from its VGG19 features. The result stylizes with any painting: infer.py "
-                                "photo.jpg --style painting.jpg --ckpt OUT.")
+                                "transform, Li et al. 2017): each level learns to rebuild a photo from its VGG19 "
+                                "features (--objective reconstruct, photos only), or the whole chain learns to stylize "
+                                "photos with paintings (--objective stylize --paintings FOLDER). The result stylizes "
+                                "with any painting: infer.py photo.jpg --style painting.jpg --ckpt OUT.")
     p.add_argument("--data", help="training photos: a local folder (recursive) or a Hugging Face dataset id")
     p.add_argument("--encoder-weights", help="the ImageNet VGG19 weights, a torchvision vgg19().features state dict "
                    "(default: torchvision's download; offline, pass a local file)")
