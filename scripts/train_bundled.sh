@@ -152,21 +152,4 @@ run python -m fastnst train-decoders "${UNIVERSAL[@]}" --steps 4000 --lr-decay-a
 run python -m fastnst train-decoders --resume "$OUT/logs/universal/decoders.pt" --steps 5000 --lr-decay-at 0.8 \
     --out "$OUT/universal.pt"
 
-# 12. The universal model's second stage: the two levels it runs (relu4_1, relu1_1) learn to stylize, through
-#     the whole chain, crops of 15 paintings (the five and ten of data/style/more; the other eight are held out
-#     to measure how it does on paintings it never saw, docs/universal.md), judged by Gram distance and content.
-#     50 minutes (about 1,900 steps) from the first stage's decoders, on both cores.
-PAINTINGS="$OUT/training-paintings"
-if [ "$dry_run" = 0 ]; then
-    mkdir -p "$PAINTINGS"
-    for painting in "$STYLES"/*.jpg "$STYLES"/more/{woodblock-great-wave,ukiyo-e-courtesan-kimono,mannerist-fruit-flower-portrait,old-master-lion-drawing,impressionist-dance-garden,ink-wash-mountain-landscape,woodcut-bearded-man,digital-oil-mountain-lake,painted-plain-cloudy-sky,flat-colour-rocket-meadow}.jpg; do
-        ln -sf "$(realpath "$painting")" "$PAINTINGS/"
-    done
-fi
-run python -m fastnst train-decoders --objective stylize --paintings "$PAINTINGS" --init "$OUT/universal.pt" \
-    --levels relu4_1 relu1_1 --data "$SHARED/data/content/train" --encoder-weights "$SHARED/weights/vgg19-imagenet-features.pth" \
-    --minutes 50 --image-size 192 --batch-size 4 --lr 1e-4 --lr-decay-at 0.8 --content-weight 1.5 --workers 1 \
-    --ckpt-every 100 --log-every 25 --logdir "$OUT/logs/universal-stylize" --out "$OUT/universal-stylize.pt"
-run mv "$OUT/universal-stylize.pt" "$OUT/universal.pt"   # a run never replaces the file it starts from
-
 echo "networks in $OUT: mosaic.pt starry_night.pt candy.pt rain-princess.pt udnie.pt five.pt, realtime/*.pt, universal.pt"

@@ -5,7 +5,9 @@ decode a painting's, which they never saw (foreign colours, smeared faces). With
 step stylizes a batch of photos with a painting (a random crop of a training painting at a random
 scale), through the whole chain of levels, and the loss is what scripts/yardstick.py measures:
 
-    style   mean over VGG19 relu1_1 ... relu5_1 of ||G(output) - G(painting)||_F / ||G(painting)||_F
+    style   d(output) / d(photo), where d(x) is the mean over VGG19 relu1_1 ... relu5_1 of
+            ||G(x) - G(painting)||_F / ||G(painting)||_F: how much closer to the painting than the photo
+            was (a ratio, so that paintings far from every photo do not outweigh the others)
     content content_weight * ||F(output) - F(photo)||^2 / ||F(photo)||^2 at relu4_1
 
 (AdaIN's decoder is trained alike, Huang and Belongie 2017.) The loss network is the encoder's VGG19,
@@ -28,7 +30,7 @@ from ..universal.painting import read_painting
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_1"
-SMALLEST_CROP = 0.4  # of the painting's short side: crops from a detail to most of the painting
+SMALLEST_CROP = 0.6  # of the painting's short side: crops of most of the painting, at about its own scale
 # Crops are squares scaled to one size: each new shape costs the CPU backend a new plan (seconds).
 CROP = 256
 
@@ -90,12 +92,17 @@ class StylizeObjective:
             output = net(photos, styles)
             taps = self.loss_net.taps(output, STYLE_LAYERS)
             with torch.no_grad():
-                target = self.loss_net(photos, CONTENT_LAYER).float()
-        losses = {}
+                photo_taps = self.loss_net.taps(photos, STYLE_LAYERS)
+        losses, output_distance, photo_distance = {}, 0.0, 0.0
         for layer in STYLE_LAYERS:
-            difference = (gram(taps[layer]) - grams[layer]).flatten(1).norm(dim=1)
-            losses[f"style/{layer}"] = (difference / grams[layer].norm()).mean()
-        losses["style"] = sum(losses[f"style/{layer}"] for layer in STYLE_LAYERS) / len(STYLE_LAYERS)
+            with torch.autocast(photos.device.type, enabled=False):  # Grams in float32
+                distance = (gram(taps[layer]) - grams[layer]).flatten(1).norm(dim=1) / grams[layer].norm()
+                with torch.no_grad():
+                    photo_distance += (gram(photo_taps[layer]) - grams[layer]).flatten(1).norm(dim=1) / grams[layer].norm()
+            losses[f"style/{layer}"] = distance.mean()
+            output_distance = output_distance + distance
+        losses["style"] = (output_distance / photo_distance.clamp_min(1e-8)).mean()
+        target = photo_taps[CONTENT_LAYER].float()
         losses["content"] = F.mse_loss(taps[CONTENT_LAYER].float(), target) / target.square().mean().clamp_min(1e-8)
         losses["total"] = losses["style"] + self.content_weight * losses["content"]
         return losses

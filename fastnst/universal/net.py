@@ -38,7 +38,7 @@ Style = dict[str, StyleStats]
 
 @dataclass
 class UniversalConfig:
-    levels: tuple[str, ...] = ("relu4_1", "relu1_1")  # coarse to fine
+    levels: tuple[str, ...] = ("relu4_1", "relu2_1", "relu1_1")  # coarse to fine
     width: float = 0.5  # decoder channels relative to the encoder's
 
     def __post_init__(self) -> None:
