@@ -127,17 +127,19 @@ def run(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--figure-photo", default="grace_hopper", help="the photo of the figure, by name "
                    "(default grace_hopper; else the first)")
     args = p.parse_args(argv)
+    paintings = [p for p in dev_paintings(args.styles)
+                 if not args.only or any(p.stem.startswith(prefix) for prefix in args.only)]
+    photos = image_files(args.content)[:args.images]
     models = args.models or [f"universal={ROOT / 'checkpoints' / 'universal.pt'}"]
     methods: dict[str, Method] = {}
     for spec in models:
         name, _, path = spec.rpartition("=")
+        if not Path(path).is_file():
+            raise FastNSTError(f"universal model not found: {path}")
         methods[name or Path(path).stem] = universal_method(path)
     arbitrary = arbitrary_method()
     if arbitrary is not None:
         methods["arbitrary"] = arbitrary
-    paintings = [p for p in dev_paintings(args.styles)
-                 if not args.only or any(p.stem.startswith(prefix) for prefix in args.only)]
-    photos = image_files(args.content)[:args.images]
     print("| painting | size | " + " | ".join(f"{m}: style / content" for m in methods) + " |")
     print("|---|---|" + "---|" * len(methods))
     rows: list[list[Image.Image]] = []
