@@ -3,7 +3,8 @@
 - style ratio: the Gram distance between the output and the painting over ImageNet VGG19 relu1_1 ...
   relu5_1, divided by the same distance between the photo and the painting (1: no closer to the painting
   than the photo itself; 0: the painting's Gram matrices exactly). The Gram distance is the mean over the
-  five layers of ||G(a) - G(p)||_F / ||G(p)||_F, with G = F F^T / (H W).
+  five layers of ||G(a) - G(p)||_F / ||G(p)||_F, G the Gram matrix (relative, so
+  its normalization cancels).
 - content distance: ||F(output) - F(photo)||^2 / ||F(photo)||^2 at relu4_1 (0: the photo's content).
 
 The painting is measured at the output's long side (a 256-px output against the painting at 256 px),
@@ -20,16 +21,11 @@ import torch
 from PIL import Image
 
 from fastnst.images import open_rgb, resize_long_side, to_tensor
+from fastnst.loss.functional import gram_matrix
 from fastnst.universal.encoder import Encoder
 
 LEVELS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT = "relu4_1"
-
-
-def gram(features: torch.Tensor) -> torch.Tensor:
-    c = features.shape[1]
-    flat = features[0].reshape(c, -1).double()
-    return flat @ flat.T / flat.shape[1]
 
 
 @dataclass
@@ -49,10 +45,10 @@ class Yardstick:
     def painting(self, path: str | Path, size: int) -> dict[str, torch.Tensor]:
         """The painting's Gram matrices at long side `size` (enlarged if smaller)."""
         taps = self.features(resize_long_side(open_rgb(path), size, enlarge=True))
-        return {level: gram(taps[level]) for level in LEVELS}
+        return {level: _gram(taps[level]) for level in LEVELS}
 
     def style_distance(self, taps: dict[str, torch.Tensor], painting: dict[str, torch.Tensor]) -> float:
-        return sum(float((gram(taps[level]) - painting[level]).norm() / painting[level].norm())
+        return sum(float((_gram(taps[level]) - painting[level]).norm() / painting[level].norm())
                    for level in LEVELS) / len(LEVELS)
 
     def measure(self, output: Image.Image | torch.Tensor, photo: Image.Image | torch.Tensor,
@@ -62,3 +58,8 @@ class Yardstick:
         content = float((out[CONTENT] - src[CONTENT]).pow(2).sum() / src[CONTENT].pow(2).sum())
         return {"style": self.style_distance(out, painting) / self.style_distance(src, painting),
                 "content": content}
+
+
+def _gram(features: torch.Tensor) -> torch.Tensor:
+    """One image's Gram matrix, in float64 (the yardstick sums over up to a quarter million pixels)."""
+    return gram_matrix(features.double())[0]

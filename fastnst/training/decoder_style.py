@@ -24,6 +24,7 @@ import torch.nn.functional as F
 
 from ..errors import OptionError
 from ..images import find_images
+from ..loss.functional import gram_matrix
 from ..universal import UniversalNet
 from ..universal.encoder import Encoder
 from ..universal.painting import read_painting
@@ -33,12 +34,6 @@ CONTENT_LAYER = "relu4_1"
 SMALLEST_CROP = 0.6  # of the painting's short side: crops of most of the painting, at about its own scale
 # Crops are squares scaled to one size: each new shape costs the CPU backend a new plan (seconds).
 CROP = 256
-
-
-def gram(features: torch.Tensor) -> torch.Tensor:
-    """N x C x H x W -> N x C x C, normalized by the pixel count, in float32."""
-    flat = features.float().flatten(2)
-    return flat @ flat.transpose(1, 2) / flat.shape[-1]
 
 
 class PaintingCrops:
@@ -83,7 +78,7 @@ class StylizeObjective:
             style = net.style(crop)
             seen = F.interpolate(crop, size=(self.image_size, self.image_size), mode="bilinear", antialias=True,
                                  align_corners=False)
-            grams = {layer: gram(t) for layer, t in self.loss_net.taps(seen.clamp(0, 1), STYLE_LAYERS).items()}
+            grams = {layer: gram_matrix(t.float()) for layer, t in self.loss_net.taps(seen.clamp(0, 1), STYLE_LAYERS).items()}
         return [(style, 1.0)], grams
 
     def __call__(self, net: UniversalNet, photos: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
@@ -96,9 +91,9 @@ class StylizeObjective:
         losses, output_distance, photo_distance = {}, 0.0, 0.0
         for layer in STYLE_LAYERS:
             with torch.autocast(photos.device.type, enabled=False):  # Grams in float32
-                distance = (gram(taps[layer]) - grams[layer]).flatten(1).norm(dim=1) / grams[layer].norm()
+                distance = (gram_matrix(taps[layer].float()) - grams[layer]).flatten(1).norm(dim=1) / grams[layer].norm()
                 with torch.no_grad():
-                    photo_distance += (gram(photo_taps[layer]) - grams[layer]).flatten(1).norm(dim=1) / grams[layer].norm()
+                    photo_distance += (gram_matrix(photo_taps[layer].float()) - grams[layer]).flatten(1).norm(dim=1) / grams[layer].norm()
             losses[f"style/{layer}"] = distance.mean()
             output_distance = output_distance + distance
         losses["style"] = (output_distance / photo_distance.clamp_min(1e-8)).mean()
