@@ -17,6 +17,7 @@ from fastnst import TrainConfig
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
 from fastnst.cli import train_main
 from fastnst.errors import FastNSTError
+from fastnst.training.config import minutes_defaults
 from fastnst.training.styles import style_names
 
 from .helpers import (STYLE_DIR, TRAIN_DIR, VAL_DIR, VGG19_WEIGHTS, contrasty_net, needs_shared, one_line, random_image,
@@ -196,6 +197,43 @@ def test_a_run_of_minutes_ends_by_its_budget_says_its_steps_and_resumes_to_a_lar
     assert out.splitlines()[-2].endswith(f", {resumed['step']} in {resumed['seconds']:.1f} s in all (budget 0.04 min)")
     code, _, err = run_cli(train_main, capsys, "--resume", run / "checkpoint.pt")  # the stored budget: spent
     assert code == 2 and "of its 0.04-minute budget; ask for more with --minutes" in one_line(err)
+
+
+@pytest.mark.parametrize("arch, init, bundled", [
+    (None, None, "mosaic.pt"),          # a run of minutes starts from the bundled net of its architecture
+    ("tiny", None, "realtime/mosaic.pt"),
+    ("light", None, None),              # no bundled light net: from random weights
+    (None, "none", None),               # --init none: from random weights
+])
+def test_a_run_of_minutes_starts_from_the_bundled_net_of_its_architecture(tmp_path, photo_dir, style_file, capsys,
+                                                                           arch, init, bundled):
+    flags = as_flags(small_run(tmp_path / "run", log_every=1000, arch=arch, init=init, lr=1e-9))
+    code, out, err = run_cli(train_main, capsys, "--style", style_file, "--data", photo_dir, "--minutes", 0.005, *flags)
+    stored = load_checkpoint(tmp_path / "run" / "tiles.pt")
+    assert code == 0 and stored.train_args["init"] == (str(fastnst.bundled.bundled_path(bundled)) if bundled else init)
+    assert ("starting from " in out) == (bundled is not None)
+    assert stored.loss["style_weight"] == 3e4  # the quick recipe's, where --style-weight is not given
+    if bundled:  # the bundled net's weights, a step too small to move them
+        start = load_checkpoint(fastnst.bundled.bundled_path(bundled)).model.state_dict()
+        name = next(n for n in start if n.endswith("weight") and start[n].dim() == 4)
+        torch.testing.assert_close(stored.model.state_dict()[name], start[name], atol=1e-3, rtol=1e-3)
+
+
+def test_the_quick_recipe_fills_in_only_what_a_new_run_of_minutes_leaves_out():
+    quick = {"minutes": 10, "style_weight": 3e4, "image_size": 128}
+    assert minutes_defaults({"minutes": 10}, on_cpu=True) == quick
+    assert minutes_defaults({"minutes": 10}, on_cpu=False) == {"minutes": 10, "style_weight": 3e4}
+    assert minutes_defaults({"minutes": 10, "image_size": 256}, on_cpu=True)["image_size"] == 256
+    for options in ({"steps": 10}, {"minutes": 10, "distill": "t.pt"}, {"minutes": 10, "resume": "c.pt"}):
+        assert minutes_defaults(options, on_cpu=True) == options
+
+
+def test_a_run_of_steps_starts_from_random_weights_and_a_given_style_weight_holds(tmp_path, photo_dir, style_file):
+    out = fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, **small_run(tmp_path / "steps"))
+    assert load_checkpoint(out).train_args["init"] is None and load_checkpoint(out).loss["style_weight"] == 1e4
+    out = fastnst.train(style=str(style_file), data=str(photo_dir), minutes=0.005, style_weight=2e3,
+                        **small_run(tmp_path / "minutes"))
+    assert load_checkpoint(out).loss["style_weight"] == 2e3
 
 
 @needs_shared

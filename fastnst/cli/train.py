@@ -29,6 +29,11 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--distill", metavar="TEACHER", help="train a network to imitate a trained one (TEACHER, a "
                    "checkpoint) instead of a painting: cheap, for a smaller --arch (default tiny); see "
                    "docs/training.md")
+    g.add_argument("--teacher-weight", type=float, help="the universal model's picture of each photo with the "
+                   "painting as a pixel target of this weight, beside the perceptual loss (default 0: none; what it "
+                   "gives: docs/recipe.md)")
+    g.add_argument("--teacher", metavar="UNIVERSAL", help="with --teacher-weight: the universal model that teaches "
+                   "(default: the bundled one)")
     g.add_argument("--data", help=f"training photos: a local folder (recursive) or a Hugging Face dataset id "
                    f"(default: {D.data}, streamed from the hub)")
     g.add_argument("--image-size", type=int, help=f"training crop size in pixels (default {D.image_size})")
@@ -42,7 +47,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--epochs", type=float, help="passes over a local --data folder, instead of --steps")
     g.add_argument("--minutes", type=float, help="train for a wall-clock budget of minutes (a resumed run's "
                    "included), the learning rate's drop fitted to it; with --steps or --epochs: whichever ends "
-                   "first (docs/training.md)")
+                   "first. A new run of minutes is the quick recipe: from a bundled network, --style-weight 3e4, "
+                   "on a CPU --image-size 128, where not given (docs/recipe.md)")
     g.add_argument("--lr", type=float, help=f"Adam learning rate (default {D.lr:g})")
     g.add_argument("--lr-decay-at", type=float, help=f"fraction of the steps (or of --minutes) after which the rate "
                    f"drops tenfold (default {D.lr_decay_at:g}; 1 keeps it constant)")
@@ -68,7 +74,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--resume", help="continue from a training checkpoint; its stored options apply unless given again")
     g.add_argument("--init", metavar="CKPT", help="start from a trained network's weights (its architecture "
                    "too; any style), with a fresh optimizer: a new style converges faster, and a training goes on "
-                   "from a small checkpoint")
+                   "from a small checkpoint; a run of --minutes starts from a bundled network unless given one "
+                   "(none: from random weights)")
     g.add_argument("--only-norms", action="store_true", default=None, help="with --init: add the --style images "
                    "to that net's styles, training only their instance norm scales and biases (minutes, not hours); "
                    "the net's other styles stay exactly as they were")

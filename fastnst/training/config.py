@@ -22,6 +22,15 @@ from ..model import ARCHS
 from .data import DEFAULT_DATASET
 
 DEFAULT_STEPS = 40_000  # 2 COCO epochs at batch 4, as Johnson et al.
+# --init none: start from random weights, also where a run of minutes would start from a bundled net.
+SCRATCH = "none"
+# The style weight of a new run of minutes (without --style-weight): it starts from a bundled net that
+# already keeps a photo's shapes (styles.WARM_START), so the budget can go to the painting. At 3 minutes
+# on 2 cores 3e4 came closer to the paintings than 1e4, and than the arbitrary-style network, keeping
+# more of the photo than that network (docs/recipe.md, "A new painting in ten minutes").
+MINUTES_STYLE_WEIGHT = 3e4
+# Its crop size on a CPU (without --image-size): four times the steps of 256-px crops in the same minutes.
+MINUTES_CPU_IMAGE_SIZE = 128
 
 # A path option's type hint: a string or a Path (stored as a string).
 PathLike = str | os.PathLike
@@ -54,7 +63,8 @@ class RunConfig:
     ckpt_every: int = 1000
     out: PathLike | None = None          # the small file written at the end
     resume: PathLike | None = None       # training checkpoint to continue from
-    init: PathLike | None = None         # start from this trained file's weights, with a fresh optimizer
+    init: PathLike | None = None         # start from this trained file's weights, with a fresh optimizer; "none":
+                                         # from random weights (a run of minutes otherwise starts from a bundled net)
     progress: bool | None = None         # a progress bar; None: only when stderr is a terminal
 
     MIN_IMAGE_SIZE = 16
@@ -101,12 +111,22 @@ class RunConfig:
             raise OptionError("{lr_decay_at} must be a fraction of the run, above 0 and at most 1")
         if self.precision not in PRECISIONS:
             raise OptionError(f"{{precision}} {self.precision}: choose one of {', '.join(PRECISIONS)}")
-        if self.init is not None and not Path(self.init).is_file():
+        if self.init not in (None, SCRATCH) and not Path(self.init).is_file():
             raise OptionError(f"{{init}} {self.init}: no such file")
 
     def plain(self) -> dict[str, Any]:
         """Every option as a plain value (lists for tuples), as checkpoints store them."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+def minutes_defaults(options: dict[str, Any], on_cpu: bool) -> dict[str, Any]:
+    """The options of a new run of minutes (a style net's, not a distillation), with the quick recipe's
+    defaults where they are not given: style weight MINUTES_STYLE_WEIGHT and, on a CPU, 128-px crops
+    (its start, a bundled net, is styles.starting_net's)."""
+    if options.get("minutes") is None or options.get("distill") or options.get("resume"):
+        return options
+    quick = {"style_weight": MINUTES_STYLE_WEIGHT, **({"image_size": MINUTES_CPU_IMAGE_SIZE} if on_cpu else {})}
+    return {**quick, **options}
 
 
 def refuse_init_with_resume(config: RunConfig, stored_init: str | None) -> None:
@@ -132,6 +152,8 @@ class TrainConfig(RunConfig, LossConfig):
     only_norms: bool = False             # with init: add the styles to the init net's, training only their norms
     distill: PathLike | None = None      # a trained net (the teacher) to imitate instead of a painting: then
                                          # style is one of its style names (needed if it holds several)
+    teacher_weight: float = 0.0          # the universal model's stylization of each photo as a pixel target (teacher.py); 0: none
+    teacher: PathLike | None = None      # the universal model that teaches; None: the bundled one
     # logdir: default runs/<style>-<time>; out: default <logdir>/<style>.pt; init: any fastnst or
     # PyTorch-example checkpoint (its architecture too)
 
@@ -174,6 +196,13 @@ class TrainConfig(RunConfig, LossConfig):
             raise OptionError("{distill} trains a whole net; {only_norms} adds styles to a trained one: give one of them")
         if self.only_norms and not (self.init or self.resume):
             raise OptionError("{only_norms} adds styles to a trained net: give one with {init}")
+        if not (self.teacher_weight >= 0 and math.isfinite(self.teacher_weight)):
+            raise OptionError("{teacher_weight} must be a number, not negative")
+        if self.teacher_weight and self.distill:
+            raise OptionError("{distill} imitates a trained net; {teacher_weight} teaches with the universal model: "
+                              "give one of them")
+        if self.teacher is not None and not Path(self.teacher).is_file():
+            raise OptionError(f"{{teacher}} {self.teacher}: no such file")
         if self.epochs is not None and self.epochs <= 0:
             raise OptionError("{epochs} must be positive")
         self.check_run()
@@ -186,7 +215,7 @@ class TrainConfig(RunConfig, LossConfig):
         --val-dir folders (--resume: see train's checks)."""
         paintings = [] if self.distill else self.style_paths
         weights = self.loss_weights if self.loss_weights != "random" else None
-        reads = ReadFiles([*paintings, self.distill, self.init, weights])
+        reads = ReadFiles([*paintings, self.distill, self.init, weights, self.teacher])
         for folder in (self.data, self.val_dir):  # a local folder's photos
             reads.add_folder(folder, IMAGE_EXTENSIONS)
         return reads

@@ -30,7 +30,7 @@ from ..universal import UniversalConfig, UniversalNet, load_universal
 from ..universal.net import FORMAT, universal_state
 from ..universal.painting import read_painting
 from ..universal.encoder import Encoder
-from .config import PathLike, RunConfig, refuse_init_with_resume
+from .config import SCRATCH, PathLike, RunConfig, refuse_init_with_resume
 from .data import endless, make_loader, sample_batch
 from .decoder_style import PaintingCrops, StylizeObjective
 from .fit import Every, adam, fit, mixed_precision, on_device
@@ -126,7 +126,7 @@ def train_decoders(config: DecoderConfig | None = None, /, **options: Any) -> Pa
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
     net = UniversalNet(UniversalConfig(config.levels, config.width), encoder_weights=config.encoder_weights)
-    if config.init:
+    if config.init and config.init != SCRATCH:
         _start_from(net, config.init)
     net.to(device)
     amp_dtype, scaler = mixed_precision(config.precision, device)

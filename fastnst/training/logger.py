@@ -55,7 +55,7 @@ def _quiet_writer_thread() -> None:
 
 
 # The loss terms a line (and the bar) shows by default: a style network's headline terms.
-HEADLINE = ("pixel", "content", "style", "tv")
+HEADLINE = ("pixel", "teacher", "content", "style", "tv")
 
 Sampler = Callable[[Any, int], None]  # (the SummaryWriter, the step): add the sample images
 

@@ -3,6 +3,7 @@ schedule, built from a TrainConfig and handed to the training loop (fit.py)."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -19,14 +20,18 @@ from ..images import open_rgb
 from ..files import ReadFiles, check_folder, check_writable, refuse_overwrite, same_file
 from ..loss import DistillObjective, Objective
 from . import distributed
-from .config import TrainConfig, refuse_init_with_resume, styles_name
+from .config import TrainConfig, minutes_defaults, refuse_init_with_resume, styles_name
 from .data import endless, make_loader, sample_batch
 from .fit import Every, adam, fit, mixed_precision, on_device
 from .logger import StyleSamples, TrainLogger
 from .schedule import run_schedule, total_steps
 from .state import NetState, read_resume, resumed_options
 from .step import compute_losses
-from .styles import FrozenRows, StyleSet, Teacher, build_net, load_teacher, norm_parameters, painting_digest
+from .styles import (FrozenRows, StyleSet, Teacher, build_net, load_teacher, norm_parameters, painting_digest,
+                     starting_net)
+from .teacher import TaughtObjective
+
+log = logging.getLogger(__name__)
 
 
 def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
@@ -46,6 +51,8 @@ def train(config: TrainConfig | None = None, /, **options: Any) -> Path:
     # A TrainConfig is complete as it is; keyword options start from what a resumed run stored.
     style_stored = resumed is not None and config is None and "style" not in options  # the run's own
     base = asdict(config) if config else resumed_options(resumed) if resumed else {}
+    if config is None and options.get("minutes") is not None:  # a new run of minutes: the quick recipe
+        options = minutes_defaults(options, resolve_device(str(options.get("device", "auto"))).type == "cpu")
     config = TrainConfig(**{**base, **options})
     config.check()
     refuse_init_with_resume(config, resumed_options(resumed).get("init") if resumed else None)
@@ -64,8 +71,12 @@ def _train(config: TrainConfig, device: torch.device, resumed: Checkpoint | None
     if teacher:
         config.style = teacher.name  # the run's one style: the teacher's
     torch.manual_seed(config.seed)  # the same initial weights in every process (and with or without a teacher)
-    # A warm start (--init) takes another net's weights, with a fresh optimizer.
-    model, styles = build_net(config.style_paths, config.arch, config.init, config.only_norms, resumed, teacher)
+    # A warm start (--init, or a run of minutes) takes another net's weights, with a fresh optimizer.
+    init = starting_net(config.init, config.minutes, config.arch, teacher is not None, resumed is not None)
+    if init is not None and init != config.init:
+        log.info(f"starting from {init} (a run of minutes starts from a bundled network; --init none: from scratch)")
+        config.init = init  # stored: a resumed run goes on from the same start
+    model, styles = build_net(config.style_paths, config.arch, init, config.only_norms, resumed, teacher)
     config.arch = model.config.arch
     ckpt_path, out_path = _output_paths(config, styles_name(styles.names))
     _refuse_replacing_inputs(config, ckpt_path, out_path)
@@ -147,12 +158,15 @@ def _refuse_replacing_inputs(config: TrainConfig, ckpt_path: Path, out_path: Pat
 
 def _objective(config: TrainConfig, teacher: Teacher | None, styles: StyleSet, device: torch.device,
                memory_format: torch.memory_format) -> Objective | DistillObjective:
-    """What the run minimises: the perceptual objective of its style images, or the teacher's
-    output (distillation). The style pictures it holds become the styles' pictures in the checkpoint."""
+    """What the run minimises: the perceptual objective of its style images (with --teacher-weight, and
+    the universal model's pictures of the photos), or the teacher net's output (distillation). The style
+    pictures it holds become the styles' pictures in the checkpoint."""
     if teacher is not None:
         styles.images[0] = teacher.image
         return DistillObjective(teacher.net, config, device, memory_format)
-    objective = Objective(config.style_paths, config, device, memory_format)
+    objective = (TaughtObjective(config.style_paths, config, config.teacher_weight, config.teacher, device,
+                                 memory_format) if config.teacher_weight
+                 else Objective(config.style_paths, config, device, memory_format))
     for index, image, path in zip(styles.trained, objective.style_images, config.style_paths):
         styles.images[index] = image
         styles.digests[index] = painting_digest(open_rgb(path))  # what a resumed run compares its painting with

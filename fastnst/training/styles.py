@@ -19,11 +19,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..bundled import bundled_path
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..errors import FastNSTError
 from ..files import safe_name, same_file
 from ..images import open_rgb
 from ..model import ModelConfig, TransformerNet
+from .config import SCRATCH
 
 
 @dataclass
@@ -152,6 +154,26 @@ def _same_paintings(paths: list[str], resume: Checkpoint, frozen: int) -> None:
             raise FastNSTError(f"--resume {resume.path}: {given} {path} is not the painting that run trained as "
                                f"{name}" + ("; give the same style images in the same order, or leave out --style"
                                             if given == "--style" else " (the file has changed since)"))
+
+
+# The bundled net a run of minutes starts from, by architecture (docs/recipe.md, "Ten minutes"): it already
+# keeps a photo's shapes, so the budget goes to the new painting's palette and strokes.
+WARM_START = {"johnson": "mosaic.pt", "tiny": "realtime/mosaic.pt"}
+
+
+def starting_net(init: str | None, minutes: float | None, arch: str | None, distilling: bool,
+                 resumed: bool) -> str | None:
+    """The file a run's weights start from: --init's; else, for a new run of minutes, the bundled net of its
+    architecture (WARM_START), if this install has one; else none (random weights). --init none: none."""
+    if init == SCRATCH or resumed:
+        return None
+    if init is not None or minutes is None:
+        return init
+    name = WARM_START.get(arch or ("tiny" if distilling else "johnson"))
+    try:
+        return str(bundled_path(name)) if name else None
+    except FastNSTError:
+        return None  # an install without the bundled nets: from random weights
 
 
 def build_net(paths: list[str], arch: str | None, init: str | None, only_norms: bool,
