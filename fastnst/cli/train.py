@@ -22,25 +22,7 @@ def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="train.py", description="Train a fast style transfer network for one style "
                                 "image, or one network for several.",
                                 argument_default=None)
-    g = p.add_argument_group("style and data")
-    g.add_argument("--style", nargs="+", metavar="IMAGE", help="style image (the painting); several train one "
-                   "network that holds them all (choose or blend them at inference with infer.py --style); with "
-                   "--distill: which of the teacher's styles, by name")
-    g.add_argument("--distill", metavar="TEACHER", help="train a network to imitate a trained one (TEACHER, a "
-                   "checkpoint) instead of a painting: cheap, for a smaller --arch (default tiny); see "
-                   "docs/training.md")
-    g.add_argument("--teacher-weight", type=float, help="the universal model's picture of each photo with the "
-                   "painting as a pixel target of this weight, beside the perceptual loss (default 0: none; what it "
-                   "gives: docs/recipe.md)")
-    g.add_argument("--teacher", metavar="UNIVERSAL", help="with --teacher-weight: the universal model that teaches "
-                   "(default: the bundled one)")
-    g.add_argument("--data", help=f"training photos: a local folder (recursive) or a Hugging Face dataset id "
-                   f"(default: {D.data}, streamed from the hub)")
-    g.add_argument("--image-size", type=int, help=f"training crop size in pixels (default {D.image_size})")
-    g.add_argument("--batch-size", type=int, help=f"images per step and process (default {D.batch_size}; under "
-                   f"torchrun the effective batch is this times the number of processes)")
-    g.add_argument("--workers", type=int, help=f"data loader processes (default {D.workers})")
-    g.add_argument("--val-dir", help="images for the TensorBoard sample grid (default: the first training images)")
+    _style_and_data(p.add_argument_group("style and data"))
     g = p.add_argument_group("schedule")
     g.add_argument("--steps", type=int, help=f"optimizer steps (default {DEFAULT_STEPS}; with --minutes: none, "
                    f"--steps then a cap)")
@@ -82,6 +64,27 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar: a line on stdout every --log-every steps instead")
     return p
+
+
+def _style_and_data(g: argparse._ArgumentGroup) -> None:
+    g.add_argument("--style", nargs="+", metavar="IMAGE", help="style image (the painting); several train one "
+                   "network that holds them all (choose or blend them at inference with infer.py --style); with "
+                   "--distill: which of the teacher's styles, by name")
+    g.add_argument("--distill", metavar="TEACHER", help="train a network to imitate a trained one (TEACHER, a "
+                   "checkpoint) instead of a painting: cheap, for a smaller --arch (default tiny); see "
+                   "docs/training.md")
+    g.add_argument("--teacher-weight", type=float, help="the universal model's picture of each photo with the "
+                   "painting as a pixel target of this weight, beside the perceptual loss (default 0: none; what it "
+                   "gives: docs/recipe.md)")
+    g.add_argument("--teacher", metavar="UNIVERSAL", help="with --teacher-weight: the universal model that teaches "
+                   "(default: the bundled one)")
+    g.add_argument("--data", help=f"training photos: a local folder (recursive) or a Hugging Face dataset id "
+                   f"(default: {D.data}, streamed from the hub)")
+    g.add_argument("--image-size", type=int, help=f"training crop size in pixels (default {D.image_size})")
+    g.add_argument("--batch-size", type=int, help=f"images per step and process (default {D.batch_size}; under "
+                   f"torchrun the effective batch is this times the number of processes)")
+    g.add_argument("--workers", type=int, help=f"data loader processes (default {D.workers})")
+    g.add_argument("--val-dir", help="images for the TensorBoard sample grid (default: the first training images)")
 
 
 def _train(args: argparse.Namespace) -> int:
