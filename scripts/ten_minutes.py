@@ -28,10 +28,11 @@ from PIL import Image
 
 import fastnst
 from fastnst.errors import FastNSTError
+from fastnst.files import atomic_path
 from fastnst.images import image_files
 
 from any_painting import WEIGHTS, Method, arbitrary_method, compare, dev_paintings, universal_method
-from gallery import ROOT, SHARED
+from gallery import ROOT, SHARED, encode_small, figure
 from yardstick import Yardstick
 
 
@@ -108,6 +109,9 @@ def run(argv: Sequence[str] | None = None) -> int:
                    help="the universal model measured beside them ('' for none)")
     p.add_argument("--train-only", action="store_true", help="train what is missing, measure nothing")
     p.add_argument("--json", help="write the numbers here")
+    p.add_argument("--figure", help="painting | photo | each method, a row per painting (the first size)")
+    p.add_argument("--figure-photo", default="grace_hopper", help="the figure's photo, by name (default "
+                   "grace_hopper; else the first)")
     args = p.parse_args(argv)
     if not Path(args.weights).is_file():
         raise FastNSTError(f"VGG19 weights not found: {args.weights}")
@@ -142,11 +146,17 @@ def run(argv: Sequence[str] | None = None) -> int:
     methods["arbitrary"] = arbitrary
     print("| painting | size | " + " | ".join(f"{m}: style / content" for m in methods) + " |")
     print("|---|---|" + "---|" * len(methods))
-    results = compare(methods, paintings, photos, args.sizes, Yardstick(args.weights))
+    rows: list[list[Image.Image]] = []
+    shown = next((i for i, path in enumerate(photos) if path.stem == args.figure_photo), 0)
+    results = compare(methods, paintings, photos, args.sizes, Yardstick(args.weights), rows, shown=shown)
     for size in args.sizes:
         print("\n".join(["", *curves(results, str(size))]))
     if args.json:
         Path(args.json).write_text(json.dumps({"photos": len(photos), "recipes": recipes, "results": results}, indent=1))
+    if args.figure:
+        sheet = figure(rows, 224, ["painting", "photo", *methods])
+        with atomic_path(Path(args.figure)) as tmp:
+            tmp.write_bytes(encode_small(sheet, "JPEG", 800 * 1024))
     return 0
 
 
