@@ -224,7 +224,9 @@ def test_the_quick_recipe_fills_in_only_what_a_new_run_of_minutes_leaves_out():
     assert minutes_defaults({"minutes": 10}, on_cpu=True) == quick
     assert minutes_defaults({"minutes": 10}, on_cpu=False) == {"minutes": 10, "style_weight": 3e4}
     assert minutes_defaults({"minutes": 10, "image_size": 256}, on_cpu=True)["image_size"] == 256
-    for options in ({"steps": 10}, {"minutes": 10, "distill": "t.pt"}, {"minutes": 10, "resume": "c.pt"}):
+    assert minutes_defaults({"minutes": 10, "distill": "t.pt"}, on_cpu=True) == {"minutes": 10, "distill": "t.pt",
+                                                                                 "image_size": 128}
+    for options in ({"steps": 10}, {"minutes": 10, "resume": "c.pt"}):
         assert minutes_defaults(options, on_cpu=True) == options
 
 

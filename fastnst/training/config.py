@@ -120,12 +120,14 @@ class RunConfig:
 
 
 def minutes_defaults(options: dict[str, Any], on_cpu: bool) -> dict[str, Any]:
-    """The options of a new run of minutes (a style net's, not a distillation), with the quick recipe's
-    defaults where they are not given: style weight MINUTES_STYLE_WEIGHT and, on a CPU, 128-px crops
-    (its start, a bundled net, is styles.starting_net's)."""
-    if options.get("minutes") is None or options.get("distill") or options.get("resume"):
+    """The options of a new run of minutes, with the quick recipe's defaults where they are not given: on a
+    CPU 128-px crops, and for a style net (not a distillation, whose style is its teacher's) style weight
+    MINUTES_STYLE_WEIGHT. Its start, a bundled net, is styles.starting_net's."""
+    if options.get("minutes") is None or options.get("resume"):
         return options
-    quick = {"style_weight": MINUTES_STYLE_WEIGHT, **({"image_size": MINUTES_CPU_IMAGE_SIZE} if on_cpu else {})}
+    quick = {"image_size": MINUTES_CPU_IMAGE_SIZE} if on_cpu else {}
+    if not options.get("distill"):
+        quick["style_weight"] = MINUTES_STYLE_WEIGHT
     return {**quick, **options}
 
 
