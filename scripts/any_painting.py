@@ -105,12 +105,24 @@ def summary(results: dict[str, Any], reference: str = "arbitrary") -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def one_line_errors(run: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
+    """A script's run, its FastNSTError as one line on stderr and its exit code."""
     try:
         return run(argv)
     except FastNSTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+
+
+def write_figure(rows: list[list[Image.Image]], methods: Sequence[str], path: Path) -> None:
+    """painting | photo | each method, a row per painting: 23 rows in under 800 KB."""
+    sheet = figure(rows, 224, ["painting", "photo", *methods])
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(encode_small(sheet, "JPEG", 800 * 1024))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return one_line_errors(run, argv)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -150,9 +162,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"photos": len(photos), "results": results}, indent=1))
     if args.figure:
-        sheet = figure(rows, 224, ["painting", "photo", *methods])
-        with atomic_path(Path(args.figure)) as tmp:  # a row per painting: 23 rows in under 800 KB
-            tmp.write_bytes(encode_small(sheet, "JPEG", 800 * 1024))
+        write_figure(rows, list(methods), Path(args.figure))
     return 0
 
 

@@ -28,11 +28,11 @@ from PIL import Image
 
 import fastnst
 from fastnst.errors import FastNSTError
-from fastnst.files import atomic_path
 from fastnst.images import image_files
 
-from any_painting import WEIGHTS, Method, arbitrary_method, compare, dev_paintings, universal_method
-from gallery import ROOT, SHARED, encode_small, figure
+from any_painting import (WEIGHTS, Method, arbitrary_method, compare, dev_paintings, one_line_errors, universal_method,
+                          write_figure)
+from gallery import ROOT, SHARED
 from yardstick import Yardstick
 
 
@@ -82,11 +82,7 @@ def curves(results: dict[str, Any], size: str, reference: str = "arbitrary") -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return run(argv)
-    except FastNSTError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return one_line_errors(run, argv)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -154,9 +150,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"photos": len(photos), "recipes": recipes, "results": results}, indent=1))
     if args.figure:
-        sheet = figure(rows, 224, ["painting", "photo", *methods])
-        with atomic_path(Path(args.figure)) as tmp:
-            tmp.write_bytes(encode_small(sheet, "JPEG", 800 * 1024))
+        write_figure(rows, list(methods), Path(args.figure))
     return 0
 
 
