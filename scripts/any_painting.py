@@ -90,18 +90,20 @@ def compare(methods: dict[str, Method], paintings: Sequence[Path], photos: Seque
     return results
 
 
-def summary(results: dict[str, Any], reference: str = "arbitrary") -> list[str]:
-    """Per method and size: paintings closer to the painting than `reference`, and content within 1.1x."""
-    lines = []
-    methods = [m for m in next(iter(next(iter(results.values())).values())) if m != reference]
-    for size in next(iter(results.values())):
-        for method in methods:
-            pairs = [(r[size][method], r[size][reference]) for r in results.values()]
-            closer = sum(m["style"] <= a["style"] for m, a in pairs)
-            kept = sum(m["content"] <= 1.1 * a["content"] for m, a in pairs)
-            ratio = statistics.geometric_mean(m["style"] / a["style"] for m, a in pairs)
-            lines.append(f"{method} at {size}: closer on {closer}/{len(pairs)}, content within 1.1x on "
-                         f"{kept}/{len(pairs)}, style ratio / the arbitrary network's: {ratio:.3f} (geometric mean)")
+def pass_table(results: dict[str, Any], size: str, reference: str = "arbitrary") -> list[str]:
+    """A table row per method: the geometric means over the paintings of its style ratio and content
+    distance, each divided by the reference's, and on how many paintings it is at least as close to the
+    painting and keeps the photo within 1.1x the reference's content distance."""
+    lines = [f"| at {size} px | style ÷ {reference} (gm) | content ÷ {reference} (gm) | closer | content within 1.1x |",
+             "|---|---|---|---|---|"]
+    methods = [m for m in next(iter(results.values()))[size] if m != reference]
+    for method in methods:
+        pairs = [(r[size][method], r[size][reference]) for r in results.values()]
+        style = statistics.geometric_mean(m["style"] / a["style"] for m, a in pairs)
+        content = statistics.geometric_mean(m["content"] / a["content"] for m, a in pairs)
+        closer = sum(m["style"] <= a["style"] for m, a in pairs)
+        kept = sum(m["content"] <= 1.1 * a["content"] for m, a in pairs)
+        lines.append(f"| {method} | {style:.3f} | {content:.3f} | {closer}/{len(pairs)} | {kept}/{len(pairs)} |")
     return lines
 
 
@@ -158,7 +160,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     shown = next((i for i, path in enumerate(photos) if path.stem == args.figure_photo), 0)
     results = compare(methods, paintings, photos, args.sizes, Yardstick(args.weights), rows, shown=shown)
     if arbitrary is not None:
-        print("\n".join(summary(results)))
+        for size in args.sizes:
+            print("\n".join(["", *pass_table(results, str(size))]))
     if args.json:
         Path(args.json).write_text(json.dumps({"photos": len(photos), "results": results}, indent=1))
     if args.figure:

@@ -50,8 +50,12 @@ def test_each_painting_and_size_has_each_methods_means_and_a_figure_row(yardstic
     assert results["p1"]["48"]["photo"] == {"style": pytest.approx(1.0), "content": 0.0}
     assert results["p0"]["32"]["universal"]["content"] > 0 and len(lines) == 4
     assert len(rows) == 2 and all(len(row) == 4 and max(row[1].size) == 32 for row in rows)
-    summary = any_painting.summary(results, reference="photo")
-    assert len(summary) == 2 and summary[0].startswith("universal at 32: closer on ")
+
+
+def test_the_pass_table_has_geometric_means_against_the_reference_and_counts_of_passes():
+    results = {"a": {"512": {"new": {"style": 0.2, "content": 0.5}, "arbitrary": {"style": 0.4, "content": 0.5}}},
+               "b": {"512": {"new": {"style": 0.8, "content": 1.0}, "arbitrary": {"style": 0.4, "content": 0.5}}}}
+    assert any_painting.pass_table(results, "512")[2] == "| new | 1.000 | 1.414 | 1/2 | 1/2 |"
 
 
 def test_a_missing_photo_folder_is_one_line(tmp_path, capsys):

@@ -31,11 +31,12 @@ def test_a_failed_run_is_one_line_naming_its_command(tmp_path, photo_dir, style_
         ten_minutes.train(style_file, f"{SMALL} --teacher-weight -1", 0.02, tmp_path / "x.pt", photo_dir, "random")
 
 
-def test_the_curve_rows_are_geometric_means_against_the_reference_and_counts_of_passes():
-    results = {"a": {"512": {"new": {"style": 0.2, "content": 0.5}, "arbitrary": {"style": 0.4, "content": 0.5}}},
-               "b": {"512": {"new": {"style": 0.8, "content": 1.0}, "arbitrary": {"style": 0.4, "content": 0.5}}}}
-    lines = ten_minutes.curves(results, "512")
-    assert lines[2] == "| new | 1.000 | 1.414 | 1/2 | 1/2 |"
+def test_the_real_time_nets_are_measured_against_their_teachers_painting_by_painting():
+    results = {"a": {"512": {"tiny": {"style": 0.5, "content": 1}, "big": {"style": 0.4, "content": 1}}},
+               "b": {"512": {"tiny": {"style": 0.3, "content": 1}, "big": {"style": 0.3, "content": 1}}}}
+    line = ten_minutes.distilled(results, "512", "tiny", "big")
+    assert line == ("tiny at 512 px: style / its teacher's 1.118 (geometric mean), worst 1.250 (a), "
+                    "within 1.25x on 2/2")
 
 
 def test_missing_weights_or_no_painting_is_one_line(tmp_path, capsys, style_file):
