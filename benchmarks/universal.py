@@ -4,6 +4,7 @@
     python benchmarks/universal.py --sizes 512,1024 --repeats 5 --json universal.json
     ONEDNN_MAX_CPU_ISA=AVX2 python benchmarks/universal.py         # as an AVX2-only CPU (cpu_classes.py)
     python benchmarks/universal.py --designs --sizes 1024           # the cost of other levels and widths
+    python benchmarks/universal.py --one-off 4 --sizes 1024         # fastnst.stylize called again and again
 
 Both run through fastnst's Stylizer in the precision it picks (bf16 where the CPU has it natively,
 fp32 elsewhere): the universal model with one painting (its statistics computed once, before
@@ -27,7 +28,9 @@ from typing import Sequence
 
 import tempfile
 
+import numpy as np
 import torch
+from PIL import Image
 
 import fastnst
 from fastnst.inference.tiling import DEFAULT_TILE
@@ -59,6 +62,20 @@ def one_run(method: str, universal: str, painting: str, width: int, height: int,
     with open("/proc/self/status") as f:
         peak_kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
     return {"seconds": seconds, "loaded_mb": loaded_mb, "peak_mb": peak_kb / 1024}
+
+
+def one_off_run(method: str, universal: str, painting: str, width: int, height: int, calls: int) -> list[float]:
+    """Seconds of each of `calls` one-off fastnst.stylize calls on a photo in this (fresh) process: the
+    first loads the model (the universal model also the painting's statistics), the later ones find it
+    loaded if fastnst keeps it."""
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8))
+    model, style = (universal, painting) if method == "universal" else (ROOT / "checkpoints" / "mosaic.pt", None)
+    seconds = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fastnst.stylize(photo, model, style=style, max_size=max(width, height))
+        seconds.append(time.perf_counter() - start)
+    return seconds
 
 
 def timed(universal: str, painting: str, width: int, height: int, repeats: int) -> dict[str, float]:
@@ -115,12 +132,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--memory", action="store_true", help="also each size's peak memory, a process per run")
     p.add_argument("--designs", action="store_true", help="time other level sets and decoder widths instead "
                    "(random weights) beside the per-style network, at --sizes")
+    p.add_argument("--one-off", type=int, metavar="CALLS", help="time CALLS one-off fastnst.stylize calls per "
+                   "method instead, each method in a fresh process, --repeats times in turns, at --sizes")
     p.add_argument("--json")
+    p.add_argument("--one-off-run", nargs=4, metavar=("METHOD", "WIDTH", "HEIGHT", "CALLS"), help=argparse.SUPPRESS)
     p.add_argument("--one", nargs=4, metavar=("METHOD", "WIDTH", "HEIGHT", "TILE"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
         method, width, height, tile = args.one
         print(json.dumps(one_run(method, args.universal, args.painting, int(width), int(height), int(tile))))
+        return 0
+    if args.one_off_run:
+        method, width, height, calls = args.one_off_run
+        print(json.dumps(one_off_run(method, args.universal, args.painting, int(width), int(height), int(calls))))
+        return 0
+    if args.one_off:
+        for width, height in parse_sizes(args.sizes):
+            runs: dict[str, list[list[float]]] = {"per-style": [], "universal": []}
+            for _ in range(args.repeats):
+                for method in runs:
+                    done = subprocess.run([sys.executable, __file__, "--universal", args.universal, "--painting",
+                                           args.painting, "--one-off-run", method, str(width), str(height),
+                                           str(args.one_off)], capture_output=True, text=True)
+                    if done.returncode:
+                        raise SystemExit(f"error: {method} at {width}x{height}: {done.stderr.strip()}")
+                    runs[method].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            first = {m: statistics.median(r[0] for r in rs) for m, rs in runs.items()}
+            later = {m: statistics.median(t for r in rs for t in r[1:]) for m, rs in runs.items()}
+            about = machine()
+            print(f"{width}x{height}, one-off fastnst.stylize, {about['cpu']}, {about['threads']} threads, "
+                  f"ISA limit {about['onednn_isa_limit']}:")
+            for name, seconds in (("first call", first), ("later calls", later)):
+                print(f"  {name:12s} per-style {seconds['per-style']:6.3f} s  universal {seconds['universal']:6.3f} s"
+                      f"  {seconds['universal'] / seconds['per-style']:5.2f}x")
         return 0
     if args.designs:
         for width, height in parse_sizes(args.sizes):

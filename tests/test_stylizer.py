@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -103,3 +105,26 @@ def test_stylize_tensor_of_another_shape_or_type_says_what_it_takes(ckpt_file, i
     with pytest.raises(FastNSTError) as caught:
         Stylizer.load(ckpt_file, device="cpu").stylize_tensor(images)
     assert str(caught.value) == message
+
+
+def test_one_off_calls_load_a_model_once_until_its_files_or_the_loading_arguments_change(
+        ckpt_file, universal_file, style_file, monkeypatch):
+    loads = []
+    load = Stylizer.from_file.__func__
+    monkeypatch.setattr(Stylizer, "from_file", classmethod(lambda cls, *a, **k: loads.append(a[0]) or load(cls, *a, **k)))
+    photo = random_image(16, 16)
+    first = fastnst.stylize(photo, ckpt_file)
+    assert np.array_equal(np.asarray(fastnst.stylize(photo, ckpt_file)), np.asarray(first)) and len(loads) == 1
+    fastnst.stylize(photo, ckpt_file, precision="fp32")  # other loading arguments: loaded again
+    assert len(loads) == 2
+    stat = ckpt_file.stat()
+    os.utime(ckpt_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the checkpoint rewritten
+    fastnst.stylize(photo, ckpt_file, precision="fp32")
+    assert len(loads) == 3
+    fastnst.stylize(photo, universal_file, style=str(style_file))
+    fastnst.stylize(photo, ckpt_file, precision="fp32")  # two are kept: going back and forth loads neither again
+    fastnst.stylize(photo, universal_file, style=str(style_file))
+    assert len(loads) == 4
+    random_image(64, 64).save(style_file)  # another painting in the same file: its statistics again
+    fastnst.stylize(photo, universal_file, style=str(style_file))
+    assert len(loads) == 5

@@ -6,7 +6,7 @@
     y = stylizer(x)                                       # the same through the runtime alone (no options)
 
 What runs the model is chosen once, by the loader (loader.py); the Stylizer applies the options
-around it. fastnst.stylize is the one-off form: loaded for one call.
+around it. fastnst.stylize is the one-off form: loaded for the call, kept for the next (recent.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..errors import FastNSTError
 from ..images import open_image, open_rgb, resize_long_side, to_pil, to_rgb, to_tensor
 from .loader import INT8_REFUSAL, ONNX_REFUSAL, Calibration, Model, load_runtimes
 from .options import OptionError, RuntimeSpec, StylizeOptions, VideoOptions
+from .recent import RECENT_STYLIZERS
 from .runtime import Net, Runtime, as_runtime
 from .styles import StyleSpec
 from .tiling import AUTO_TILE_PIXELS, DEFAULT_TILE
@@ -264,6 +265,9 @@ def stylizer_and_options(model: Stylizer | Model | None, options: StylizeOptions
                                f"to Stylizer.load")
         return model, options, video
     spec = RuntimeSpec(**{k: v for k, v in load.items() if k in RuntimeSpec.field_names()})
+    if video is None and isinstance(model, (str, Path)) and spec.precision != "int8" and "calibration" not in load:
+        key = (Path(model).resolve(), repr(load.get("style")), spec)
+        return RECENT_STYLIZERS.get(key, lambda: Stylizer.from_file(model, load.get("style"), spec)), options, video
     photos = load.get("calibration", lambda labels: calibration())
     return Stylizer.from_file(model, load.get("style"), spec, photos), options, video
 
@@ -280,7 +284,7 @@ def _updated(given: object, kind: type, name: str, arguments: dict) -> Any:
 
 def stylize(image: Image.Image | str | Path, model: Stylizer | Model | None = None,
             options: StylizeOptions | None = None, **arguments: Any) -> Image.Image:
-    """Stylize one image: `model` a Stylizer, or what Stylizer.load takes (then loaded for this call);
+    """Stylize one image: `model` a Stylizer, or what Stylizer.load takes (loaded, kept for the next call);
     None with style="painting.jpg": the bundled universal model, e.g. stylize("photo.jpg",
     style="painting.jpg").
 
