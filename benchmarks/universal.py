@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import tempfile
 
@@ -122,6 +122,15 @@ def design_times(painting: str, width: int, height: int, repeats: int) -> dict[s
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def in_child(args: argparse.Namespace, flag: str, method: str, width: int, height: int, last: int) -> Any:
+    """This script run with `flag` (--one or --one-off-run) in a fresh process: what it printed last, as JSON."""
+    done = subprocess.run([sys.executable, __file__, "--universal", args.universal, "--painting", args.painting,
+                           flag, method, str(width), str(height), str(last)], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"error: {method} at {width}x{height}: {done.stderr.strip()}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--universal", default=str(ROOT / "checkpoints" / "universal.pt"))
@@ -151,12 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs: dict[str, list[list[float]]] = {"per-style": [], "universal": []}
             for _ in range(args.repeats):
                 for method in runs:
-                    done = subprocess.run([sys.executable, __file__, "--universal", args.universal, "--painting",
-                                           args.painting, "--one-off-run", method, str(width), str(height),
-                                           str(args.one_off)], capture_output=True, text=True)
-                    if done.returncode:
-                        raise SystemExit(f"error: {method} at {width}x{height}: {done.stderr.strip()}")
-                    runs[method].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                    runs[method].append(in_child(args, "--one-off-run", method, width, height, args.one_off))
             first = {m: statistics.median(r[0] for r in rs) for m, rs in runs.items()}
             later = {m: statistics.median(t for r in rs for t in r[1:]) for m, rs in runs.items()}
             about = machine()
@@ -179,11 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
 
     def child(method: str, width: int, height: int, tile: int) -> dict:
-        done = subprocess.run([sys.executable, __file__, "--universal", args.universal, "--painting", args.painting,
-                               "--one", method, str(width), str(height), str(tile)], capture_output=True, text=True)
-        if done.returncode:
-            raise SystemExit(f"error: {method} at {width}x{height}: {done.stderr.strip()}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return in_child(args, "--one", method, width, height, tile)
 
     for width, height in parse_sizes(args.sizes):
         medians = timed(args.universal, args.painting, width, height, args.repeats)
