@@ -15,7 +15,7 @@ import fastnst
 import fastnst.checkpoint
 from fastnst import TrainConfig
 from fastnst.checkpoint import atomic_save, build_checkpoint, load_checkpoint
-from fastnst.cli import train_main
+from fastnst.cli import info_main, train_main
 from fastnst.errors import FastNSTError
 from fastnst.training.config import minutes_defaults
 from fastnst.training.styles import style_names
@@ -193,6 +193,7 @@ def test_a_run_of_minutes_ends_by_its_budget_says_its_steps_and_resumes_to_a_lar
     code, out, err = run_cli(train_main, capsys, "--resume", run / "checkpoint.pt", "--minutes", 0.04, "--no-progress")
     resumed = torch.load(run / "checkpoint.pt", weights_only=True)
     assert code == 0 and resumed["seconds"] >= 2.4 and resumed["step"] > state["step"]
+    assert resumed["loss"]["style_gains"] == state["loss"]["style_gains"] and "style weight x" not in out  # kept
     assert out.splitlines()[-2].startswith(f"trained {resumed['step'] - state['step']} steps in ")
     assert out.splitlines()[-2].endswith(f", {resumed['step']} in {resumed['seconds']:.1f} s in all (budget 0.04 min)")
     code, _, err = run_cli(train_main, capsys, "--resume", run / "checkpoint.pt")  # the stored budget: spent
@@ -213,6 +214,9 @@ def test_a_run_of_minutes_starts_from_the_bundled_net_of_its_architecture(tmp_pa
     assert code == 0 and stored.train_args["init"] == (str(fastnst.bundled.bundled_path(bundled)) if bundled else init)
     assert ("starting from " in out) == (bundled is not None)
     assert stored.loss["style_weight"] == 3e4  # the quick recipe's, where --style-weight is not given
+    assert stored.loss["style_boost"] == 2 and 1 <= stored.loss["style_gains"][0] <= 2 and "style weight x " in out
+    code, out, _ = run_cli(info_main, capsys, tmp_path / "run" / "tiles.pt")
+    assert f"style weight 30000, x {stored.loss['style_gains'][0]:.3g}," in out
     if bundled:  # the bundled net's weights, a step too small to move them
         start = load_checkpoint(fastnst.bundled.bundled_path(bundled)).model.state_dict()
         name = next(n for n in start if n.endswith("weight") and start[n].dim() == 4)
@@ -220,9 +224,11 @@ def test_a_run_of_minutes_starts_from_the_bundled_net_of_its_architecture(tmp_pa
 
 
 def test_the_quick_recipe_fills_in_only_what_a_new_run_of_minutes_leaves_out():
-    quick = {"minutes": 10, "style_weight": 3e4, "image_size": 128}
+    quick = {"minutes": 10, "style_weight": 3e4, "style_boost": 2.0, "image_size": 128}
     assert minutes_defaults({"minutes": 10}, on_cpu=True) == quick
-    assert minutes_defaults({"minutes": 10}, on_cpu=False) == {"minutes": 10, "style_weight": 3e4}
+    assert minutes_defaults({"minutes": 10}, on_cpu=False) == {"minutes": 10, "style_weight": 3e4, "style_boost": 2.0}
+    assert minutes_defaults({"minutes": 10, "style_weight": 1e4}, on_cpu=False) == {"minutes": 10, "style_weight": 1e4}
+    assert minutes_defaults({"minutes": 10, "style_boost": 1.0}, on_cpu=False)["style_boost"] == 1.0
     assert minutes_defaults({"minutes": 10, "image_size": 256}, on_cpu=True)["image_size"] == 256
     assert minutes_defaults({"minutes": 10, "distill": "t.pt"}, on_cpu=True) == {"minutes": 10, "distill": "t.pt",
                                                                                  "image_size": 128}
@@ -233,6 +239,7 @@ def test_the_quick_recipe_fills_in_only_what_a_new_run_of_minutes_leaves_out():
 def test_a_run_of_steps_starts_from_random_weights_and_a_given_style_weight_holds(tmp_path, photo_dir, style_file):
     out = fastnst.train(style=str(style_file), data=str(photo_dir), steps=1, **small_run(tmp_path / "steps"))
     assert load_checkpoint(out).train_args["init"] is None and load_checkpoint(out).loss["style_weight"] == 1e4
+    assert load_checkpoint(out).loss["style_gains"] is None  # no boost: nothing measured
     out = fastnst.train(style=str(style_file), data=str(photo_dir), minutes=0.005, style_weight=2e3,
                         **small_run(tmp_path / "minutes"))
     assert load_checkpoint(out).loss["style_weight"] == 2e3
@@ -504,7 +511,7 @@ def test_training_outputs_that_cannot_be_written_are_one_line_before_any_step(tm
 
 def test_resuming_a_run_of_several_styles_with_another_style_list_is_refused_before_any_work(tmp_path, photo_dir,
                                                                                           capsys):
-    from fastnst.cli import train_main
+    from fastnst.cli import info_main, train_main
 
     from .train_helpers import as_flags, small_run
 
@@ -530,7 +537,7 @@ def test_resuming_a_run_of_several_styles_with_another_style_list_is_refused_bef
 
 
 def test_init_with_another_arch_or_together_with_resume_is_refused_in_one_line(tmp_path, photo_dir, ckpt_file, capsys):
-    from fastnst.cli import train_main
+    from fastnst.cli import info_main, train_main
 
     from .train_helpers import as_flags, small_run
 
@@ -563,7 +570,7 @@ def test_init_without_arch_keeps_the_init_nets_architecture_and_its_run_resumes(
 
 def test_only_norms_refuses_a_style_list_that_repeats_a_painting_or_renames_one_the_net_has(tmp_path, photo_dir,
                                                                                         ckpt_file, capsys):
-    from fastnst.cli import train_main
+    from fastnst.cli import info_main, train_main
 
     from .train_helpers import as_flags, small_run
 

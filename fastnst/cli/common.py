@@ -14,6 +14,7 @@ from ..device import DEVICE_HELP
 from ..errors import FastNSTError, first_line
 from ..inference import OptionError
 from ..loss import LOSS_NETS, LossConfig
+from ..training.config import MINUTES_STYLE_BOOST
 
 LOSS_DEFAULTS = LossConfig()
 
@@ -117,6 +118,10 @@ def add_loss_arguments(p: argparse.ArgumentParser, unset: str | None = None, sta
         g.add_argument("--stability-weight", type=float, help="video stability: penalize output changes under "
                        "small synthetic motion and noise, so frames flicker less; 0 turns it off"
                        + default(d.stability_weight))
+        g.add_argument("--style-boost", type=float, help="up to this many times --style-weight for a painting whose "
+                       "Gram matrices are fainter than the photos' (measured on the run's first photos); 1: none"
+                       + (" (default 1; a new run of minutes without --style-weight: "
+                          f"{MINUTES_STYLE_BOOST:g})" if unset is None else ""))
     if distill:
         g.add_argument("--pixel-weight", type=float, help="with --distill: weight of the pixel term, the squared "
                        "difference from the teacher's output (--content-weight weighs the content term against the "

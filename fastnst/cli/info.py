@@ -37,14 +37,23 @@ def describe(path: str, ckpt: Checkpoint) -> list[str]:
         if args.get("distill"):
             trained += f", distilled from {args['distill']}"
         lines.append(trained)
-    shown = {"loss_net": "", "style_weight": "style weight ", "style_size": "style size ",
+    shown = {"loss_net": "", "style_weight": "style weight ", "style_gains": "x ", "style_size": "style size ",
              "style_layer_weights": "layer weights "}
     if args.get("distill"):  # no painting: the teacher's output is the target
         shown = {"loss_net": "", "pixel_weight": "pixel weight ", "content_weight": "content weight "}
-    loss = [f"{label}{ckpt.loss[key]}" for key, label in shown.items() if ckpt.loss.get(key) is not None]
+    loss = [f"{label}{_plain(ckpt.loss[key])}" for key, label in shown.items() if ckpt.loss.get(key) is not None]
     if loss:
         lines.append("  loss: " + ", ".join(loss))
     return lines
+
+
+def _plain(value: object) -> str:
+    """A loss option as info shows it: numbers short (a measured style gain has 16 digits)."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_plain(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:g}"
+    return str(value)
 
 
 def describe_universal(path: str, loaded: LoadedUniversal) -> list[str]:

@@ -29,7 +29,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--epochs", type=float, help="passes over a local --data folder, instead of --steps")
     g.add_argument("--minutes", type=float, help="train for a wall-clock budget of minutes (a resumed run's "
                    "included), the learning rate's drop fitted to it; with --steps or --epochs: whichever ends "
-                   "first. A new run of minutes is the quick recipe: from a bundled network, --style-weight 3e4, "
+                   "first. A new run of minutes is the quick recipe: from a bundled network, --style-weight 3e4 with "
+                   "--style-boost 2, "
                    "on a CPU --image-size 128, where not given (docs/recipe.md)")
     g.add_argument("--lr", type=float, help=f"Adam learning rate (default {D.lr:g})")
     g.add_argument("--lr-decay-at", type=float, help=f"fraction of the steps (or of --minutes) after which the rate "

@@ -58,9 +58,11 @@ class LossConfig:
     stability_weight: float = STABILITY_WEIGHT  # training only (it needs the network); 0 turns it off
     pixel_weight: float = PIXEL_WEIGHT   # distillation only (distill.py): the pixel term's weight
     style_size: int | None = 512         # long side of the style image as the loss net sees it
+    style_boost: float = 1.0             # up to this many times style_weight for a painting fainter than the photos
+    style_gains: tuple[float, ...] | None = None  # each style's factor, measured by style_gains_for at a run's start
 
     def __post_init__(self) -> None:
-        for name in ("content_layers", "style_layers", "style_layer_weights"):
+        for name in ("content_layers", "style_layers", "style_layer_weights", "style_gains"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, tuple(value))
@@ -81,6 +83,10 @@ class LossConfig:
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise FastNSTError(f"{len(self.style_layer_weights)} style layer weights given for "
                                f"{len(self.style_layers)} style layers")
+        if self.style_gains is not None and not all(math.isfinite(g) and g > 0 for g in self.style_gains):
+            raise FastNSTError("style gains must be positive numbers")
+        if not (math.isfinite(self.style_boost) and self.style_boost >= 1):
+            raise FastNSTError("--style-boost must be a number of at least 1 (1: none)")
         if self.style_size is not None and self.style_size < 16:
             raise FastNSTError("--style-size must be at least 16 pixels")
 
@@ -140,6 +146,30 @@ class Objective(nn.Module):
                 features = self.lossnet(to_tensor(image).to(device))
                 self.grams_per_style.append({n: gram_matrix(features[n].float()) for n in config.style_layers})
         self.style_grams = self.grams_per_style[0]
+        self.style_gains = list(config.style_gains or [1.0] * len(self.style_images))
+        if len(self.style_gains) != len(self.style_images):
+            raise FastNSTError(f"{len(self.style_gains)} style gains stored for {len(self.style_images)} styles")
+
+    def _pull(self, grams: dict[str, torch.Tensor]) -> torch.Tensor:
+        """How hard Gram matrices pull under the style loss: its value against all-zero targets, per image."""
+        return sum(w * gram.flatten(1).square().mean(1) for gram, w in
+                   zip(grams.values(), self.style_layer_weights.values()))
+
+    @torch.no_grad()
+    def style_gains_for(self, photos: torch.Tensor | list[torch.Tensor]) -> list[float]:
+        """Each style's factor on style_weight, from 1 to style_boost: the square root of how much fainter
+        the painting's Gram matrices are than the photos' (their mean). The Gram loss grows with the
+        square of the painting's features, so at one weight a faint painting (muted, soft, small
+        strokes) pulled a quarter as hard as the photos' own statistics and its network stayed
+        near the photo (docs/recipe.md, "What each part contributes"). `photos`: a batch, or a list of
+        batches, measured one at a time (the memory of a training step's loss pass, not of all at once)."""
+        pulls = []
+        for batch in photos if isinstance(photos, list) else [photos]:
+            features = self.lossnet(batch)
+            pulls.append(self._pull({n: gram_matrix(features[n].float()) for n in self.config.style_layers}))
+        photos_pull = torch.cat(pulls).mean().item()
+        return [min(self.config.style_boost, max(1.0, math.sqrt(photos_pull / max(self._pull(grams).item(), 1e-12))))
+                for grams in self.grams_per_style]
 
     @torch.no_grad()
     def content_targets(self, photos: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -155,9 +185,10 @@ class Objective(nn.Module):
             features = {n: f.float() for n, f in features.items()}
             targets = {n: t.float() for n, t in content_targets.items()}
             raw_style, per_layer = style_loss(features, self.grams_per_style[style], self.style_layer_weights)
+            style_weight = c.style_weight * self.style_gains[style]
             terms = {"content": c.content_weight * content_loss(features, targets),
-                     "style": c.style_weight * raw_style}
-            terms.update({f"style_{n}": c.style_weight * v for n, v in per_layer.items()})
+                     "style": style_weight * raw_style}
+            terms.update({f"style_{n}": style_weight * v for n, v in per_layer.items()})
             terms["tv"] = c.tv_weight * total_variation_loss(image.float())
             terms["total"] = terms["content"] + terms["style"] + terms["tv"]
         return terms

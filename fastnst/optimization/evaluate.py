@@ -96,6 +96,8 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
     config = _loss_config(ckpt, loss_overrides)
     choice = _one_style(ckpt, net_style)
+    if config.style_gains:  # the style weight the net trained this style with
+        config.style_gains = (config.style_gains[int(choice.mix.argmax())],)
     style_path = _style_path(ckpt, style, choice.label)
     dev = resolve_device(device)
     objective = Objective(style_path, config, dev)
