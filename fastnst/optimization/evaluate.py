@@ -30,8 +30,11 @@ from ..loss import RANDOM_WEIGHTS, LossConfig, Objective
 from .optimize import check_run, run_optimization
 
 
-def _loss_config(checkpoint: Checkpoint, overrides: dict[str, Any]) -> LossConfig:
+def _loss_config(checkpoint: Checkpoint, overrides: dict[str, Any], choice: StyleChoice) -> LossConfig:
+    """The objective the net trained `choice`'s style with (its style weight's gain, of a boosted run)."""
     config = LossConfig.from_dict(checkpoint.loss, **overrides)
+    if config.style_gains:
+        config.style_gains = (config.style_gains[int(choice.mix.argmax())],)
     weights = config.loss_weights
     stored = overrides.get("loss_weights") is None
     if stored and weights not in (None, RANDOM_WEIGHTS) and not Path(weights).is_file():
@@ -94,10 +97,8 @@ def evaluate(checkpoint: Checkpoint | str | Path, content: str | Path, style: st
                    vs_lr=vs_lr, loss_overrides=loss_overrides)
     files = image_files(content)[:images]
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-    config = _loss_config(ckpt, loss_overrides)
     choice = _one_style(ckpt, net_style)
-    if config.style_gains:  # the style weight the net trained this style with
-        config.style_gains = (config.style_gains[int(choice.mix.argmax())],)
+    config = _loss_config(ckpt, loss_overrides, choice)
     style_path = _style_path(ckpt, style, choice.label)
     dev = resolve_device(device)
     objective = Objective(style_path, config, dev)
