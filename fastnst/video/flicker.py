@@ -23,7 +23,9 @@ import torch
 from ..checkpoint import Checkpoint
 from ..device import resolve_device
 from ..errors import FastNSTError
+from ..files import is_file
 from ..inference import RuntimeSpec, Stylizer
+from ..universal import is_universal_file
 from .frames import FrameStylizer
 from .reader import read_frames
 
@@ -133,7 +135,10 @@ def measure(video: str | Path, checkpoints: Sequence[str | Path | Checkpoint], *
     flows = [pair_flow(originals[i - 1], originals[i]) for i in range(1, len(originals))]  # once, for all
     report = FlickerReport(Path(video), len(originals), width, height, warping_error(originals, flows=flows))
     for item in checkpoints:
-        stylizer = Stylizer.from_file(item, style, RuntimeSpec(device=dev, precision="fp32"))
+        # A painting is for the universal models among them; a trained network beside one runs its own style.
+        universal = isinstance(item, (str, Path)) and is_universal_file(item)
+        own = None if style and is_file(style) and not universal else style
+        stylizer = Stylizer.from_file(item, own, RuntimeSpec(device=dev, precision="fp32"))
         label = str(item) if not isinstance(item, Checkpoint) else item.style_name
         if stylizer.runtime.new_stream() is None:
             report.stylized[label] = warping_error(originals, stylize_frames(originals, stylizer, dev), flows)
