@@ -14,6 +14,7 @@ import fastnst
 from fastnst.cli import flicker_main, info_main, infer_main, train_decoders_main
 from fastnst.errors import FastNSTError
 from fastnst.inference.universal import parse_paintings
+from fastnst.universal.painting import open_painting, painting_at, style_size
 from fastnst.universal import Decoder, MovingContentStats, colour, content_stats, load_universal, style_stats, transform
 
 from .helpers import ROOT, make_clip, random_image, run_cli
@@ -113,6 +114,27 @@ def test_strength_is_the_transforms_alpha(universal_file, paintings):
     rebuilt = net(photo, [], alpha=0.0).clamp(0, 1)  # the photo's own features, decoded
     assert torch.allclose(none, rebuilt, atol=1e-5)
     assert (full - none).abs().mean() > 0.01
+
+
+@pytest.mark.parametrize("height, width, size", [(256, 192, 256), (300, 500, 512), (40, 30, 128), (3000, 4000, 1024)])
+def test_a_painting_is_measured_at_the_photos_long_side_rounded_and_bounded(height, width, size):
+    assert style_size(height, width) == size
+
+
+def test_a_painting_is_measured_once_per_photo_size_and_its_scale_follows_the_photo(universal_file, paintings):
+    stylizer = fastnst.Stylizer.load(universal_file, style=str(paintings[0]), device="cpu", precision="fp32")
+    runtime, small = stylizer.runtime, torch.rand(1, 3, 96, 128)
+    stylizer.stylize_tensor(small)
+    stylizer.stylize_tensor(torch.rand(1, 3, 100, 120))  # rounds to the same size: measured once
+    assert list(runtime.measured) == [128]
+    big = stylizer.stylize_tensor(torch.nn.functional.interpolate(small, scale_factor=2))
+    assert list(runtime.measured) == [128, 256]
+    measured_at = {size: runtime.net.style(painting_at(open_painting(paintings[0]), size))
+                   for size in (128, 256)}  # the painting seen at 128 and at 256 pixels
+    for level, stats in runtime.measured[256][0][0].items():
+        assert torch.allclose(stats.colour, measured_at[256][level].colour, atol=1e-5)
+        assert not torch.allclose(stats.colour, measured_at[128][level].colour, atol=1e-3)
+    assert big.shape[-1] == 256
 
 
 def test_video_frames_are_whitened_with_statistics_averaged_over_time(universal_file, paintings):
@@ -247,11 +269,12 @@ def test_decoder_training_needs_photos(capsys):
     assert code == 2 and "--data" in err
 
 
-def test_flicker_measures_the_universal_model_with_its_painting(universal_file, paintings, tmp_path, capsys):
+def test_flicker_measures_the_universal_model_with_its_painting(universal_file, ckpt_file, paintings, tmp_path, capsys):
     clip = make_clip(tmp_path / "clip.mp4", frames=4, audio=None)
-    code, out, err = run_cli(flicker_main, capsys, clip, "--ckpt", universal_file, "--style", paintings[0],
+    code, out, err = run_cli(flicker_main, capsys, clip, "--ckpt", ckpt_file, universal_file, "--style", paintings[0],
                              "--frames", 3, "--max-size", 32)
-    assert code == 0, err
-    assert f"{universal_file} (a) " in out and f"{universal_file} (a, each frame's own statistics)" in out
+    assert code == 0, err  # the trained network beside it runs its own style
+    assert f"  {ckpt_file} " in out and f"{universal_file} (a) " in out and f"{universal_file} (a, each frame's own statistics)" in out
     code, _, err = run_cli(flicker_main, capsys, clip, "--ckpt", universal_file, "--frames", 3)
     assert code == 2 and "--style PAINTING" in err and len(err.strip().splitlines()) == 1
+

@@ -11,6 +11,7 @@ statistics, measured on the image shrunk to STATS_SIZE: seamless at any size.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,14 @@ from ..host_memory import keep_host_memory
 from ..files import is_file, safe_name
 from ..universal import MovingContentStats, UniversalNet
 from ..universal.net import Style
-from ..universal.painting import read_painting
+from ..universal.painting import open_painting, painting_at, style_size
 from .options import OptionError
 from .runtime import Runtime
 from .styles import normalized, split_blend
 from .tiling import blend_weights, tile_starts
 
 STATS_SIZE = 1024     # tiling: content statistics from the whole image at this long side
+KEPT_SIZES = 4        # paintings' statistics kept for this many photo sizes
 TILE_OVERLAP = 256    # the model sees about 80 pixels around each output pixel; tiles cross-fade in the middle
 
 
@@ -100,22 +102,37 @@ class UniversalRuntime(Runtime):
         self.precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[self.dtype]
         self.net = net.to(device, torch.float32).eval()  # one net may serve several runtimes (the webcam's)
         self.paintings = list(paintings)
-        # Statistics in fp32, once per painting; then the net runs in the fast precision.
-        self.styles: list[tuple[Style, float]] = []
-        with torch.inference_mode():
-            for painting in self.paintings:
-                self.styles.append((self.net.style(read_painting(painting.path).to(device)), painting.weight))
+        self.images = [open_painting(painting.path) for painting in self.paintings]  # bad files fail here
+        # Statistics in fp32 (its own copy of the encoder), once per painting and size; the net runs
+        # in the fast precision.
+        self.measure = copy.deepcopy(self.net.encoder)
+        self.measured: dict[int, list[tuple[Style, float]]] = {}
         self.net.to(dtype=self.dtype, memory_format=memory_format_for(device))
+
+    def styles(self, height: int, width: int) -> list[tuple[Style, float]]:
+        """The paintings' statistics for a photo of this size (painting.style_size), measured once
+        per size; the last few sizes kept."""
+        size = style_size(height, width)
+        if size not in self.measured:
+            with torch.inference_mode():
+                self.measured[size] = [(self.net.style(painting_at(image, size).to(self.device), self.measure),
+                                        painting.weight) for image, painting in zip(self.images, self.paintings)]
+            while len(self.measured) > KEPT_SIZES:
+                self.measured.pop(next(iter(self.measured)))
+        return self.measured[size]
 
     def new_stream(self) -> MovingContentStats:
         """Content statistics averaged over a video's frames (universal/wct.py): a steadier look."""
         return MovingContentStats()
 
-    def _run(self, images: torch.Tensor, strength: float, content=None, record=None, stream=None) -> torch.Tensor:
+    def _run(self, images: torch.Tensor, strength: float, content=None, record=None, stream=None,
+             whole: tuple[int, int] | None = None) -> torch.Tensor:
+        """whole: the size of the image `images` are tiles of (the paintings' scale follows it)."""
+        styles = self.styles(*(whole or images.shape[-2:]))
         self.net.to(dtype=self.dtype)  # a no-op unless another runtime sharing the net changed it
         x = images.to(self.device, self.dtype).contiguous(memory_format=memory_format_for(self.device))
         with keep_host_memory():  # each level's layers reuse the memory of the level before
-            return self.net(x, self.styles, strength, content, record, stream).float()
+            return self.net(x, styles, strength, content, record, stream).float()
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor, strength: float = 1.0,
@@ -139,12 +156,13 @@ class UniversalRuntime(Runtime):
             scale = min(1.0, STATS_SIZE / max(h, w))
             small = F.interpolate(image, scale_factor=scale, mode="area") if scale < 1 else image
             record: list = []
-            self._run(small, strength, record=record, stream=stream)
+            self._run(small, strength, record=record, stream=stream, whole=(h, w))
             ys = [s // 8 * 8 for s in tile_starts(h, tile, overlap)]
             xs = [s // 8 * 8 for s in tile_starts(w, tile, overlap)]
             for y0, row in zip(ys, blend_weights(ys, tile, h, overlap)):
                 for x0, col in zip(xs, blend_weights(xs, tile, w, overlap)):
                     piece = image[..., y0:y0 + len(row), x0:x0 + len(col)]
                     weight = (row[:, None] * col[None, :]).to(out.device)
-                    out[i:i + 1, :, y0:y0 + len(row), x0:x0 + len(col)] += self._run(piece, strength, record).to(out.device) * weight
+                    styled = self._run(piece, strength, record, whole=(h, w)).to(out.device)
+                    out[i:i + 1, :, y0:y0 + len(row), x0:x0 + len(col)] += styled * weight
         return out

@@ -38,7 +38,7 @@ Style = dict[str, StyleStats]
 
 @dataclass
 class UniversalConfig:
-    levels: tuple[str, ...] = ("relu4_1", "relu2_1", "relu1_1")  # coarse to fine
+    levels: tuple[str, ...] = ("relu3_1", "relu2_1")  # coarse to fine
     width: float = 0.5  # decoder channels relative to the encoder's
 
     def __post_init__(self) -> None:
@@ -72,10 +72,11 @@ class UniversalNet(nn.Module):
         for level, decoder in self.decoders.items():
             decoder.input_scale.fill_(1.0 / float(taps[level].mean().clamp_min(1e-6)))
 
-    def style(self, painting: torch.Tensor) -> Style:
-        """A painting (1 x 3 x H x W in [0, 1]) -> its statistics at every level, computed once."""
+    def style(self, painting: torch.Tensor, encoder: Encoder | None = None) -> Style:
+        """A painting (1 x 3 x H x W in [0, 1]) -> its statistics at every level, computed once;
+        encoder: a float32 copy of this net's to measure with (the net may run in bf16)."""
         with torch.no_grad():
-            taps = self.encoder.taps(painting.float(), self.config.levels)
+            taps = (encoder or self.encoder).taps(painting.float(), self.config.levels)
         return {level: style_stats(taps[level][0]) for level in self.config.levels}
 
     def forward(self, x: torch.Tensor, styles: Sequence[tuple[Style, float]], alpha: float = 1.0,
