@@ -143,13 +143,22 @@ run python train.py --distill "$(net candy)" "${DISTILL[@]}" --init "$(realtime 
 run python train.py --distill "$(net candy)" "${DISTILL[@]}" --init "$(realtime candy)" --steps 300 --image-size 256 \
     --batch-size 2 --lr 5e-4 --style-weight 3e5 --logdir "$OUT/logs/realtime-candy-256c" --out "$(realtime candy)"
 
-# 11. The universal model (checkpoints/universal.pt): its decoders, on the photos only (no painting; mosaic is
-#     only shown in TensorBoard). 4,000 steps at a constant 1e-3, then 1,000 at 1e-4 (--lr-decay-at 0.8 of 5,000).
+# 11. The universal model (checkpoints/universal.pt): decoders trained on the photos only (no painting; mosaic is
+#     only shown in TensorBoard). First relu2_1's (this run also trains relu4_1 and relu1_1 decoders, which the
+#     bundled model does not use): 4,000 steps at a constant 1e-3, then 1,000 at 1e-4 (--lr-decay-at 0.8 of 5,000).
 UNIVERSAL=(--data "$SHARED/data/content/train" --encoder-weights "$SHARED/weights/vgg19-imagenet-features.pth"
            --image-size 128 --batch-size 8 --lr 1e-3 --workers 1 --logdir "$OUT/logs/universal"
            --sample-style "$STYLES/mosaic.jpg" --sample-every 250 --ckpt-every 50 --log-every 25)
-run python -m fastnst train-decoders "${UNIVERSAL[@]}" --steps 4000 --lr-decay-at 1 --out "$OUT/universal.pt"
+run python -m fastnst train-decoders "${UNIVERSAL[@]}" --levels relu4_1 relu2_1 relu1_1 --steps 4000 --lr-decay-at 1 \
+    --out "$OUT/universal-fine.pt"
 run python -m fastnst train-decoders --resume "$OUT/logs/universal/decoders.pt" --steps 5000 --lr-decay-at 0.8 \
-    --out "$OUT/universal.pt"
+    --out "$OUT/universal-fine.pt"
+#     Then relu3_1's, 45 minutes on one thread (3,945 steps, the rate dropped tenfold after 80 %), and the two
+#     joined in one file.
+OMP_NUM_THREADS=1 run python -m fastnst train-decoders --data "$SHARED/data/content/train" \
+    --encoder-weights "$SHARED/weights/vgg19-imagenet-features.pth" --levels relu3_1 --minutes 45 --image-size 128 \
+    --batch-size 8 --lr 1e-3 --logdir "$OUT/logs/universal-relu3_1" --out "$OUT/universal-relu3_1.pt"
+run python scripts/compose_universal.py "$OUT/universal.pt" "$OUT/universal-relu3_1.pt" "$OUT/universal-fine.pt" \
+    --levels relu3_1 relu2_1
 
 echo "networks in $OUT: mosaic.pt starry_night.pt candy.pt rain-princess.pt udnie.pt five.pt, realtime/*.pt, universal.pt"

@@ -62,3 +62,28 @@ def test_a_missing_photo_folder_is_one_line(tmp_path, capsys):
     assert any_painting.main(["--content", str(tmp_path / "none"), "--styles", str(tmp_path)]) != 0
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+
+
+def test_compose_takes_each_level_from_the_first_file_that_has_it(tmp_path, capsys):
+    import torch
+    from fastnst.universal import UniversalConfig, UniversalNet, load_universal, save_universal
+
+    from fastnst.cli import info_main
+
+    compose = _script("compose_universal")
+    torch.manual_seed(0)
+    coarse = save_universal(UniversalNet(UniversalConfig(("relu3_1",)), encoder_weights="random"), tmp_path / "c.pt")
+    fine = save_universal(UniversalNet(UniversalConfig(("relu2_1", "relu1_1")), encoder_weights="random"),
+                          tmp_path / "f.pt", {"steps": 7})
+    assert compose.run([str(tmp_path / "u.pt"), str(coarse), str(fine), "--levels", "relu3_1", "relu1_1"]) == 0
+    made, parts = load_universal(tmp_path / "u.pt"), {p: load_universal(tmp_path / p).net for p in ("c.pt", "f.pt")}
+    assert made.net.config.levels == ("relu3_1", "relu1_1")
+    for level, source in (("relu3_1", "c.pt"), ("relu1_1", "f.pt")):
+        for key, value in made.net.decoders[level].state_dict().items():
+            assert torch.equal(value, parts[source].decoders[level].state_dict()[key])
+    assert made.train_args["relu1_1"]["steps"] == 7 and made.train_args["relu3_1"]["from"] == "c.pt"
+    capsys.readouterr()
+    assert info_main([str(tmp_path / "u.pt")]) == 0
+    assert "relu3_1 decoder trained: 0 steps" in capsys.readouterr().out  # each level's run, in `fastnst info`
+    with pytest.raises(compose.FastNSTError, match="relu4_1"):
+        compose.run([str(tmp_path / "v.pt"), str(fine), "--levels", "relu4_1"])

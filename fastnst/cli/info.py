@@ -65,12 +65,15 @@ def describe_universal(path: str, loaded: LoadedUniversal) -> list[str]:
              f"  levels: {', '.join(net.config.levels)} (coarse to fine), decoders at width {net.config.width:g}",
              f"  encoder: VGG19 to {net.config.deepest}, {encoder / 1e6:.2f} M parameters; decoders "
              f"{decoders / 1e6:.2f} M parameters"]
-    if args:
-        trained = f"  decoders trained: {loaded.step} steps"
-        if args.get("image_size"):
-            trained += f" at {args['image_size']} px, batch {args.get('batch_size')}, lr {args.get('lr')}"
-        if args.get("data"):
-            trained += f", on {args['data']}"
+    # A file joined from several runs (scripts/compose_universal.py) holds each level's training options.
+    runs = {level: args[level] for level in net.config.levels if isinstance(args.get(level), dict)}
+    for label, run_args, step in ([(f"{level} decoder", a, a.get("step", 0)) for level, a in runs.items()]
+                                  or ([("decoders", args, loaded.step)] if args else [])):
+        trained = f"  {label} trained: {step} steps"
+        if run_args.get("image_size"):
+            trained += f" at {run_args['image_size']} px, batch {run_args.get('batch_size')}, lr {run_args.get('lr')}"
+        if run_args.get("data"):
+            trained += f", on {run_args['data']}"
         lines.append(trained)
     return lines
 

@@ -60,7 +60,7 @@ class DecoderConfig(RunConfig):
     ckpt_every: int = 200
     # out: default <logdir>/universal.pt; init: a universal file whose decoders the run starts from
     encoder_weights: PathLike | None = None          # torchvision vgg19().features state dict; None: download
-    levels: tuple[str, ...] = ("relu4_1", "relu2_1", "relu1_1")
+    levels: tuple[str, ...] = ("relu3_1", "relu2_1")
     width: float = 0.5
     feature_weight: float = 0.1
     sample_style: PathLike | None = None             # a painting whose stylizations TensorBoard shows
