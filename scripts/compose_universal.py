@@ -32,9 +32,7 @@ def compose(sources: Sequence[Path], levels: Sequence[str]) -> tuple[UniversalNe
     deep = next((item for item in loaded if LEVELS.index(item.net.config.deepest) >= LEVELS.index(config.deepest)), None)
     if deep is None:
         raise FastNSTError(f"none of the files has an encoder down to {config.deepest}")
-    layers = len(UniversalNet(config, encoder_weights="random").encoder.features)
-    state = {k: v for k, v in deep.net.encoder.features.state_dict().items() if int(k.split(".")[0]) < layers}
-    net = UniversalNet(config, encoder_state=state)
+    net = UniversalNet(config, encoder_state=deep.net.encoder.features.state_dict())
     train_args = {}
     for level in config.levels:
         source = next((item for item in loaded if level in item.net.decoders), None)

@@ -10,21 +10,25 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models.vgg import cfgs
 
-from ..loss.vgg import layer_names, vgg_features
 from .encoder import level_channels
 
 
 def _convs(level: str) -> list[tuple[int, int] | str]:
-    """The encoder's layers from the input to `level`: (in, out) channels per conv, "pool" per pool."""
-    features, names = vgg_features("vgg19"), layer_names(vgg_features("vgg19"))
+    """The encoder's layers from the input to `level`: (in, out) channels per conv, "pool" per pool.
+    Read from torchvision's VGG19 layout, not a built net (building one draws random weights)."""
     layers: list[tuple[int, int] | str] = []
-    for name, module in zip(names, features):
-        if isinstance(module, nn.Conv2d):
-            layers.append((module.in_channels, module.out_channels))
-        elif isinstance(module, nn.MaxPool2d):
+    channels, block, index = 3, 1, 0
+    for item in cfgs["E"]:  # VGG19
+        if item == "M":
             layers.append("pool")
-        if name == level:
+            block, index = block + 1, 0
+            continue
+        index += 1
+        layers.append((channels, int(item)))
+        channels = int(item)
+        if f"relu{block}_{index}" == level:
             break
     return layers
 

@@ -42,7 +42,8 @@ class Encoder(nn.Module):
             features = _load_features("vgg19", weights, "--encoder-weights")[:end]
         else:
             features = vgg_features("vgg19")[:end]
-            features.load_state_dict({k: v.float() for k, v in state.items()})
+            own = features.state_dict()  # a deeper encoder's state holds these and more: the rest is left out
+            features.load_state_dict({k: v.float() for k, v in state.items() if k in own})
         for module in features:
             if isinstance(module, nn.ReLU):
                 module.inplace = True  # taps are relu outputs, read next by a conv or a pool: nothing overwrites them
