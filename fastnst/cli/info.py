@@ -66,9 +66,11 @@ def describe_universal(path: str, loaded: LoadedUniversal) -> list[str]:
              f"  encoder: VGG19 to {net.config.deepest}, {encoder / 1e6:.2f} M parameters; decoders "
              f"{decoders / 1e6:.2f} M parameters"]
     # A file joined from several runs (scripts/compose_universal.py) holds each level's training options.
-    runs = {level: args[level] for level in net.config.levels if isinstance(args.get(level), dict)}
-    for label, run_args, step in ([(f"{level} decoder", a, a.get("step", 0)) for level, a in runs.items()]
-                                  or ([("decoders", args, loaded.step)] if args else [])):
+    runs = [(f"{level} decoder", args[level], args[level].get("step", 0))
+            for level in net.config.levels if isinstance(args.get(level), dict)]
+    if not runs and args:
+        runs = [("decoders", args, loaded.step)]
+    for label, run_args, step in runs:
         trained = f"  {label} trained: {step} steps"
         if run_args.get("image_size"):
             trained += f" at {run_args['image_size']} px, batch {run_args.get('batch_size')}, lr {run_args.get('lr')}"

@@ -76,7 +76,7 @@ class UniversalNet(nn.Module):
         """A painting (1 x 3 x H x W in [0, 1]) -> its statistics at every level, computed once;
         encoder: a float32 copy of this net's to measure with (the net may run in bf16)."""
         with torch.no_grad():
-            taps = (encoder or self.encoder).taps(painting.float(), self.config.levels)
+            taps = (encoder if encoder is not None else self.encoder).taps(painting.float(), self.config.levels)
         return {level: style_stats(taps[level][0]) for level in self.config.levels}
 
     def forward(self, x: torch.Tensor, styles: Sequence[tuple[Style, float]], alpha: float = 1.0,
